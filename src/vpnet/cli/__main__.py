@@ -1,0 +1,3 @@
+from vpnet.cli import main
+
+main()

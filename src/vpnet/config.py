@@ -1,0 +1,149 @@
+"""The configuration schema: typed dataclasses, one per section.
+
+A run's config is a :class:`Config`. YAML presets in ``configs/`` and dotted command-line overrides
+(``model.t_p=30``) are merged onto these defaults by :func:`vpnet.engine.config.load_config`, which
+rejects unknown keys and wrong types. Defaults are the paper's (section 4.1) unless a comment says
+otherwise. This module holds data only: no torch, no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+
+@dataclass
+class ModelConfig:
+    """The recognizer: backbone + VPN + head (spec section 1)."""
+
+    #: ``l1`` backbone only, ``l2`` + attention network, ``l3`` + spatial embedding (full VPN),
+    #: ``pose_only`` pose backbone + linear classifier on h* (Table 1 and baselines).
+    variant: str = "l3"
+    #: ``i3d`` (Inception-v1 I3D, Mixed_5c) or ``resnext101`` (3D ResNeXt-101, last stage).
+    backbone: str = "i3d"
+    #: ``None`` (random init), ``kinetics400`` (DeepMind RGB I3D), or a path to a state dict.
+    backbone_weights: Optional[str] = None
+    num_classes: int = 60
+    #: input clip the model is built for: frames T and crop H = W. The attention grid follows:
+    #: t_c = T / 8, m = n = crop / 32 for both backbones.
+    clip_len: int = 64
+    crop_size: int = 224
+    #: joint layout of the poses: ``ntu25``, ``lcrnet13``, ``ucla20``.
+    skeleton: str = "ntu25"
+    #: number of poses per clip (NTU 20, Smarthome 30, N-UCLA 5).
+    t_p: int = 20
+    #: Table 2: ``gcn`` (ours) or ``lstm`` (the Separable STA baseline).
+    pose_backbone: str = "gcn"
+    #: graph of eq. (1): ``paper`` (beta for every non-bone pair) or ``sparse`` (authors' code).
+    adjacency: str = "paper"
+    alpha: float = 5.0
+    beta: float = 2.0
+    #: Table 2: ``coupled`` A_ST = inflate(A_S) * inflate(A_T), or ``separable`` (dissociated).
+    coupler: str = "coupled"
+    #: Table 4: ``spatiotemporal`` or ``spatial`` (spatial attention only).
+    attention: str = "spatiotemporal"
+    #: Table 3: ``normalized_euclidean``, ``kl_fp``, ``kl_pf``, ``bi_kl``, ``l1``.
+    embedding_loss: str = "normalized_euclidean"
+    #: what the pose side of the embedding reads: ``z1`` (paper) or ``a_s`` (authors' code).
+    embed_pose_input: str = "z1"
+    embed_dim: int = 256
+    dropout: float = 0.3
+    #: BatchNorm momentum of the backbone (PyTorch convention). DeepMind trained with 0.001
+    #: (their 0.999 decay); short runs need 0.1 (spec section 5). ``None`` keeps the builder's.
+    bn_momentum: Optional[float] = None
+
+
+@dataclass
+class LossConfig:
+    """L = lambda1 L_C + (1 - lambda1) L_e + lambda2 L_a, eq. (5)."""
+
+    lambda1: float = 0.8
+    lambda2: float = 1e-5
+
+
+@dataclass
+class DataConfig:
+    """Where the data is and how clips and poses are sampled (spec sections 2-3)."""
+
+    #: ``ntu60``, ``ntu120``, ``smarthome``, ``nucla``, ``custom``.
+    dataset: str = "ntu60"
+    #: ntu60: ``cs`` | ``cv``; ntu120: ``csub`` | ``cset``; smarthome: ``cs`` | ``cv1`` | ``cv2``;
+    #: nucla: ``v3``; custom: the split column of the manifest.
+    protocol: str = "cs"
+    #: raw data as the owners ship it.
+    video_dir: Optional[str] = None
+    pose_dir: Optional[str] = None
+    #: folder with the split files (Smarthome) or the manifest (custom); dataset-specific.
+    split_dir: Optional[str] = None
+    manifest: Optional[str] = None
+    #: a folder written by ``vpnet prepare``; used instead of the raw videos when set.
+    prepared_dir: Optional[str] = None
+    #: a folder written by ``vpnet extract-features``; trains the head on cached backbone maps.
+    feature_dir: Optional[str] = None
+    clip_len: int = "${model.clip_len}"  # type: ignore[assignment]
+    crop_size: int = "${model.crop_size}"  # type: ignore[assignment]
+    t_p: int = "${model.t_p}"  # type: ignore[assignment]
+    #: temporal stride of the training window when the video is long enough (else 1, looping).
+    frame_stride: int = 2
+    #: margin added to each side of the skeleton box, as a fraction of its size.
+    crop_margin: float = 0.1
+    #: clips per process per step.
+    batch_size: int = 4
+    num_workers: int = 4
+
+
+@dataclass
+class OptimConfig:
+    """SGD with a step schedule (paper 4.1)."""
+
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    #: lr x lr_gamma every lr_step epochs.
+    lr_step: int = 10
+    lr_gamma: float = 0.1
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 30
+    #: clips per optimiser step over all processes (paper: 4 GPUs x 4 = 16).
+    global_batch: int = 16
+    #: ``none``, ``bf16`` or ``fp16`` autocast. fp32 is the CPU default: bf16 training on CPU
+    #: produced NaN gradients in about 1 of 10 backward passes (spec section 5).
+    amp: str = "none"
+    channels_last: bool = False
+    compile: bool = False
+    sync_bn: bool = False
+    seed: int = 0
+    deterministic: bool = False
+    #: checkpoint to start from and what to take from it: ``full`` (same model, e.g. an l1
+    #: checkpoint for the two-stage recipe), ``backbone`` or ``backbone+vpn`` (another dataset).
+    init_from: Optional[str] = None
+    init_mode: str = "full"
+    #: skip (and count) optimiser steps whose gradients are not finite.
+    skip_nonfinite: bool = True
+
+
+@dataclass
+class EvalConfig:
+    """The paper's inference: fully convolutional in space, several clips, max over clips."""
+
+    #: ``multi`` (paper) or ``single`` (one centre clip, centre crop).
+    mode: str = "multi"
+    num_clips: int = 10
+    #: short side of the whole-crop input in ``multi`` mode (no centre crop).
+    short_side: int = 256
+
+
+@dataclass
+class Config:
+    name: str = "vpn"
+    #: runs are written to ``<output_dir>/<name>``.
+    output_dir: str = "runs"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
