@@ -1,0 +1,329 @@
+"""Your own data: generic pose files, MediaPipe Pose output, and a CSV/JSON manifest.
+
+Pose files (:func:`read_poses`):
+
+- **generic** ``.npz``::
+
+      xyz         (T, M, J, 3) or (T, J, 3) float, metres, camera space: x right, y up, z away
+      uv          optional, same leading shape, (..., 2) pixels of the video frames
+      present     optional, (T, M) or (T,) bool; default: bodies whose joints are all finite
+      layout      optional str: ntu25 (default), lcrnet13, ucla20
+      image_size  optional (width, height) that uv refers to; default: the video's own size
+      body_ids    optional (M,) str
+
+  Joints of absent bodies may be NaN; a present body must be finite.
+- **generic** ``.npy``: just the ``xyz`` array above (layout from the ``layout`` argument).
+- **MediaPipe Pose** ``.npz`` with ``world`` and ``image``, both (T, 33, 4) [x, y, z, visibility]
+  (e.g. the output of MediaPipe 0.10.21 Pose, model_complexity=1). The 33 landmarks are mapped
+  onto the 25 NTU joints with :func:`vpnet.skeletons.mediapipe_to_ntu25` (which swaps left and
+  right: Kinect labels the mirror image). ``world`` is metres, hip-centred, **y down**: y is
+  negated for our y-up convention (x right and z away already agree). ``image`` is normalised
+  to [0, 1] of the frame width/height: ``uv`` keeps it so and says ``image_size=(1, 1)``, which
+  scales it to any frame size (pass ``image_size`` to get pixels). Frames where MediaPipe found
+  nobody (NaN or all-zero landmarks) are absent.
+
+Manifest (:func:`read_manifest`, :func:`records`): a ``.csv`` with a header row, or a ``.json``
+list of objects (or ``{"classes": [...], "items": [...]}``), with the fields
+
+    video    path to a video file or frame folder   (at least one of video / poses)
+    poses    path to a pose file (above)
+    label    class name, or 0-based class index
+    subject, camera   optional ints
+    name     optional (default: the video's, else the pose file's, file stem)
+    <split>  any column naming the split of the item, e.g. ``split`` = train / val / test
+
+Relative paths resolve against the manifest's folder. The class list is, in order of preference:
+the JSON ``classes``; a ``classes.txt`` beside the manifest (one name per line); ``0..max`` when
+every label is an index; else the sorted label names. ``protocol`` names the split column
+(``records(protocol="split", split="train")``).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from vpnet.data._readers import Records, Skipped, check_finite, finish, load_json
+from vpnet.data.types import DataError, PoseSequence, SampleRecord
+from vpnet.skeletons import get_layout, mediapipe_to_ntu25
+
+LAYOUT = "ntu25"
+POSE_SUFFIXES = (".npz", ".npy")
+
+
+class CustomName(NamedTuple):
+    """A custom item name: any non-empty text without path separators."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def parse_name(name: str | Path) -> CustomName:
+    """Own data has no naming scheme; DataError only for an empty name, a path, or padding spaces."""
+    text = str(name).strip()
+    if not text or re.search(r"[/\\]", text) or text != str(name):
+        raise DataError(str(name), "an item name must be non-empty, without surrounding spaces or / \\")
+    return CustomName(text)
+
+
+# ---------------------------------------------------------------------------------------------
+# pose files
+
+
+def read_poses(path: str | Path, *, layout: str | None = None, image_size: tuple[int, int] | None = None) -> PoseSequence:
+    """Read a generic ``.npz``/``.npy`` or a MediaPipe ``.npz`` (see the module docstring).
+
+    Args:
+        layout: joint layout of a generic file whose ``layout`` key is absent (default ntu25).
+        image_size: for MediaPipe files, the frame (width, height) to turn ``image`` into pixels.
+    """
+    p = Path(path)
+    if p.suffix.lower() not in POSE_SUFFIXES:
+        raise DataError(p, "pose files must be .npz or .npy")
+    try:
+        with open(p, "rb") as fh:  # our handle: numpy leaks its own when the file is not a zip
+            if p.suffix.lower() == ".npy":
+                data: dict[str, np.ndarray] = {"xyz": np.load(fh, allow_pickle=False)}
+            else:
+                with np.load(fh, allow_pickle=False) as z:
+                    data = {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise DataError(p, "file not found") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:  # truncated, not numpy, or pickled objects
+        raise DataError(p, f"cannot read numpy pose file: {e}") from None
+    if "world" in data and "image" in data:
+        return _mediapipe(p, data["world"], data["image"], image_size)
+    if "xyz" not in data:
+        raise DataError(p, f"pose file has keys {sorted(data)}; expected 'xyz' (generic) or 'world' + 'image' (MediaPipe)")
+    return _generic(p, data, layout)
+
+
+def _generic(p: Path, data: dict[str, np.ndarray], layout: str | None) -> PoseSequence:
+    name = str(data["layout"]) if "layout" in data else (layout or LAYOUT)
+    try:
+        lay = get_layout(name)
+    except ValueError as e:
+        raise DataError(p, str(e)) from None
+    if lay.name == "mediapipe33":
+        raise DataError(p, "generic files hold ntu25, lcrnet13 or ucla20 joints; MediaPipe output needs "
+                           "'world' and 'image' arrays")
+    xyz = np.asarray(data["xyz"])
+    if not np.issubdtype(xyz.dtype, np.number):
+        raise DataError(p, f"xyz must be numeric, got {xyz.dtype}")
+    if xyz.ndim == 3:
+        xyz = xyz[:, None]
+    if xyz.ndim != 4 or xyz.shape[2:] != (lay.num_joints, 3) or xyz.shape[0] == 0:
+        raise DataError(p, f"xyz has shape {np.shape(data['xyz'])}; expected (T, M, {lay.num_joints}, 3) "
+                           f"or (T, {lay.num_joints}, 3) for layout {lay.name}")
+    t, m = xyz.shape[:2]
+    uv = None
+    if "uv" in data:
+        uv = np.asarray(data["uv"], dtype=np.float32)
+        uv = uv[:, None] if uv.ndim == 3 else uv
+        if uv.shape != (t, m, lay.num_joints, 2):
+            raise DataError(p, f"uv has shape {data['uv'].shape}; expected {(t, m, lay.num_joints, 2)} like xyz")
+    if "present" in data:
+        present = np.asarray(data["present"]).astype(bool)
+        present = present[:, None] if present.ndim == 1 else present
+        if present.shape != (t, m):
+            raise DataError(p, f"present has shape {data['present'].shape}; expected {(t, m)}")
+    else:
+        present = np.isfinite(xyz).all(axis=(2, 3))
+    if not present.any():
+        raise DataError(p, f"no body present in any of the {t} frames")
+    check_finite(p, xyz, "xyz", present)
+    if uv is not None:
+        check_finite(p, uv, "uv", present)
+    image_size = None
+    if "image_size" in data:
+        size = np.asarray(data["image_size"]).ravel()
+        if size.shape != (2,) or not (size > 0).all():
+            raise DataError(p, f"image_size must be (width, height) > 0, got {data['image_size']!r}")
+        image_size = (int(size[0]), int(size[1]))
+    ids = tuple(str(b) for b in np.asarray(data["body_ids"]).ravel()) if "body_ids" in data else tuple(map(str, range(m)))
+    if len(ids) != m:
+        raise DataError(p, f"body_ids has {len(ids)} entries for {m} bodies")
+    xyz = np.where(present[..., None, None], xyz, np.nan).astype(np.float32)
+    if uv is not None:
+        uv = np.where(present[..., None, None], uv, np.nan).astype(np.float32)
+    return PoseSequence(xyz=xyz, uv=uv, present=present, layout=lay.name, source=str(p), body_ids=ids,
+                        image_size=image_size)
+
+
+def _mediapipe(p: Path, world: np.ndarray, image: np.ndarray, image_size: tuple[int, int] | None) -> PoseSequence:
+    for key, arr in (("world", world), ("image", image)):
+        if arr.ndim != 3 or arr.shape[1] != 33 or arr.shape[2] not in (3, 4) or arr.shape[0] == 0:
+            raise DataError(p, f"MediaPipe '{key}' has shape {arr.shape}; expected (T, 33, 4) [x, y, z, visibility]")
+    if world.shape[0] != image.shape[0]:
+        raise DataError(p, f"MediaPipe 'world' has {world.shape[0]} frames, 'image' {image.shape[0]}")
+    w = world[..., :3].astype(np.float64)
+    im = image[..., :2].astype(np.float64)
+    # no detection: NaN or all-zero rows (both conventions occur in saved MediaPipe output)
+    present = np.isfinite(w).all(axis=(1, 2)) & np.isfinite(im).all(axis=(1, 2)) & (np.abs(w).sum(axis=(1, 2)) > 0)
+    if not present.any():
+        raise DataError(p, f"MediaPipe found no person in any of the {len(w)} frames")
+    bad = ~present & (np.isinf(w).any(axis=(1, 2)) | np.isinf(im).any(axis=(1, 2)))
+    if bad.any():
+        raise DataError(p, f"frame {int(np.flatnonzero(bad)[0])}: infinite landmark coordinates")
+    xyz = mediapipe_to_ntu25(np.where(present[:, None, None], w, 0.0))
+    xyz[..., 1] *= -1  # MediaPipe world y points down
+    uv = mediapipe_to_ntu25(np.where(present[:, None, None], im, 0.0))
+    size = (1, 1)
+    if image_size is not None:
+        uv = uv * np.asarray(image_size, dtype=np.float64)
+        size = (int(image_size[0]), int(image_size[1]))
+    nan = ~present[:, None, None]
+    xyz = np.where(nan, np.nan, xyz).astype(np.float32)[:, None]
+    uv = np.where(nan, np.nan, uv).astype(np.float32)[:, None]
+    return PoseSequence(xyz=xyz, uv=uv, present=present[:, None].copy(), layout="ntu25", source=str(p),
+                        body_ids=("0",), image_size=size)
+
+
+# ---------------------------------------------------------------------------------------------
+# manifest
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A parsed manifest: its rows (paths already resolved) and the class list."""
+
+    path: Path
+    rows: list[dict[str, Any]]
+    classes: list[str]
+
+
+def read_manifest(path: str | Path) -> Manifest:
+    """Read a CSV/JSON manifest (module docstring); paths resolve against its folder."""
+    p = Path(path)
+    explicit: list[str] | None = None
+    if p.suffix.lower() == ".json":
+        doc = load_json(p)
+        if isinstance(doc, dict):
+            explicit = doc.get("classes")
+            doc = doc.get("items")
+        if not isinstance(doc, list) or not all(isinstance(r, dict) for r in doc):
+            raise DataError(p, "a JSON manifest is a list of objects, or {\"classes\": [...], \"items\": [...]}")
+        rows = [{k: v for k, v in r.items()} for r in doc]
+    elif p.suffix.lower() == ".csv":
+        try:
+            with open(p, newline="", encoding="utf-8") as fh:
+                reader = csv.DictReader(fh)
+                rows = [dict(r) for r in reader]
+                columns = reader.fieldnames or []
+        except FileNotFoundError:
+            raise DataError(p, "manifest not found") from None
+        except (OSError, UnicodeDecodeError, csv.Error) as e:
+            raise DataError(p, f"cannot read CSV manifest: {e}") from None
+        if "label" not in columns or not ({"video", "poses"} & set(columns)):
+            raise DataError(p, f"manifest columns are {columns}; it needs 'label' and 'video' and/or 'poses'")
+    else:
+        raise DataError(p, "a manifest is a .csv or .json file")
+    if not rows:
+        raise DataError(p, "manifest lists no items")
+    if explicit is None and (p.parent / "classes.txt").is_file():
+        explicit = [s.strip() for s in (p.parent / "classes.txt").read_text(encoding="utf-8").splitlines() if s.strip()]
+    labels = [str(r.get("label", "")).strip() for r in rows]
+    if explicit is not None:
+        classes = [str(c) for c in explicit]
+    elif all(re.fullmatch(r"\d+", s) for s in labels):
+        classes = [f"class_{i}" for i in range(max(int(s) for s in labels) + 1)]
+    else:
+        classes = sorted({s for s in labels if s and not re.fullmatch(r"\d+", s)})
+    for r in rows:
+        for key in ("video", "poses"):
+            v = r.get(key)
+            if v is not None and str(v).strip():
+                q = Path(str(v).strip()).expanduser()
+                r[key] = str(q if q.is_absolute() else (p.parent / q))
+            else:
+                r[key] = None
+    return Manifest(path=p, rows=rows, classes=classes)
+
+
+def class_names(manifest: str | Path) -> list[str]:
+    """The class list of a manifest (module docstring)."""
+    return read_manifest(manifest).classes
+
+
+def _label(value: Any, classes: list[str]) -> int:
+    s = str(value).strip()
+    if re.fullmatch(r"\d+", s):
+        i = int(s)
+        if i >= len(classes):
+            raise DataError(None, f"label index {i} is out of range for {len(classes)} classes")
+        return i
+    if s not in classes:
+        raise DataError(None, f"label {s!r} is not in the class list ({len(classes)} classes)")
+    return classes.index(s)
+
+
+def _opt_int(row: dict[str, Any], key: str) -> int | None:
+    v = row.get(key)
+    if v is None or str(v).strip() == "":
+        return None
+    try:
+        return int(str(v).strip())
+    except ValueError:
+        raise DataError(None, f"{key} must be an integer, got {v!r}") from None
+
+
+def records(*, video_dir: str | Path | None = None, pose_dir: str | Path | None = None, protocol: str = "split",
+            split: str, split_dir: str | Path | None = None, manifest: str | Path | None = None) -> Records:
+    """The items of one split of a manifest.
+
+    Args:
+        manifest: the CSV/JSON manifest (required; ``split_dir/manifest.csv`` if only split_dir given).
+        protocol: the manifest column holding each item's split (default ``split``).
+        split: the value of that column to keep (``train``, ``test``, ... as you wrote them), or
+            ``all`` for every row.
+        video_dir, pose_dir: not used (paths come from the manifest).
+
+    Returns:
+        :class:`Records`; ``.skipped`` lists rows left out: a label not in the class list, a bad
+        subject/camera, a missing video or pose file.
+    """
+    del video_dir, pose_dir
+    if manifest is None:
+        if split_dir is None:
+            raise ValueError("custom records need manifest (a CSV/JSON file)")
+        manifest = Path(split_dir) / "manifest.csv"
+    man = read_manifest(manifest)
+    if split != "all" and not any(protocol in r for r in man.rows):
+        raise ValueError(f"manifest {man.path} has no split column {protocol!r}")
+    items: list[SampleRecord] = []
+    skipped: list[Skipped] = []
+    seen: set[str] = set()
+    for i, row in enumerate(man.rows):
+        video, poses = row.get("video"), row.get("poses")
+        name = str(row.get("name") or "").strip() or Path(video or poses or f"row{i + 1}").stem
+        if split != "all" and str(row.get(protocol, "")).strip() != split:
+            continue
+        try:
+            parse_name(name)
+            if name in seen:
+                raise DataError(None, f"name {name!r} appears twice in the manifest")
+            label = _label(row.get("label", ""), man.classes)
+            subject, camera = _opt_int(row, "subject"), _opt_int(row, "camera")
+        except DataError as e:
+            skipped.append(Skipped(name, f"row {i + 1}: {e.problem}"))
+            continue
+        if video is None and poses is None:
+            skipped.append(Skipped(name, f"row {i + 1}: neither a video nor a pose file"))
+            continue
+        missing = [f for f in (video, poses) if f is not None and not Path(f).exists()]
+        if missing:
+            skipped.append(Skipped(name, f"row {i + 1}: file not found: {missing[0]}"))
+            continue
+        seen.add(name)
+        meta = {k: v for k, v in row.items() if k not in ("video", "poses", "label", "subject", "camera", "name")}
+        items.append(SampleRecord(name=name, label=label, video=video, poses=poses, subject=subject,
+                                  camera=camera, meta=meta))
+    return finish(f"custom manifest {man.path.name}", split, items, skipped)

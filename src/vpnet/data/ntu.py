@@ -1,0 +1,403 @@
+"""NTU RGB+D 60 / 120: the ``.skeleton`` reader, sample names, protocols and class names.
+
+The release ships ``nturgb+d_rgb/<name>_rgb.avi`` (1920x1080, 30 fps) and
+``nturgb+d_skeletons/<name>.skeleton``; names are ``SsssCcccPpppRrrrAaaa`` (setup, camera,
+performer, replication, action). Skeleton frame ``i`` is video frame ``i``.
+
+``.skeleton`` text (CRLF): the frame count; per frame a body count; per body one line of 10 values
+(:data:`BODY_FIELDS`, the first a 17-digit body id), a joint count (25), then 25 lines of 12 values
+(:data:`JOINT_FIELDS`): x y z in metres (camera space: x right, y up, z away from the camera),
+depthX/depthY in the 512x424 depth image, colorX/colorY in the 1920x1080 colour image.
+
+Protocols (spec section 3): NTU-60 ``cs`` (cross-subject) and ``cv`` (cross-view), NTU-120
+``csub`` and ``cset``. The 302 (NTU-60) / 535 (NTU-120) samples without usable skeletons have no
+``.skeleton`` file in the release, so :func:`records` leaves them out when it pairs videos with
+skeletons; pass ``missing_list`` (the official list) to exclude them explicitly as well.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from operator import itemgetter
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from vpnet.data._readers import Records, Skipped, check_split, finish, resource_lines, scan
+from vpnet.data.types import DataError, PoseSequence, SampleRecord
+
+LAYOUT = "ntu25"
+NUM_JOINTS = 25
+#: (width, height) of the colour frames colorX/colorY refer to.
+IMAGE_SIZE = (1920, 1080)
+VIDEO_SUFFIX = "_rgb.avi"
+SKELETON_SUFFIX = ".skeleton"
+
+BODY_FIELDS = ("bodyID", "clippedEdges", "handLeftConfidence", "handLeftState", "handRightConfidence",
+               "handRightState", "isRestricted", "leanX", "leanY", "trackingState")
+JOINT_FIELDS = ("x", "y", "z", "depthX", "depthY", "colorX", "colorY",
+                "orientationW", "orientationX", "orientationY", "orientationZ", "trackingState")
+
+#: NTU-60 cross-subject training performers (the rest test).
+CS_TRAIN_PERFORMERS_60 = frozenset({1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38})
+#: NTU-120 cross-subject training performers.
+CS_TRAIN_PERFORMERS_120 = CS_TRAIN_PERFORMERS_60 | frozenset(
+    {45, 46, 47, 49, 50, 52, 53, 54, 55, 56, 57, 58, 59, 70, 74, 78, 80, 81, 82, 83, 84, 85, 86, 89, 91,
+     92, 93, 94, 95, 97, 98, 100, 103})
+#: NTU-60 cross-view training cameras (camera 1 tests).
+CV_TRAIN_CAMERAS = frozenset({2, 3})
+#: NTU-60 is setups 1-17 of NTU-120, actions 1-60.
+NTU60_SETUPS = 17
+
+PROTOCOLS = {60: ("cs", "cv"), 120: ("csub", "cset")}
+_ALIASES = {"xsub": {60: "cs", 120: "csub"}, "xview": {60: "cv"}, "xset": {120: "cset"},
+            "cs": {60: "cs", 120: "csub"}}
+
+_NAME = re.compile(r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})")
+
+
+class NTUName(NamedTuple):
+    """The parts of an NTU sample name (all 1-based as in the name)."""
+
+    setup: int
+    camera: int
+    performer: int
+    replication: int
+    action: int
+
+    @property
+    def label(self) -> int:
+        """0-based class index (action - 1)."""
+        return self.action - 1
+
+    def __str__(self) -> str:
+        return (f"S{self.setup:03d}C{self.camera:03d}P{self.performer:03d}"
+                f"R{self.replication:03d}A{self.action:03d}")
+
+
+def parse_name(name: str | Path) -> NTUName:
+    """``S001C002P003R002A013`` (also as a file name or path: ``..._rgb.avi``, ``.skeleton``)."""
+    stem = Path(str(name)).name
+    for suffix in (VIDEO_SUFFIX, SKELETON_SUFFIX, ".npy", ".npz"):
+        if stem.endswith(suffix):
+            stem = stem[: -len(suffix)]
+            break
+    m = _NAME.fullmatch(stem)
+    if m is None:
+        raise DataError(name, "not an NTU RGB+D sample name (expected SsssCcccPpppRrrrAaaa, "
+                              "e.g. S001C002P003R002A013)")
+    parts = NTUName(*(int(g) for g in m.groups()))
+    if min(parts) < 1:
+        raise DataError(name, "NTU RGB+D name fields are 1-based; found a 000 field")
+    return parts
+
+
+def class_names(version: int = 60) -> list[str]:
+    """The 60 or 120 action names; index = 0-based label (action ``A(i+1)``)."""
+    names = resource_lines("ntu120_classes.txt")
+    return names[: _num_classes(version)]
+
+
+def _num_classes(version: int) -> int:
+    if version not in PROTOCOLS:
+        raise ValueError(f"NTU RGB+D version must be 60 or 120, got {version!r}")
+    return version
+
+
+# ---------------------------------------------------------------------------------------------
+# the .skeleton reader
+
+
+@dataclass(frozen=True)
+class NTUSkeleton:
+    """Everything a ``.skeleton`` file holds, bodies in order of first appearance.
+
+    Absent bodies (``present[t, m] == False``) are NaN in ``joints`` and ``bodies``.
+    """
+
+    #: (T, M, 25, 12) in :data:`JOINT_FIELDS` order.
+    joints: np.ndarray
+    #: (T, M, 10) the body lines in :data:`BODY_FIELDS` order; column 0 is float(bodyID), which
+    #: a float cannot hold exactly: use ``body_ids``.
+    bodies: np.ndarray
+    #: (M,) body ids as written (17-digit integers, kept as text).
+    body_ids: tuple[str, ...]
+    #: (T, M) bool.
+    present: np.ndarray
+    source: str = ""
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.joints.shape[0])
+
+    @property
+    def num_bodies(self) -> int:
+        return int(self.joints.shape[1])
+
+    def to_pose_sequence(self) -> PoseSequence:
+        """x y z as ``xyz``, colorX colorY as ``uv`` (1920x1080 pixels), layout ``ntu25``."""
+        return PoseSequence(
+            xyz=np.ascontiguousarray(self.joints[..., 0:3], dtype=np.float32),
+            uv=np.ascontiguousarray(self.joints[..., 5:7], dtype=np.float32),
+            present=self.present.copy(),
+            layout=LAYOUT,
+            source=self.source,
+            body_ids=self.body_ids,
+            image_size=IMAGE_SIZE,
+        )
+
+
+def read_skeleton(path: str | Path, *, dtype: np.dtype | type = np.float32) -> NTUSkeleton:
+    """Parse an NTU ``.skeleton`` file (all 12 joint values of every body in every frame).
+
+    The text is walked once per frame and body header (to learn where each body's 25 joint lines
+    are), and all joint lines are converted to numbers in one ``numpy.loadtxt`` call, which also
+    checks that every joint line has exactly 12 numbers. ``dtype=np.float64`` keeps the values
+    exactly as the dataset authors' own converter reads them.
+
+    Raises:
+        DataError: unreadable file, wrong counts (truncated, garbled), non-numeric or non-finite
+            values, a trackingState outside 0-2, or no body in any frame. The message names the
+            file and the line.
+    """
+    p = Path(path)
+    try:
+        text = p.read_bytes().decode("ascii")
+    except FileNotFoundError:
+        raise DataError(p, "file not found") from None
+    except OSError as e:
+        raise DataError(p, f"cannot read file: {e}") from None
+    except UnicodeDecodeError as e:
+        raise DataError(p, f"not a text .skeleton file (byte {e.start} is not ASCII)") from None
+    lines = text.split("\n")  # CRLF: the '\r' stays at the end of each line; int() and loadtxt ignore it
+
+    def count(li: int, what: str) -> int:
+        if li >= len(lines) or not lines[li].strip():
+            raise DataError(p, f"file ends at line {li + 1} where the {what} should be (truncated?)")
+        try:
+            n = int(lines[li])
+        except ValueError:
+            raise DataError(p, f"line {li + 1}: expected the {what} (an integer), got {lines[li].strip()[:60]!r}") from None
+        if n < 0:
+            raise DataError(p, f"line {li + 1}: negative {what} {n}")
+        return n
+
+    num_frames = count(0, "frame count")
+    if num_frames == 0:
+        raise DataError(p, "the file declares 0 frames")
+    header_lines: list[int] = []  # line index of each body line
+    body_frame: list[int] = []  # frame of each body
+    li = 1
+    for t in range(num_frames):
+        nb = count(li, f"body count of frame {t}")
+        li += 1
+        for _ in range(nb):
+            header_lines.append(li)
+            body_frame.append(t)
+            nj = count(li + 1, f"joint count of frame {t}")
+            if nj != NUM_JOINTS:
+                raise DataError(p, f"line {li + 2}: frame {t} declares {nj} joints, NTU bodies have {NUM_JOINTS}")
+            li += 2 + NUM_JOINTS
+    if li > len(lines):
+        raise DataError(p, f"file ends inside frame {body_frame[-1]} of {num_frames} (truncated?): "
+                           f"the counts need {li} lines, the file has {len(lines)}")
+    extra = [i for i in range(li, len(lines)) if lines[i].strip()]
+    if extra:
+        raise DataError(p, f"line {extra[0] + 1}: data after the last of the {num_frames} declared frames "
+                           "(frame or body counts do not match the data)")
+    num = len(header_lines)
+    if num == 0:
+        raise DataError(p, f"no body in any of the {num_frames} frames")
+
+    hdr = np.asarray(header_lines)
+    body_lines = _numbers(p, lines, hdr, len(BODY_FIELDS), "body line (bodyID + 9 values)")
+    jl = (hdr[:, None] + 2 + np.arange(NUM_JOINTS)).ravel()
+    joint_vals = _numbers(p, lines, jl, len(JOINT_FIELDS), "joint line").reshape(num, NUM_JOINTS, 12)
+    state = joint_vals[..., 11]
+    bad = (state != 0) & (state != 1) & (state != 2)
+    if bad.any():
+        b, j = np.argwhere(bad)[0]
+        raise DataError(p, f"line {jl[b * NUM_JOINTS + j] + 1}: trackingState {state[b, j]:g} is not 0, 1 or 2 "
+                           "(values shifted between lines?)")
+
+    # Bodies get slots in order of first appearance; a (rare) repeated id within one frame is a
+    # second body, not an overwrite.
+    ids = [lines[i].split(None, 1)[0] for i in header_lines]
+    slot_of: dict[str, int] = {}
+    slots = np.empty(num, dtype=np.int64)
+    seen: set[tuple[int, str]] = set()
+    for b, (t, bid) in enumerate(zip(body_frame, ids)):
+        key, n = bid, 2
+        while (t, key) in seen:
+            key, n = f"{bid}#{n}", n + 1
+        seen.add((t, key))
+        slots[b] = slot_of.setdefault(key, len(slot_of))
+    m = len(slot_of)
+    frames = np.asarray(body_frame)
+    joints = np.full((num_frames, m, NUM_JOINTS, 12), np.nan, dtype=dtype)
+    joints[frames, slots] = joint_vals
+    bodies = np.full((num_frames, m, len(BODY_FIELDS)), np.nan, dtype=dtype)
+    bodies[frames, slots] = body_lines
+    present = np.zeros((num_frames, m), dtype=bool)
+    present[frames, slots] = True
+    return NTUSkeleton(joints=joints, bodies=bodies, body_ids=tuple(slot_of), present=present, source=str(p))
+
+
+def _numbers(path: Path, lines: list[str], idx: np.ndarray, width: int, what: str) -> np.ndarray:
+    """The lines ``idx`` parsed as a (len(idx), width) float64 array, or a DataError at the first bad line."""
+    chosen = itemgetter(*idx.tolist())(lines) if len(idx) > 1 else (lines[int(idx[0])],)
+    try:
+        vals = np.loadtxt(chosen, dtype=np.float64, comments=None, ndmin=2)
+    except ValueError:
+        vals = None
+    if vals is None or vals.shape != (len(idx), width) or not np.isfinite(vals).all():
+        for li, line in zip(idx.tolist(), chosen):
+            fields = line.split()
+            if len(fields) != width:
+                raise DataError(path, f"line {li + 1}: a {what} needs {width} numbers, found {len(fields)}: "
+                                      f"{line.strip()[:80]!r}")
+            try:
+                nums = [float(f) for f in fields]
+            except ValueError:
+                raise DataError(path, f"line {li + 1}: non-numeric value in {what}: {line.strip()[:80]!r}") from None
+            if not np.isfinite(nums).all():
+                raise DataError(path, f"line {li + 1}: NaN or inf in {what}: {line.strip()[:80]!r}")
+        raise DataError(path, f"cannot parse the {what}s")  # not reached: loadtxt and float() agree
+    return vals
+
+
+def read_poses(path: str | Path) -> PoseSequence:
+    """The ``.skeleton`` file as a :class:`PoseSequence` (ntu25, uv in 1920x1080 pixels)."""
+    return read_skeleton(path).to_pose_sequence()
+
+
+# ---------------------------------------------------------------------------------------------
+# protocols
+
+
+def _resolve(version: int, protocol: str) -> str:
+    _num_classes(version)
+    prot = protocol.lower()
+    prot = _ALIASES.get(prot, {}).get(version, prot)
+    if prot not in PROTOCOLS[version]:
+        raise ValueError(f"NTU RGB+D {version} protocols are {', '.join(PROTOCOLS[version])}; got {protocol!r}")
+    return prot
+
+
+def version_of(protocol: str) -> int:
+    """60 for ``cs``/``cv``, 120 for ``csub``/``cset`` (also ``xsub``->60, ``xview``, ``xset``)."""
+    prot = protocol.lower()
+    if prot in ("cs", "cv", "xsub", "xview"):
+        return 60
+    if prot in ("csub", "cset", "xset"):
+        return 120
+    raise ValueError(f"unknown NTU RGB+D protocol {protocol!r}: NTU-60 has cs, cv; NTU-120 has csub, cset")
+
+
+def is_train(name: NTUName, *, version: int, protocol: str) -> bool:
+    """Whether ``name`` is a training sample of ``protocol`` (else a test sample)."""
+    prot = _resolve(version, protocol)
+    if prot == "cs":
+        return name.performer in CS_TRAIN_PERFORMERS_60
+    if prot == "csub":
+        return name.performer in CS_TRAIN_PERFORMERS_120
+    if prot == "cv":
+        return name.camera in CV_TRAIN_CAMERAS
+    return name.setup % 2 == 0  # cset: even setups train
+
+
+def in_version(name: NTUName, version: int) -> bool:
+    """Whether the sample belongs to NTU-60 (setups 1-17) / NTU-120 (all)."""
+    if _num_classes(version) == 60:
+        return name.setup <= NTU60_SETUPS and name.action <= 60
+    return name.action <= 120
+
+
+def split_names(names: Iterable[str], *, version: int, protocol: str) -> tuple[list[str], list[str]]:
+    """Split sample names into (train, test) by the official protocol, keeping their order.
+
+    Raises DataError for a name that does not follow the scheme or is not part of ``version``.
+    """
+    _resolve(version, protocol)
+    train: list[str] = []
+    test: list[str] = []
+    for name in names:
+        parts = parse_name(name)
+        if not in_version(parts, version):
+            raise DataError(name, f"not a sample of NTU RGB+D {version} (setup {parts.setup}, action {parts.action})")
+        (train if is_train(parts, version=version, protocol=protocol) else test).append(str(name))
+    return train, test
+
+
+def read_missing_list(path: str | Path) -> set[str]:
+    """Sample names in an official ``*_samples_with_missing_skeletons.txt`` (header lines ignored)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8", errors="replace")
+    except OSError as e:
+        raise DataError(p, f"cannot read the missing-skeleton list: {e}") from None
+    names = {line.strip() for line in text.splitlines() if _NAME.fullmatch(line.strip())}
+    if not names:
+        raise DataError(p, "no sample names (SsssCcccPpppRrrrAaaa) in the missing-skeleton list")
+    return names
+
+
+def records(*, video_dir: str | Path | None = None, pose_dir: str | Path | None = None, protocol: str,
+            split: str, split_dir: str | Path | None = None, manifest: str | Path | None = None,
+            version: int | None = None, missing_list: str | Path | None = None) -> Records:
+    """The samples of one split, found by scanning the folders as the release ships them.
+
+    Args:
+        video_dir: folder with ``<name>_rgb.avi`` (searched recursively); None for pose-only use.
+        pose_dir: folder with ``<name>.skeleton``; None for video-only use.
+        protocol: ``cs``/``cv`` (NTU-60) or ``csub``/``cset`` (NTU-120).
+        split: ``train``, ``test`` or ``all``.
+        split_dir, manifest: not used by NTU (the protocols are fixed); accepted for a uniform call.
+        version: 60 or 120; by default the protocol's. NTU-60 from an NTU-120 folder takes setups 1-17.
+        missing_list: the official list of samples without usable skeletons, excluded (and reported).
+
+    Returns:
+        :class:`Records` sorted by name; ``.skipped`` lists the items left out (a video without
+        skeleton or the other way round, a name off the scheme, a listed missing sample).
+    """
+    del split_dir, manifest
+    split = check_split(split)
+    version = version_of(protocol) if version is None else version
+    _resolve(version, protocol)
+    if video_dir is None and pose_dir is None:
+        raise ValueError("NTU RGB+D records need video_dir, pose_dir or both")
+    videos = scan(video_dir, VIDEO_SUFFIX, "NTU video")
+    poses = scan(pose_dir, SKELETON_SUFFIX, "NTU skeleton")
+    missing = read_missing_list(missing_list) if missing_list is not None else set()
+    items: list[SampleRecord] = []
+    skipped: list[Skipped] = []
+    for name in sorted(set(videos) | set(poses)):
+        try:
+            parts = parse_name(name)
+        except DataError as e:
+            skipped.append(Skipped(name, e.problem))
+            continue
+        if not in_version(parts, version):
+            continue  # e.g. NTU-120 samples in the folder of an NTU-60 run: not part of this dataset
+        if split != "all" and is_train(parts, version=version, protocol=protocol) != (split == "train"):
+            continue
+        if name in missing:
+            skipped.append(Skipped(name, "in the official list of samples with missing skeletons"))
+            continue
+        if video_dir is not None and name not in videos:
+            skipped.append(Skipped(name, f"no video {name}{VIDEO_SUFFIX} under {video_dir}"))
+            continue
+        if pose_dir is not None and name not in poses:
+            skipped.append(Skipped(name, f"no skeleton {name}{SKELETON_SUFFIX} under {pose_dir}"))
+            continue
+        items.append(SampleRecord(
+            name=name, label=parts.label,
+            video=str(videos[name]) if video_dir is not None else None,
+            poses=str(poses[name]) if pose_dir is not None else None,
+            subject=parts.performer, camera=parts.camera,
+            meta={"setup": parts.setup, "replication": parts.replication},
+        ))
+    return finish(f"NTU RGB+D {version}", split, items, skipped)

@@ -1,0 +1,222 @@
+"""Northwestern-UCLA Multiview Action 3D: skeleton JSON reader, names, the cross-view protocol.
+
+Skeletons come one JSON per clip (the layout of the widely used CTR-GCN release)::
+
+    {"file_name": "a01_s01_e00_v01", "skeletons": T x 20 x 3, "label": 1}
+
+Kinect v1 joints (layout ``ucla20``) in metres, camera space with y up. Names are
+``aAA_sSS_eEE_vVV`` (action, subject, environment/episode, view); the 10 actions a01-a06, a08,
+a09, a11, a12 are labels 0-9. Protocol ``v3`` = V^3_{1,2}: train on views 1 and 2, test on view 3
+(``v1``, ``v2`` test on view 1 / 2 and train on the others).
+
+The JSON has no 2D joints. So that crops still follow the person, ``uv`` is the projection of the
+3D joints with the Kinect v1 colour camera's nominal intrinsics at 640x480 (f = 531.15 px, centre
+(320, 240); ``image_size=(640, 480)``). The depth and colour cameras sit a few centimetres apart,
+so these points can be off by a few pixels: the crop margin covers that.
+
+Videos: ``<name>.avi``/``.mp4``/``.mkv`` files, or frame folders named ``<name>``, anywhere under
+``video_dir``; or the original release layout ``view_V/aAA_sSS_eEE/`` of ``frame_*_rgb.jpg``
+images (the folders also hold depth images, which :class:`vpnet.data.video.FrameFolder` skips).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from vpnet.data._readers import Records, Skipped, check_split, finish, load_json, resource_lines, scan
+from vpnet.data.types import DataError, PoseSequence, SampleRecord
+
+LAYOUT = "ucla20"
+NUM_JOINTS = 20
+#: the action ids of the 10 classes, in label order.
+ACTIONS = (1, 2, 3, 4, 5, 6, 8, 9, 11, 12)
+#: Kinect v1 colour camera, nominal: focal length (px), centre, at 640x480.
+INTRINSICS = (531.15, 320.0, 240.0)
+IMAGE_SIZE = (640, 480)
+PROTOCOLS = ("v1", "v2", "v3")
+VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv")
+
+_NAME = re.compile(r"a(\d{2})_s(\d{2})_e(\d{2})_v(\d{2})")
+_CLIP_DIR = re.compile(r"a(\d{2})_s(\d{2})_e(\d{2})")
+_VIEW_DIR = re.compile(r"view_?(\d+)", re.IGNORECASE)
+
+
+class NUCLAName(NamedTuple):
+    action: int
+    subject: int
+    episode: int
+    view: int
+
+    @property
+    def label(self) -> int:
+        """0-based class index (DataError for an action outside the 10 classes)."""
+        return label_of(self)
+
+    def __str__(self) -> str:
+        return f"a{self.action:02d}_s{self.subject:02d}_e{self.episode:02d}_v{self.view:02d}"
+
+
+def parse_name(name: str | Path) -> NUCLAName:
+    """``a01_s01_e00_v01`` (also as a ``.json``/video file name or path)."""
+    stem = Path(str(name)).name
+    for suffix in (".json", *VIDEO_SUFFIXES):
+        if stem.endswith(suffix):
+            stem = stem[: -len(suffix)]
+            break
+    m = _NAME.fullmatch(stem)
+    if m is None:
+        raise DataError(name, "not a Northwestern-UCLA clip name (expected aAA_sSS_eEE_vVV, e.g. a01_s01_e00_v01)")
+    return NUCLAName(*(int(g) for g in m.groups()))
+
+
+def label_of(name: str | NUCLAName) -> int:
+    """0-based label (a01->0, ..., a12->9); DataError for an action outside the 10 classes."""
+    parts = name if isinstance(name, NUCLAName) else parse_name(name)
+    if parts.action not in ACTIONS:
+        raise DataError(str(name), f"action a{parts.action:02d} is not one of the 10 N-UCLA classes "
+                                   f"({', '.join(f'a{a:02d}' for a in ACTIONS)})")
+    return ACTIONS.index(parts.action)
+
+
+def class_names() -> list[str]:
+    """The 10 action names; index = 0-based label."""
+    return resource_lines("nucla_classes.txt")
+
+
+def project(xyz: np.ndarray) -> np.ndarray:
+    """(..., 3) camera-space metres -> (..., 2) pixels of the 640x480 colour image."""
+    f, cx, cy = INTRINSICS
+    return np.stack([cx + f * xyz[..., 0] / xyz[..., 2], cy - f * xyz[..., 1] / xyz[..., 2]], axis=-1)
+
+
+def read_poses(path: str | Path) -> PoseSequence:
+    """Read a skeleton JSON as a :class:`PoseSequence` (ucla20, one body, uv projected).
+
+    Frames whose 20 joints are all exactly zero (the Kinect's "not tracked") are absent.
+
+    Raises:
+        DataError: invalid JSON, ``skeletons`` not shaped (T, 20, 3), non-finite values, no
+            tracked frame, a joint at or behind the camera, or a ``label`` that contradicts the
+            ``file_name``.
+    """
+    p = Path(path)
+    doc = load_json(p)
+    if not isinstance(doc, dict) or "skeletons" not in doc:
+        raise DataError(p, "not an N-UCLA skeleton file: expected a JSON object with 'skeletons'")
+    try:
+        sk = np.asarray(doc["skeletons"], dtype=np.float64)
+    except (TypeError, ValueError):
+        raise DataError(p, "'skeletons' is not a T x 20 x 3 list of numbers") from None
+    if sk.ndim != 3 or sk.shape[1:] != (NUM_JOINTS, 3) or sk.shape[0] == 0:
+        raise DataError(p, f"'skeletons' has shape {sk.shape}; expected (T, 20, 3) with T >= 1")
+    if not np.isfinite(sk).all():
+        t = int(np.argwhere(~np.isfinite(sk))[0][0])
+        raise DataError(p, f"frame {t}: a joint coordinate is not finite (NaN or inf)")
+    present = np.abs(sk).sum(axis=(1, 2)) > 0
+    if not present.any():
+        raise DataError(p, f"no tracked skeleton in any of the {len(sk)} frames (all zeros)")
+    if (sk[present, :, 2] <= 0).any():
+        t = int(np.flatnonzero(present & (sk[..., 2] <= 0).any(axis=1))[0])
+        raise DataError(p, f"frame {t}: a joint has depth z <= 0 (camera-space metres expected)")
+    if "label" in doc and "file_name" in doc:
+        try:
+            parts = parse_name(str(doc["file_name"]))
+        except DataError:
+            parts = None
+        if parts is not None and parts.action in ACTIONS and doc["label"] != ACTIONS.index(parts.action) + 1:
+            raise DataError(p, f"label {doc['label']} contradicts action a{parts.action:02d} of file_name "
+                               f"{doc['file_name']} (expected {ACTIONS.index(parts.action) + 1})")
+    xyz = np.where(present[:, None, None], sk, np.nan).astype(np.float32)[:, None]
+    uv = project(xyz.astype(np.float64)).astype(np.float32)
+    return PoseSequence(xyz=xyz, uv=uv, present=present[:, None].copy(), layout=LAYOUT, source=str(p),
+                        body_ids=("0",), image_size=IMAGE_SIZE)
+
+
+# ---------------------------------------------------------------------------------------------
+# protocol and records
+
+
+def _protocol(protocol: str) -> int:
+    p = protocol.lower()
+    if p not in PROTOCOLS:
+        raise ValueError(f"N-UCLA protocols are {', '.join(PROTOCOLS)} (v3 = the standard V^3_{{1,2}}); got {protocol!r}")
+    return int(p[1])
+
+
+def split_names(names: list[str], *, protocol: str = "v3") -> tuple[list[str], list[str]]:
+    """(train, test) names: test = the protocol's view, train = the other views."""
+    test_view = _protocol(protocol)
+    train, test = [], []
+    for n in names:
+        (test if parse_name(n).view == test_view else train).append(n)
+    return train, test
+
+
+def _scan_videos(video_dir: str | Path | None) -> dict[str, Path]:
+    """``{name: video file or frame folder}`` for the layouts of the module docstring."""
+    if video_dir is None:
+        return {}
+    found: dict[str, Path] = {}
+    for suffix in VIDEO_SUFFIXES:
+        for name, path in scan(video_dir, suffix, "N-UCLA video").items():
+            found.setdefault(name, path)
+    for dirpath, dirnames, _ in os.walk(video_dir):
+        dirnames.sort()
+        base = Path(dirpath)
+        for d in dirnames:
+            if _NAME.fullmatch(d):
+                found.setdefault(d, base / d)
+            elif _CLIP_DIR.fullmatch(d) and (v := _VIEW_DIR.fullmatch(base.name)):
+                found.setdefault(f"{d}_v{int(v.group(1)):02d}", base / d)
+    return found
+
+
+def records(*, video_dir: str | Path | None = None, pose_dir: str | Path | None = None, protocol: str = "v3",
+            split: str, split_dir: str | Path | None = None, manifest: str | Path | None = None) -> Records:
+    """The clips of one split, found by scanning ``pose_dir`` (``<name>.json``) and ``video_dir``.
+
+    Args:
+        protocol: ``v3`` (train views 1, 2; test view 3), or ``v1``/``v2``.
+        split: ``train``, ``test`` or ``all``.
+        split_dir, manifest: not used (the protocol is fixed by the views).
+
+    Returns:
+        :class:`Records`; ``.skipped`` lists clips left out (name off the scheme, action outside
+        the 10 classes, missing video or skeleton).
+    """
+    del split_dir, manifest
+    split = check_split(split)
+    test_view = _protocol(protocol)
+    if video_dir is None and pose_dir is None:
+        raise ValueError("N-UCLA records need video_dir, pose_dir or both")
+    poses = scan(pose_dir, ".json", "N-UCLA skeleton")
+    videos = _scan_videos(video_dir)
+    items: list[SampleRecord] = []
+    skipped: list[Skipped] = []
+    for name in sorted(set(poses) | set(videos)):
+        try:
+            parts = parse_name(name)
+            label = label_of(parts)
+        except DataError as e:
+            skipped.append(Skipped(name, e.problem))
+            continue
+        if split != "all" and (parts.view == test_view) != (split == "test"):
+            continue
+        if video_dir is not None and name not in videos:
+            skipped.append(Skipped(name, f"no video or frame folder for {name} under {video_dir}"))
+            continue
+        if pose_dir is not None and name not in poses:
+            skipped.append(Skipped(name, f"no skeleton {name}.json under {pose_dir}"))
+            continue
+        items.append(SampleRecord(
+            name=name, label=label,
+            video=str(videos[name]) if video_dir is not None else None,
+            poses=str(poses[name]) if pose_dir is not None else None,
+            subject=parts.subject, camera=parts.view, meta={"episode": parts.episode},
+        ))
+    return finish(f"N-UCLA {protocol.upper()}", split, items, skipped)

@@ -1,0 +1,85 @@
+"""The spatio-temporal coupler, paper 3.2(I)(B): h* -> z1, z2 -> A_S, A_T -> A_ST -> f'.
+
+Eq. (2): z_r = W_zr tanh(W_hr h* + b_hr) + b_zr (r = 1 spatial, hidden 256; r = 2 temporal, hidden 128),
+A_S = sigmoid(z1) (an m x n map), A_T = softmax(z2) (t_c weights).
+
+Coupled (the paper's): A_ST = inflate(A_S) o inflate(A_T), shape (t_c, m, n): the **same** m x n map
+at every time step, each time slice scaled by its A_T, broadcast over channels; f' = A_ST * f + f.
+Separable (Table 2, Separable STA): A_S and A_T applied one after the other, each with its residual.
+Spatial only (Table 4): A_ST = inflate(A_S).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = ["SpatioTemporalCoupler", "CouplerOutput", "COUPLERS"]
+
+COUPLERS = ("coupled", "separable")
+
+
+class CouplerOutput(NamedTuple):
+    #: modulated feature map (N, C, t_c, m', n').
+    f_prime: Tensor
+    #: z1 (N, m*n), the latent spatial attention vector (pre-sigmoid) on the trained grid.
+    z1: Tensor
+    #: A_S as applied (N, m', n'): bilinearly resized when f's grid is not the trained m x n.
+    a_s: Tensor
+    #: A_T (N, t_c), or None for spatial-only attention.
+    a_t: Tensor | None
+
+
+def _mlp(in_features: int, hidden: int, out_features: int) -> nn.Sequential:
+    mlp = nn.Sequential(nn.Linear(in_features, hidden), nn.Tanh(), nn.Linear(hidden, out_features))
+    # The authors zero the last layer (A_S = 0.5, A_T uniform at start). Near zero instead of zero:
+    # the same start, but z1 != 0, so the pose side of the embedding (P_e = T_p z1) has a direction.
+    nn.init.normal_(mlp[2].weight, std=0.01)
+    nn.init.zeros_(mlp[2].bias)
+    return mlp
+
+
+class SpatioTemporalCoupler(nn.Module):
+    """Attention weights from h* and their application to the feature map f."""
+
+    def __init__(self, *, in_features: int = 128, t_c: int, m: int, n: int, spatial_hidden: int = 256,
+                 temporal_hidden: int = 128, coupler: str = "coupled", temporal: bool = True):
+        super().__init__()
+        if coupler not in COUPLERS:
+            raise ValueError(f"coupler must be one of {COUPLERS}, got {coupler!r}")
+        self.t_c, self.m, self.n = t_c, m, n
+        self.coupler = coupler
+        self.spatial = _mlp(in_features, spatial_hidden, m * n)  # -> z1
+        self.temporal = _mlp(in_features, temporal_hidden, t_c) if temporal else None  # -> z2
+
+    def attention(self, h: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
+        """Eq. (2): h* (N, 128) -> z1 (N, m*n), A_S (N, m, n), A_T (N, t_c) or None."""
+        z1 = self.spatial(h)
+        a_s = torch.sigmoid(z1).view(-1, self.m, self.n)
+        a_t = torch.softmax(self.temporal(h), dim=1) if self.temporal is not None else None
+        return z1, a_s, a_t
+
+    def forward(self, f: Tensor, h: Tensor) -> CouplerOutput:
+        """f (N, C, t_c, m', n'), h* (N, 128) -> f' (N, C, t_c, m', n') and the attention weights."""
+        if f.shape[2] != self.t_c:
+            raise ValueError(f"feature map has t_c={f.shape[2]} time steps, the attention was built for "
+                             f"t_c={self.t_c} (feature map {tuple(f.shape)})")
+        z1, a_s, a_t = self.attention(h)
+        if a_s.shape[1:] != f.shape[3:]:
+            # Fully convolutional inference on a larger crop: the same map, resized to f's grid.
+            a_s = F.interpolate(a_s[:, None], size=tuple(f.shape[3:]), mode="bilinear", align_corners=False)[:, 0]
+        a_s = a_s.to(f.dtype)
+        inflated_s = a_s[:, None, None]  # (N, 1, 1, m, n): one map for every channel and time step
+        if a_t is None:
+            return CouplerOutput(torch.addcmul(f, inflated_s, f), z1, a_s, None)
+        inflated_t = a_t.to(f.dtype)[:, None, :, None, None]  # (N, 1, t_c, 1, 1): whole time slices
+        if self.coupler == "coupled":
+            a_st = inflated_s * inflated_t  # A_ST = inflate(A_S) o inflate(A_T), (N, 1, t_c, m, n)
+            f_prime = torch.addcmul(f, a_st, f)  # f' = A_ST * f + f
+        else:
+            f_s = torch.addcmul(f, inflated_s, f)  # A_S * f + f
+            f_prime = torch.addcmul(f_s, inflated_t, f_s)  # then A_T * (.) + (.)
+        return CouplerOutput(f_prime, z1, a_s, a_t)

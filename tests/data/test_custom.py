@@ -1,0 +1,189 @@
+"""Own data: generic pose files, MediaPipe output mapped to NTU-25, CSV/JSON manifests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vpnet.data import custom, ntu
+from vpnet.data.types import DataError
+from vpnet.skeletons import MEDIAPIPE33, NTU25
+
+MP_FILE = "pose/S001C001P001R001A001_mediapipe0.10.21_pose_full.npz"
+# joints both skeletons put in the same place (MediaPipe has no spine; hands and feet differ)
+COMMON = ["shoulder_l", "shoulder_r", "elbow_l", "elbow_r", "hip_l", "hip_r", "wrist_r"]
+
+
+# ---------------------------------------------------------------------------------------------
+# real files
+
+
+def test_real_mediapipe_lands_near_the_kinect_joints(shared_data):
+    mp = custom.read_poses(shared_data / MP_FILE, image_size=(1920, 1080))
+    kin = ntu.read_poses(shared_data / "ntu" / "skeletons" / "S001C001P001R001A001.skeleton")
+    assert mp.xyz.shape == (103, 1, 25, 3) and mp.layout == "ntu25" and mp.image_size == (1920, 1080)
+    assert mp.present.all()
+    dist = np.linalg.norm(mp.uv[:, 0] - kin.uv[:, 0], axis=-1)  # (T, 25) pixels
+    for j in COMMON:
+        assert np.median(dist[:, NTU25.index(j)]) < 16, j  # README: 2-15 px apart
+    # without the left/right swap the shoulders would be a shoulder-width apart
+    swapped = np.linalg.norm(mp.uv[:, 0, NTU25.index("shoulder_l")] - kin.uv[:, 0, NTU25.index("shoulder_r")], axis=-1)
+    assert np.median(swapped) > 50
+    # 3D: y up after the conversion, bones of human length
+    head, foot = NTU25.index("head"), NTU25.index("foot_l")
+    assert (mp.xyz[:, 0, head, 1] > mp.xyz[:, 0, foot, 1] + 1.0).all()
+    # normalised uv by default: image_size (1, 1) scales to any frame
+    norm = custom.read_poses(shared_data / MP_FILE)
+    assert norm.image_size == (1, 1) and np.allclose(norm.uv * [1920, 1080], mp.uv, atol=1e-3)
+
+
+# ---------------------------------------------------------------------------------------------
+# generated files
+
+
+def mediapipe_arrays(t: int = 4):
+    """World (y down, hip-centred) and image landmarks with known positions per landmark."""
+    rng = np.random.default_rng(0)
+    world = np.zeros((t, 33, 4), np.float32)
+    world[..., :3] = rng.normal(0, 0.3, (t, 33, 3))
+    world[..., 3] = 0.9
+    image = np.zeros((t, 33, 4), np.float32)
+    image[..., :2] = rng.uniform(0.2, 0.8, (t, 33, 2))
+    image[..., 3] = 0.9
+    return world, image
+
+
+def test_generated_mediapipe_mapping_axes_and_swap(tmp_path):
+    world, image = mediapipe_arrays()
+    world[1] = np.nan  # nobody found in frame 1 (NaN rows) ...
+    image[1] = np.nan
+    world[2] = 0.0  # ... or all zeros
+    image[2] = 0.0
+    np.savez(tmp_path / "mp.npz", world=world, image=image)
+    seq = custom.read_poses(tmp_path / "mp.npz", image_size=(640, 480))
+    assert seq.present[:, 0].tolist() == [True, False, False, True]
+    t = 3
+    # NTU's left shoulder is MediaPipe's right shoulder, y negated; uv scaled to pixels
+    mp_r = MEDIAPIPE33.index("shoulder_r")
+    assert np.allclose(seq.xyz[t, 0, NTU25.index("shoulder_l")], world[t, mp_r, :3] * [1, -1, 1], atol=1e-6)
+    assert np.allclose(seq.uv[t, 0, NTU25.index("shoulder_l")], image[t, mp_r, :2] * [640, 480], atol=1e-3)
+    assert np.isnan(seq.xyz[1]).all() and np.isnan(seq.uv[2]).all()
+    world[:] = np.nan
+    np.savez(tmp_path / "none.npz", world=world, image=image)
+    with pytest.raises(DataError, match="no person in any of the 4 frames"):
+        custom.read_poses(tmp_path / "none.npz")
+    np.savez(tmp_path / "shape.npz", world=world[:, :17], image=image)
+    with pytest.raises(DataError, match=r"'world' has shape \(4, 17, 4\)"):
+        custom.read_poses(tmp_path / "shape.npz")
+
+
+def test_generated_generic_files(tmp_path):
+    rng = np.random.default_rng(1)
+    xyz = rng.normal(0, 0.5, (6, 2, 25, 3)).astype(np.float32)
+    xyz[..., 2] += 3
+    uv = rng.uniform(0, 300, (6, 2, 25, 2)).astype(np.float32)
+    present = np.ones((6, 2), bool)
+    present[4:, 1] = False
+    xyz[4:, 1] = np.nan
+    np.savez(tmp_path / "g.npz", xyz=xyz, uv=uv, present=present, layout="ntu25", image_size=[320, 240],
+             body_ids=np.array(["a", "b"]))
+    seq = custom.read_poses(tmp_path / "g.npz")
+    assert seq.body_ids == ("a", "b") and seq.image_size == (320, 240) and seq.layout == "ntu25"
+    assert np.array_equal(seq.xyz[:4], xyz[:4]) and np.array_equal(seq.uv[:4], uv[:4])
+    assert seq.present.tolist() == present.tolist() and np.isnan(seq.uv[5, 1]).all()
+    # (T, J, 3) single body, layout from the argument; .npy
+    np.save(tmp_path / "one.npy", xyz[:, 0, :13])
+    one = custom.read_poses(tmp_path / "one.npy", layout="lcrnet13")
+    assert one.xyz.shape == (6, 1, 13, 3) and one.uv is None and one.present.all()
+    # present derived from finiteness when absent
+    np.savez(tmp_path / "nopresent.npz", xyz=xyz)
+    assert custom.read_poses(tmp_path / "nopresent.npz").present.tolist() == present.tolist()
+
+
+def test_generated_generic_bad_files(tmp_path):
+    good = np.zeros((3, 25, 3), np.float32) + [0, 0, 3]
+    bad_nan = good.copy()
+    bad_nan[1, 4, 0] = np.inf
+    cases = {
+        "shape.npz": (dict(xyz=np.zeros((3, 24, 3))), r"expected \(T, M, 25, 3\)"),
+        "layout.npz": (dict(xyz=good, layout="coco17"), "unknown skeleton layout 'coco17'"),
+        "present.npz": (dict(xyz=good, present=np.ones(4, bool)), "present has shape"),
+        "inf.npz": (dict(xyz=bad_nan, present=np.ones(3, bool)), "body 0 in frame 1 is not finite"),
+        "uv.npz": (dict(xyz=good, uv=np.zeros((3, 25, 3))), "uv has shape"),
+        "empty.npz": (dict(xyz=np.full((3, 25, 3), np.nan)), "no body present"),
+        "keys.npz": (dict(poses=good), "expected 'xyz'"),
+        "size.npz": (dict(xyz=good, image_size=[0, 10]), "image_size"),
+    }
+    for name, (arrays, msg) in cases.items():
+        np.savez(tmp_path / name, **arrays)
+        with pytest.raises(DataError, match=msg) as e:
+            custom.read_poses(tmp_path / name)
+        assert name in str(e.value)
+    (tmp_path / "junk.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(DataError, match="cannot read numpy pose file"):
+        custom.read_poses(tmp_path / "junk.npz")
+    with pytest.raises(DataError, match=".npz or .npy"):
+        custom.read_poses(tmp_path / "poses.txt")
+
+
+def _files(root: Path, names: list[str]) -> None:
+    (root / "v").mkdir(exist_ok=True)
+    (root / "p").mkdir(exist_ok=True)
+    for n in names:
+        (root / "v" / f"{n}.mp4").write_bytes(b"")
+        np.savez(root / "p" / f"{n}.npz", xyz=np.zeros((2, 25, 3)) + [0, 0, 3])
+
+
+def test_generated_csv_manifest(tmp_path):
+    _files(tmp_path, ["a", "b", "c", "d"])
+    (tmp_path / "m.csv").write_text(
+        "video,poses,label,subject,split\n"
+        "v/a.mp4,p/a.npz,wave,1,train\n"
+        "v/b.mp4,p/b.npz,clap,2,test\n"
+        "v/c.mp4,p/c.npz,jump,3,train\n"
+        f"{tmp_path}/v/d.mp4,p/d.npz,clap,x,train\n"
+        "v/e.mp4,p/e.npz,wave,1,train\n")
+    assert custom.class_names(tmp_path / "m.csv") == ["clap", "jump", "wave"]  # sorted names
+    r = custom.records(manifest=tmp_path / "m.csv", protocol="split", split="train")
+    assert [(x.name, x.label, x.subject) for x in r] == [("a", 2, 1), ("c", 1, 3)]
+    assert r[0].video == str(tmp_path / "v" / "a.mp4") and r[0].meta == {"split": "train"}
+    reasons = dict(r.skipped)
+    assert "subject must be an integer" in reasons["d"] and "file not found" in reasons["e"]
+    assert [x.name for x in custom.records(manifest=tmp_path / "m.csv", split="all")] == ["a", "b", "c"]
+    # an explicit class list beside the manifest: order from it, names outside it reported
+    (tmp_path / "classes.txt").write_text("wave\nclap\n")
+    r = custom.records(manifest=tmp_path / "m.csv", split="train")
+    assert [(x.name, x.label) for x in r] == [("a", 0)]
+    assert "label 'jump' is not in the class list" in dict(r.skipped)["c"]
+    with pytest.raises(ValueError, match="no split column 'fold'"):
+        custom.records(manifest=tmp_path / "m.csv", protocol="fold", split="train")
+
+
+def test_generated_json_manifest_with_indices(tmp_path):
+    _files(tmp_path, ["a", "b"])
+    items = [{"name": "first", "poses": "p/a.npz", "label": 0, "fold": "tr"},
+             {"name": "second", "video": "v/b.mp4", "label": 5, "fold": "te"},
+             {"name": "third", "video": "v/b.mp4", "label": 1, "fold": "te", "camera": 2}]
+    (tmp_path / "m.json").write_text(json.dumps({"classes": ["sit", "stand"], "items": items}))
+    r = custom.records(manifest=tmp_path / "m.json", protocol="fold", split="te")
+    assert [(x.name, x.label, x.camera, x.poses) for x in r] == [("third", 1, 2, None)]
+    assert "label index 5 is out of range for 2 classes" in dict(r.skipped)["second"]
+    (tmp_path / "bare.json").write_text(json.dumps(items[:1] + [dict(items[2], label=3)]))
+    assert custom.class_names(tmp_path / "bare.json") == ["class_0", "class_1", "class_2", "class_3"]
+    for text, msg in (("{}", "list of objects"), ("[]", "no items"), ("[1, 2]", "list of objects")):
+        (tmp_path / "bad.json").write_text(text)
+        with pytest.raises(DataError, match=msg):
+            custom.read_manifest(tmp_path / "bad.json")
+    (tmp_path / "cols.csv").write_text("file,class\nx,y\n")
+    with pytest.raises(DataError, match="needs 'label'"):
+        custom.read_manifest(tmp_path / "cols.csv")
+
+
+def test_parse_name():
+    assert str(custom.parse_name("my clip 1")) == "my clip 1"
+    for bad in ("", "a/b", " padded"):
+        with pytest.raises(DataError):
+            custom.parse_name(bad)

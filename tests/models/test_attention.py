@@ -1,0 +1,107 @@
+"""The spatio-temporal coupler of eq. (2) on crafted inputs with known values."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from vpnet.models.attention import SpatioTemporalCoupler
+
+A_T = [0.2, 0.3, 0.5]
+Z1 = [-1.0, 0.0, 0.5, 2.0, -3.0, 1.0]  # m x n = 2 x 3
+
+
+def crafted(coupler: str = "coupled", temporal: bool = True) -> SpatioTemporalCoupler:
+    """A coupler whose last layers ignore h*: z1 = Z1, z2 = log(A_T), so A_S and A_T are known."""
+    c = SpatioTemporalCoupler(in_features=4, t_c=3, m=2, n=3, coupler=coupler, temporal=temporal).double()
+    with torch.no_grad():
+        c.spatial[2].weight.zero_()
+        c.spatial[2].bias.copy_(torch.tensor(Z1))
+        if temporal:
+            c.temporal[2].weight.zero_()
+            c.temporal[2].bias.copy_(torch.tensor(A_T, dtype=torch.float64).log())
+    return c
+
+
+def feature_map() -> torch.Tensor:
+    """f[n, c, t, i, j] = 1 + c + 10 t + 100 (3 i + j): every cell different."""
+    n, c, t, i, j = torch.meshgrid(*(torch.arange(s, dtype=torch.float64) for s in (2, 4, 3, 2, 3)), indexing="ij")
+    return 1 + c + 10 * t + 100 * (3 * i + j) + 0 * n
+
+
+def test_attention_weights_are_eq2():
+    c = crafted()
+    z1, a_s, a_t = c.attention(torch.randn(2, 4, dtype=torch.float64))
+    sig = [1 / (1 + math.exp(-z)) for z in Z1]
+    assert z1.shape == (2, 6) and torch.allclose(z1, torch.tensor(Z1, dtype=torch.float64).expand(2, 6))
+    assert a_s.shape == (2, 2, 3) and torch.allclose(a_s, torch.tensor(sig, dtype=torch.float64).view(2, 3))
+    assert a_t.shape == (2, 3) and torch.allclose(a_t, torch.tensor(A_T, dtype=torch.float64))
+
+
+def test_coupled_a_s_is_the_same_map_at_every_time_step_and_a_t_scales_whole_slices():
+    c = crafted()
+    f = feature_map()
+    out = c(f, torch.randn(2, 4, dtype=torch.float64))
+    a_s = torch.sigmoid(torch.tensor(Z1, dtype=torch.float64)).view(2, 3)
+    # f' = A_ST * f + f with A_ST[t, i, j] = A_T[t] * A_S[i, j], the same for every channel
+    for t in range(3):
+        expected = f[:, :, t] * (1 + A_T[t] * a_s)
+        torch.testing.assert_close(out.f_prime[:, :, t], expected, rtol=1e-14, atol=0)
+    a_st = out.f_prime / f - 1  # (N, C, t_c, m, n)
+    for t in range(3):
+        # the map at time t, divided by A_T[t], is A_S: one spatial map for all time steps
+        torch.testing.assert_close(a_st[:, :, t] / A_T[t], a_s.expand(2, 4, 2, 3), rtol=1e-12, atol=0)
+        # and A_T[t] scales the whole slice: its ratio to A_S is constant over the m x n cells
+        ratio = a_st[:, :, t] / a_s
+        assert torch.allclose(ratio, torch.full_like(ratio, A_T[t]), rtol=1e-12, atol=0)
+    torch.testing.assert_close(out.a_s, a_s.expand(2, 2, 3))
+    assert out.a_t.shape == (2, 3)
+
+
+def test_separable_applies_a_s_then_a_t():
+    c = crafted("separable")
+    f = feature_map()
+    out = c(f, torch.zeros(2, 4, dtype=torch.float64))
+    a_s = torch.sigmoid(torch.tensor(Z1, dtype=torch.float64)).view(2, 3)
+    for t in range(3):
+        expected = f[:, :, t] * (1 + a_s) * (1 + A_T[t])  # (A_S f + f), then A_T (.) + (.)
+        torch.testing.assert_close(out.f_prime[:, :, t], expected, rtol=1e-14, atol=0)
+
+
+def test_spatial_only_attention():
+    c = crafted(temporal=False)
+    f = feature_map()
+    out = c(f, torch.zeros(2, 4, dtype=torch.float64))
+    a_s = torch.sigmoid(torch.tensor(Z1, dtype=torch.float64)).view(2, 3)
+    assert out.a_t is None and c.temporal is None
+    torch.testing.assert_close(out.f_prime, f * (1 + a_s), rtol=1e-14, atol=0)
+
+
+def test_initial_attention_is_near_uniform():
+    torch.manual_seed(0)
+    c = SpatioTemporalCoupler(t_c=8, m=7, n=7)
+    _, a_s, a_t = c.attention(torch.rand(4, 128))
+    assert torch.allclose(a_s, torch.full_like(a_s, 0.5), atol=0.05)  # authors: A_S = 0.5 at start
+    assert torch.allclose(a_t, torch.full_like(a_t, 1 / 8), atol=0.01)  # and A_T uniform
+    assert not torch.all(a_s == 0.5)  # but z1 != 0, so P_e = T_p z1 has a direction
+
+
+def test_a_s_is_resized_bilinearly_for_a_larger_map():
+    c = crafted()
+    f = torch.ones(1, 4, 3, 4, 6, dtype=torch.float64)
+    out = c(f, torch.zeros(1, 4, dtype=torch.float64))
+    a_s = torch.sigmoid(torch.tensor(Z1, dtype=torch.float64)).view(1, 1, 2, 3)
+    resized = torch.nn.functional.interpolate(a_s, size=(4, 6), mode="bilinear", align_corners=False)[:, 0]
+    assert out.a_s.shape == (1, 4, 6)
+    torch.testing.assert_close(out.a_s, resized)
+    torch.testing.assert_close(out.f_prime[0, 0, 2], 1 + A_T[2] * resized[0])
+    assert out.z1.shape == (1, 6)  # z1 stays on the trained grid
+
+
+def test_wrong_number_of_time_steps():
+    with pytest.raises(ValueError, match="t_c=2 time steps, the attention was built for t_c=3"):
+        crafted()(torch.ones(1, 4, 2, 2, 3, dtype=torch.float64), torch.zeros(1, 4, dtype=torch.float64))
+    with pytest.raises(ValueError, match="coupler must be one of"):
+        SpatioTemporalCoupler(t_c=2, m=2, n=2, coupler="joint")
