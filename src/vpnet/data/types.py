@@ -24,6 +24,11 @@ class DataError(ValueError):
         self.problem = problem
         super().__init__(f"{self.path}: {problem}" if self.path else problem)
 
+    def __reduce__(self):
+        # Rebuild from (path, problem) so the error crosses process boundaries (DataLoader
+        # workers, prepare's process pool) intact; subclasses keep the same signature.
+        return (type(self), (self.path, self.problem))
+
 
 @dataclass(frozen=True)
 class PoseSequence:

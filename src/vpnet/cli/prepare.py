@@ -1,0 +1,109 @@
+"""``vpnet prepare``: decode, crop and store a dataset once, for fast training (vpnet.data.prepared)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from vpnet.cli._errors import load, user_errors
+
+OVERRIDES_HELP = ("Dotted overrides after the config, e.g. data.dataset=ntu60 data.video_dir=/data/nturgb+d_rgb "
+                  "data.pose_dir=/data/nturgb+d_skeletons.")
+
+
+def _parse_shard(text: str) -> tuple[int, int]:
+    try:
+        k, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise typer.BadParameter(f"expected K/N (e.g. 0/4), got {text!r}") from None
+    if not (n >= 1 and 0 <= k < n):
+        raise typer.BadParameter(f"K/N needs 0 <= K < N (shards are numbered from 0), got {text!r}")
+    return k, n
+
+
+def _collect(cfg, store: Path, protocols: list[str] | None, splits: list[str] | None):
+    """The records of every wanted protocol split (each saved in the store), the dataset's pose
+    reader, and (name, reason) of the items the scans left out that no split uses."""
+    import dataclasses
+
+    from vpnet.data import dataset_info, dataset_records, get_entry
+    from vpnet.data.prepared import write_records
+
+    entry = get_entry(cfg.dataset)
+    if not (cfg.video_dir or cfg.manifest):
+        raise FileNotFoundError(f"{cfg.dataset}: prepare reads the raw data; set data.video_dir and "
+                                "data.pose_dir (data.manifest for custom data)")
+    raw = dataclasses.replace(cfg, prepared_dir=None)
+    records, left_out = [], {}
+    for protocol in protocols or ([cfg.protocol] if cfg.dataset == "custom" else entry.protocols):
+        pcfg = dataclasses.replace(raw, protocol=protocol)
+        for split in splits or dataset_info(pcfg).splits:
+            recs = dataset_records(pcfg, split)
+            write_records(store, protocol, split, recs)
+            records += recs
+            left_out.update((s.name, s.reason) for s in getattr(recs, "skipped", []))
+    used = {r.name for r in records}
+    return entry.load().read_poses, records, [(name, why) for name, why in left_out.items() if name not in used]
+
+
+def prepare_command(
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config or preset; its data section "
+                                          "says which dataset and where its files are."),
+    overrides: Optional[List[str]] = typer.Argument(None, help=OVERRIDES_HELP, show_default=False),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Store folder (default: data.prepared_dir)."),
+    protocols: Optional[List[str]] = typer.Option(
+        None, "--protocol", help="Protocol(s) whose splits to prepare (repeatable). Default: every protocol "
+                                 "of the dataset (custom data: data.protocol), so one store serves them all."),
+    splits: Optional[List[str]] = typer.Option(None, "--split", help="Split(s) to prepare (repeatable). "
+                                               "Default: all of them."),
+    shard: str = typer.Option("0/1", "--shard", help="K/N: prepare only shard K (0-based) of N, e.g. one per "
+                              "machine writing to a shared folder. Items go to shards by a hash of their name."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-j", help="Processes (default: all cores)."),
+    size: int = typer.Option(256, "--size", help="Short side of the stored region, pixels (never enlarged)."),
+    margin: float = typer.Option(0.2, "--margin", help="Context around all people of a video, per side, as a "
+                                 "fraction of their box (clips crop tighter at load time, data.crop_margin)."),
+    quality: int = typer.Option(90, "--quality", help="JPEG quality of the stored frames (1-100)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Prepare a dataset once for fast training: decode every video, crop the people, store small JPEGs + poses.
+
+    Every protocol split is recorded too: then train with data.prepared_dir=OUT, no raw folders needed.
+
+    Resumable: items already in the store are skipped; run the same command again after an interruption.
+
+    Items that cannot be used are listed with the reason in OUT/report[.shard-K-of-N].jsonl.
+
+    Exit code 1 when files of an item could not be used; 2 for a config or argument problem.
+
+    Items the dataset scan left out (e.g. missing files) are reported but do not change the exit code.
+
+    Example: vpnet prepare data.dataset=ntu60 data.video_dir=D/rgb data.pose_dir=D/skeletons -o D/ntu60 --shard 0/4
+    """
+    import logging
+
+    k, n = _parse_shard(shard)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    with user_errors():
+        from vpnet.data.prepared import PrepareOptions, prepare
+
+        cfg = load(config, overrides).data
+        store = out or (Path(cfg.prepared_dir) if cfg.prepared_dir else None)
+        if store is None:
+            raise FileNotFoundError("no store folder: give --out DIR (or set data.prepared_dir)")
+        try:
+            read_poses, records, left_out = _collect(cfg, store, protocols, splits)
+        except ValueError as e:  # a dataset, protocol or split that does not exist, a folder missing
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(2) from None
+        summary = prepare(records, store, read_poses=read_poses,
+                          options=PrepareOptions(dataset=cfg.dataset, size=size, margin=margin, quality=quality),
+                          shard=(k, n), workers=workers, left_out=left_out, progress=progress)
+    typer.echo(f"{cfg.dataset} shard {k}/{n}: {summary.total} items; prepared {summary.done}, already done "
+               f"{summary.skipped}, failed {len(summary.failed)}; {len(summary.left_out)} left out by the scan; "
+               f"{len(summary.notes)} notes\nstore: {store}")
+    if summary.failed or summary.left_out or summary.notes:
+        typer.echo(f"report: {summary.report}")
+    if summary.failed:
+        raise typer.Exit(1)

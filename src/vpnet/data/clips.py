@@ -1,0 +1,322 @@
+"""Samples from one video and its poses: temporal windows, the main actor, aligned and normalised
+poses, the crop box around the people, resize and the model's value range (spec section 2).
+
+Everything here is a pure function of arrays (and of an explicit ``numpy.random.Generator`` where
+training draws something); the datasets (:mod:`vpnet.data.datasets`) compose them with the readers
+and the video sources.
+
+Conventions:
+
+- A *window* is the (T,) array of frame indices of one RGB clip. Training takes T frames at stride
+  ``stride`` from a random start when the video is long enough, stride 1 otherwise, and loops a video
+  shorter than T frames (the authors' loaders do this). Test mode spreads K windows evenly over the
+  video (the paper's several clips; the engine takes the max over clips).
+- Poses are sampled from **the same window** as the RGB clip: the window's T positions are cut into
+  t_p equal segments and one position is taken per segment (random inside it for training, its
+  centre at test), so every pose is the pose of one of the clip's frames.
+- Boxes are ``(x0, y0, x1, y1)`` float64 arrays in pixels of the frame they refer to, x1/y1
+  exclusive.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from vpnet.data.types import DataError, PoseSequence
+from vpnet.skeletons import get_layout
+
+# ------------------------------------------------------------------------------------------------
+# Temporal sampling
+
+
+def _window_stride(num_frames: int, clip_len: int, stride: int) -> int:
+    """``stride`` when a window of ``clip_len`` frames at that stride fits in the video, else 1."""
+    return stride if num_frames >= (clip_len - 1) * stride + 1 else 1
+
+
+def _window(start: int, num_frames: int, clip_len: int, stride: int) -> np.ndarray:
+    # The modulo only bites for videos shorter than clip_len, which are looped.
+    return (start + stride * np.arange(clip_len, dtype=np.int64)) % num_frames
+
+
+def _check_lengths(num_frames: int, clip_len: int) -> None:
+    if num_frames < 1:
+        raise ValueError(f"cannot sample a clip from a video with {num_frames} frames")
+    if clip_len < 1:
+        raise ValueError(f"clip_len must be >= 1, got {clip_len}")
+
+
+def train_window(num_frames: int, clip_len: int, *, stride: int = 2,
+                 rng: np.random.Generator) -> np.ndarray:
+    """A training window: (T,) frame indices, T = ``clip_len``, from a random start.
+
+    Stride ``stride`` when the video is long enough, else 1; a video shorter than T frames is looped
+    (started at a random frame, wrapping round to frame 0).
+    """
+    _check_lengths(num_frames, clip_len)
+    s = _window_stride(num_frames, clip_len, stride)
+    span = (clip_len - 1) * s + 1
+    high = num_frames - span + 1 if span <= num_frames else num_frames
+    return _window(int(rng.integers(0, high)), num_frames, clip_len, s)
+
+
+def eval_windows(num_frames: int, clip_len: int, *, stride: int = 2, num_clips: int = 1) -> np.ndarray:
+    """K = ``num_clips`` windows spread evenly over the video: (K, T) frame indices.
+
+    Window k starts at ``(2k + 1) / 2K`` of the free range (one window: the centre of the video).
+    Same stride rule as :func:`train_window`; a short video is looped from evenly spread starts.
+    """
+    _check_lengths(num_frames, clip_len)
+    if num_clips < 1:
+        raise ValueError(f"num_clips must be >= 1, got {num_clips}")
+    s = _window_stride(num_frames, clip_len, stride)
+    span = (clip_len - 1) * s + 1
+    free = num_frames - span if span <= num_frames else num_frames - 1
+    starts = np.floor(free * (2 * np.arange(num_clips) + 1) / (2 * num_clips) + 0.5).astype(np.int64)
+    return np.stack([_window(int(b), num_frames, clip_len, s) for b in starts])
+
+
+def pose_positions(clip_len: int, t_p: int, *, rng: np.random.Generator | None = None) -> np.ndarray:
+    """(t_p,) positions in a window of ``clip_len`` frames, one per equal segment.
+
+    Random inside each segment when ``rng`` is given (training), the segment centre otherwise.
+    With t_p > clip_len positions repeat (each segment is shorter than a frame).
+    """
+    if t_p < 1:
+        raise ValueError(f"t_p must be >= 1, got {t_p}")
+    edges = np.linspace(0.0, clip_len, t_p + 1)
+    width = np.diff(edges)
+    offset = rng.random(t_p) if rng is not None else np.full(t_p, 0.5)
+    return np.minimum(np.floor(edges[:-1] + offset * width), clip_len - 1).astype(np.int64)
+
+
+# ------------------------------------------------------------------------------------------------
+# Poses
+
+
+def first_frames(seq: PoseSequence, n: int) -> PoseSequence:
+    """The first ``n`` frames of ``seq`` (the frames it shares with a shorter video)."""
+    if n >= seq.num_frames:
+        return seq
+    return dataclasses.replace(seq, xyz=seq.xyz[:n], uv=None if seq.uv is None else seq.uv[:n],
+                               present=seq.present[:n])
+
+
+def motion(xyz: np.ndarray, present: np.ndarray) -> float:
+    """The 3D motion of one person: the variance over time of each joint coordinate (over the frames
+    where he is present), summed over joints and axes. ``xyz`` (T, J, 3), ``present`` (T,).
+
+    Squared displacements favour a person who really moves over a static false detection whose
+    joints only jitter (a path length would add the jitter up over the frames). A person seen in
+    fewer than two frames has no motion.
+    """
+    pts = xyz[present]
+    return float(pts.astype(np.float64).var(axis=0).sum()) if len(pts) >= 2 else 0.0
+
+
+def _centres(seq: PoseSequence) -> np.ndarray:
+    """(T, M, 3) the layout centre of every body (NaN where absent)."""
+    return seq.xyz[:, :, list(get_layout(seq.layout).center)].astype(np.float64).mean(axis=2)
+
+
+def person_tracks(seq: PoseSequence, *, max_jump: float = 0.5) -> list[np.ndarray]:
+    """The people of ``seq``: per person a (T,) array of the body holding him in each frame (-1: unseen).
+
+    The Kinect loses a person now and then and finds him again under a new body id. Bodies are
+    taken longest first; a body joins an existing track when it is seen only in frames where that
+    track has nobody and, at each junction with the track, its centre is within ``max_jump`` metres
+    of the track's (the same person found again, not somebody else walking in); otherwise it starts
+    a new track. Raises :class:`DataError` when no body is present in any frame.
+    """
+    counts = seq.present.sum(axis=0)
+    if seq.num_bodies == 0 or counts.max() == 0:
+        raise DataError(seq.source or None, "no body is present in any frame: there is no actor to sample")
+    centres = _centres(seq)
+    tracks: list[np.ndarray] = []
+    for b in np.argsort(-counts, kind="stable"):
+        seen = np.flatnonzero(seq.present[:, b])
+        if len(seen) == 0:
+            continue
+        for track in tracks:
+            if np.any(track[seen] >= 0):
+                continue
+            have = np.flatnonzero(track >= 0)
+            before, after = have[have < seen[0]], have[have > seen[-1]]
+            ends = ([(before[-1], seen[0])] if len(before) else []) + ([(after[0], seen[-1])] if len(after) else [])
+            if all(np.linalg.norm(centres[t, track[t]] - centres[f, b]) <= max_jump for t, f in ends):
+                track[seen] = b
+                break
+        else:
+            tracks.append(np.where(seq.present[:, b], b, -1))
+    return tracks
+
+
+def actor_track(seq: PoseSequence, *, max_jump: float = 0.5) -> np.ndarray:
+    """(T,) the body holding the main actor in each frame, -1 where he is not seen.
+
+    The main actor is the person (:func:`person_tracks`) with the largest 3D :func:`motion`; ties go
+    to the person seen in more frames, then to the first body of the file. His track keeps his id
+    (and the ids he is found again under) over the whole video.
+    """
+    tracks = person_tracks(seq, max_jump=max_jump)
+    frames = np.arange(seq.num_frames)
+
+    def key(track: np.ndarray) -> tuple[float, int, int]:
+        seen = track >= 0
+        return motion(seq.xyz[frames, np.maximum(track, 0)], seen), int(seen.sum()), -int(track[seen].min())
+
+    return max(tracks, key=key)
+
+
+def nearest_present(frames: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Replace each frame index by the nearest frame where the body is present (itself if it is).
+
+    ``present`` is the body's (T,) presence; ties between an earlier and a later frame go to the
+    earlier one. This is the explicit fill for frames where the actor is missing: his closest real
+    pose, never zeros. Raises ValueError if the body is never present.
+    """
+    where = np.flatnonzero(present)
+    if len(where) == 0:
+        raise ValueError("the body is never present")
+    frames = np.asarray(frames, dtype=np.int64)
+    i = np.searchsorted(where, frames)  # first present frame >= each frame
+    before = where[np.maximum(i - 1, 0)]
+    after = where[np.minimum(i, len(where) - 1)]
+    return np.where(np.abs(frames - before) <= np.abs(after - frames), before, after)
+
+
+def actor_poses(seq: PoseSequence, frames: np.ndarray, track: np.ndarray) -> np.ndarray:
+    """The actor's poses at ``frames``, normalised: (3, t_p, J) float32, metres.
+
+    ``track`` is the actor's body per frame (:func:`actor_track`). Frames where he is not seen take
+    his pose from the nearest frame where he is (:func:`nearest_present`), never zeros. The layout
+    centre (NTU: spine mid) of the first sampled pose is subtracted from every joint, so poses are
+    relative to where the actor starts.
+    """
+    try:
+        src = nearest_present(frames, track >= 0)
+    except ValueError:
+        raise DataError(seq.source or None, "the actor is never present") from None
+    xyz = seq.xyz[src, track[src]].astype(np.float32)  # (t_p, J, 3)
+    center = xyz[0, list(get_layout(seq.layout).center)].mean(axis=0)
+    return np.ascontiguousarray((xyz - center).transpose(2, 0, 1))
+
+
+# ------------------------------------------------------------------------------------------------
+# Crop boxes
+
+
+def scale_uv(uv: np.ndarray, from_size: tuple[int, int], to_size: tuple[int, int]) -> np.ndarray:
+    """2D joints given in pixels of a ``from_size`` = (W, H) frame, in pixels of a ``to_size`` frame.
+
+    The videos of a dataset are sometimes shipped resized (e.g. NTU at 960x540) while the joints
+    stay in the sensor's 1920x1080 pixels.
+    """
+    if tuple(from_size) == tuple(to_size):
+        return uv
+    sx, sy = to_size[0] / from_size[0], to_size[1] / from_size[1]
+    return uv * np.array([sx, sy], dtype=uv.dtype)
+
+
+def people_box(uv: np.ndarray, present: np.ndarray) -> np.ndarray | None:
+    """The tight box (x0, y0, x1, y1) around every present body's finite 2D joints, or None.
+
+    ``uv`` (T, M, J, 2) and ``present`` (T, M) for the frames of interest.
+    """
+    pts = uv[present].reshape(-1, 2)
+    pts = pts[np.isfinite(pts).all(axis=1)]
+    if len(pts) == 0:
+        return None
+    return np.array([*pts.min(axis=0), *pts.max(axis=0)], dtype=np.float64)
+
+
+def expand_box(box: np.ndarray, image_size: tuple[int, int], *, margin: float = 0.1,
+               min_size: float = 16.0, jitter: float = 0.0,
+               rng: np.random.Generator | None = None) -> np.ndarray:
+    """The crop box: ``box`` grown by ``margin`` of its size per side, made square, kept in the frame.
+
+    The square's side is the longer side of the grown box; it is centred on the box and moved (not
+    shrunk) to lie inside the frame, and only cut where the frame itself is smaller than the side.
+    ``jitter`` > 0 (training, with ``rng``) scales the side by a factor in [1 - jitter, 1 + jitter]
+    and moves the centre by up to ``jitter / 2`` of the side on each axis: a mild scale and
+    translation augmentation, bounded so that ``box`` itself always stays inside the crop.
+    Returns (x0, y0, x1, y1) float64, integral, 0 <= x0 < x1 <= W, 0 <= y0 < y1 <= H.
+    """
+    w_img, h_img = image_size
+    x0, y0, x1, y1 = np.asarray(box, dtype=np.float64)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    extent = max(x1 - x0, y1 - y0)
+    side = extent * (1 + 2 * margin)
+    if jitter > 0:
+        if rng is None:
+            raise ValueError("jitter needs an rng")
+        side = max(side * (1 + rng.uniform(-jitter, jitter)), extent)
+        shifts = rng.uniform(-jitter / 2, jitter / 2, size=2) * side
+        room = (side - np.array([x1 - x0, y1 - y0])) / 2
+        cx, cy = np.array([cx, cy]) + np.clip(shifts, -room, room)
+    side = max(side, min_size)
+    out = []
+    for c, limit in ((cx, w_img), (cy, h_img)):
+        s = min(side, limit)
+        lo = min(max(c - s / 2, 0.0), limit - s)
+        out.append((lo, lo + s))
+    (bx0, bx1), (by0, by1) = out
+    # Integral pixel bounds: outward rounding keeps the person inside.
+    return np.array([math.floor(bx0), math.floor(by0), min(math.ceil(bx1), w_img), min(math.ceil(by1), h_img)],
+                    dtype=np.float64)
+
+
+def crop_box(uv: np.ndarray | None, present: np.ndarray, image_size: tuple[int, int], *,
+             margin: float = 0.1, jitter: float = 0.0, rng: np.random.Generator | None = None,
+             fallback: np.ndarray | None = None) -> np.ndarray:
+    """The crop of one clip: the box around all people over the clip's frames (spec section 2).
+
+    ``uv`` (T', M, J, 2) and ``present`` (T', M) are the clip's frames, in pixels of a frame of
+    ``image_size`` = (W, H). Nobody visible in these frames: the box ``fallback`` (e.g. the box over
+    the whole video) is used; no 2D joints at all (``uv`` None, or no fallback): the whole frame.
+    """
+    tight = people_box(uv, present) if uv is not None else None
+    if tight is None:
+        tight = fallback
+    if tight is None:
+        return np.array([0.0, 0.0, float(image_size[0]), float(image_size[1])])
+    return expand_box(tight, image_size, margin=margin, jitter=jitter, rng=rng)
+
+
+# ------------------------------------------------------------------------------------------------
+# Pixels
+
+
+def crop_resize(frames: np.ndarray, box: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
+    """Crop ``box`` from each frame and resize it: (K, H, W, 3) uint8 -> (K, h, w, 3) uint8.
+
+    ``size`` is the output side (square) or (h, w). OpenCV resize (5-10x faster than torch
+    interpolate on CPU): area averaging when shrinking by more than 1.5x (against aliasing),
+    bilinear otherwise (5x faster than area averaging, and as good for mild scale changes).
+    """
+    import cv2
+
+    h, w = (size, size) if isinstance(size, int) else size
+    x0, y0, x1, y1 = (int(v) for v in box)
+    if not (0 <= x0 < x1 <= frames.shape[2] and 0 <= y0 < y1 <= frames.shape[1]):
+        raise ValueError(f"crop box {x0, y0, x1, y1} is not inside the {frames.shape[2]}x{frames.shape[1]} frames")
+    shrink = (x1 - x0) > 1.5 * w and (y1 - y0) > 1.5 * h
+    interp = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+    out = np.empty((len(frames), h, w, 3), dtype=np.uint8)
+    for k, frame in enumerate(frames):
+        cv2.resize(frame[y0:y1, x0:x1], (w, h), dst=out[k], interpolation=interp)
+    return out
+
+
+def to_model_range(frames: np.ndarray) -> np.ndarray:
+    """RGB uint8 frames (..., T, H, W, 3) -> the model's input (..., 3, T, H, W) float32 in [-1, 1]."""
+    if frames.dtype != np.uint8 or frames.ndim < 4 or frames.shape[-1] != 3:
+        raise ValueError(f"expected (..., T, H, W, 3) uint8 RGB frames, got {frames.shape} {frames.dtype}")
+    lead = frames.ndim - 4
+    out = np.moveaxis(frames, -1, lead).astype(np.float32)  # one copy into channels-first order
+    out *= np.float32(1 / 127.5)
+    out -= np.float32(1.0)
+    return out

@@ -1,0 +1,255 @@
+"""The torch Dataset over any dataset's records: raw videos or a prepared store, same samples.
+
+A sample is a dict (keys of :data:`vpnet.data.types.SAMPLE_KEYS`):
+
+- ``video``: training (3, T, H, W) float32 RGB in [-1, 1]; test mode (K, 3, T, H, W) for K clips
+  (always with the K axis, also for K = 1). H = W = ``size`` (training: ``crop_size``; test: the
+  eval short side, fully convolutional inference).
+- ``poses``: (3, t_p, J) float32 metres (test: (K, 3, t_p, J)), the main actor's poses sampled from
+  the same frames as the clip, relative to his layout centre in the first sampled pose.
+- ``label`` int, ``name`` str, ``meta`` dict of plain values: ``frames`` (K, T) window indices,
+  ``pose_frames`` (K, t_p), ``boxes`` (K, 4) crop boxes in the source video's pixels, ``actor``
+  (ids of the bodies forming the main actor's track), ``num_frames``, ``notes``, ``subject``,
+  ``camera``, ``source`` (``raw`` | ``prepared``) and the record's own meta.
+
+Bad items: a sample that cannot be built (unreadable video, no body, ...) is logged with its name,
+files and reason, and ``__getitem__`` returns None, which :func:`collate` drops; the run never stops
+and never sees a zero-filled sample. (Returning another item instead would double-count that item
+at evaluation.) ``load(index)`` raises instead, for debugging.
+
+Determinism: training randomness (window start, pose positions, crop jitter) comes from a generator
+seeded with (seed, epoch, index), so an item is the same whatever worker loads it and a resumed run
+sees the same data. :meth:`VideoPoseDataset.set_epoch` writes the epoch into shared memory, so it
+reaches DataLoader workers even when they are persistent.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Literal
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from vpnet.data import clips
+from vpnet.data.prepared import PreparedItem, common_length, item_path, read_frames, video_uv
+from vpnet.data.types import DataError, PoseSequence, SampleRecord, VideoSource
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["train", "test"]
+
+
+@dataclass(frozen=True)
+class ClipSettings:
+    """How samples are cut (spec section 2); built from a DataConfig by ``build_dataset``."""
+
+    mode: Mode = "train"
+    clip_len: int = 64
+    #: output side: frames are H = W = size.
+    size: int = 224
+    t_p: int = 20
+    stride: int = 2
+    margin: float = 0.1
+    #: training crop jitter (scale +-jitter, shift up to jitter/2 of the side); 0 at test.
+    jitter: float = 0.1
+    num_clips: int = 1
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.mode not in ("train", "test"):
+            raise ValueError(f"mode must be 'train' or 'test', got {self.mode!r}")
+        for name in ("clip_len", "size", "t_p", "stride", "num_clips"):
+            if not isinstance(getattr(self, name), (int, np.integer)) or getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+
+
+def make_sample(video: VideoSource | None, seq: PoseSequence, settings: ClipSettings,
+                rng: np.random.Generator | None) -> dict:
+    """One sample from a video (None: poses only) and its poses: the arrays and the meta.
+
+    Returns ``{"video": (K, 3, T, S, S) | absent, "poses": (K, 3, t_p, J), "meta": {...}}`` as numpy
+    arrays (K = 1 in training). ``rng`` is required in training mode.
+    """
+    s = settings
+    train = s.mode == "train"
+    if train and rng is None:
+        raise ValueError("training samples need an rng")
+    if video is not None:
+        n, note = common_length(video, seq)
+        seq = clips.first_frames(seq, n)
+    else:
+        n, note = seq.num_frames, None
+    present = seq.present
+    track = clips.actor_track(seq)
+    if train:
+        windows = clips.train_window(n, s.clip_len, stride=s.stride, rng=rng)[None]
+    else:
+        windows = clips.eval_windows(n, s.clip_len, stride=s.stride, num_clips=s.num_clips)
+    pose_frames = np.stack([w[clips.pose_positions(s.clip_len, s.t_p, rng=rng if train else None)] for w in windows])
+    poses = np.stack([clips.actor_poses(seq, f, track) for f in pose_frames])
+    meta = {
+        "frames": windows.tolist(),
+        "pose_frames": pose_frames.tolist(),
+        # ids of the bodies that make up the actor's track, in order of appearance
+        "actor": [_body_id(seq, b) for b in dict.fromkeys(track[track >= 0].tolist())],
+        "num_frames": n,
+        "notes": [note] if note else [],
+    }
+    out = {"poses": poses, "meta": meta}
+    if video is None:
+        return out
+
+    uv = video_uv(seq, video.size)
+    whole = clips.people_box(uv, present) if uv is not None else None
+    boxes = np.stack([
+        clips.crop_box(None if uv is None else uv[w], present[w], video.size, margin=s.margin,
+                       jitter=s.jitter if train else 0.0, rng=rng, fallback=whole)
+        for w in windows])
+    out["video"] = clips.to_model_range(read_clips(video, windows, boxes, s.size))
+    meta["boxes"] = boxes.tolist()
+    return out
+
+
+def _body_id(seq: PoseSequence, b: int) -> str:
+    return seq.body_ids[b] if b < len(seq.body_ids) else str(b)
+
+
+def read_clips(video: VideoSource, windows: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
+    """The crops of K windows: (K, T, size, size, 3) uint8 RGB from windows (K, T) and boxes (K, 4).
+
+    Every needed frame is decoded once (test windows overlap) and cut down as soon as it is decoded,
+    so a 1080p clip never sits in memory whole: with one box straight to the output size; with
+    several, to the union of the boxes, shrunk only as far as the smallest box allows.
+    """
+    needed, inverse = np.unique(windows, return_inverse=True)
+    inverse = inverse.reshape(windows.shape)
+    if np.all(boxes == boxes[0]):
+        frames = read_frames(video, needed, lambda f: clips.crop_resize(f[None], boxes[0], size)[0])
+        return frames[inverse]
+    union = np.concatenate([boxes[:, :2].min(axis=0), boxes[:, 2:].max(axis=0)])
+    scale = min(1.0, size / float((boxes[:, 2:] - boxes[:, :2]).min()))
+    out_w, out_h = (max(1, round(float(v) * scale)) for v in union[2:] - union[:2])
+    frames = read_frames(video, needed, lambda f: clips.crop_resize(f[None], union, (out_h, out_w))[0])
+    # The boxes in the shrunk union's pixels, rounded outwards.
+    local = (boxes - np.tile(union[:2], 2)) * np.array([out_w, out_h, out_w, out_h]) / np.tile(union[2:] - union[:2], 2)
+    local = np.concatenate([np.floor(local[:, :2]), np.minimum(np.ceil(local[:, 2:]), [out_w, out_h])], axis=1)
+    return np.stack([clips.crop_resize(frames[inv], box, size) for inv, box in zip(inverse, local)])
+
+
+class VideoPoseDataset(Dataset):
+    """Samples from a list of records, read from raw files (``read_poses`` + ``open_video``) or from a
+    prepared store (``prepared_dir``). See the module docstring for the sample format."""
+
+    def __init__(self, records: list[SampleRecord], settings: ClipSettings, *,
+                 read_poses: Callable[[str], PoseSequence] | None = None, prepared_dir: str | Path | None = None,
+                 load_video: bool = True):
+        if prepared_dir is None and read_poses is None:
+            raise ValueError("give read_poses (raw data) or prepared_dir (a prepared store)")
+        self.settings = settings
+        self.read_poses = read_poses
+        self.prepared_dir = None if prepared_dir is None else Path(prepared_dir)
+        self.load_video = load_video
+        found = [(r, self._missing(r)) for r in records]
+        #: (name, reason) of the records left out at construction (e.g. not in the prepared store).
+        self.problems: list[tuple[str, str]] = [(r.name, why) for r, why in found if why]
+        if self.problems:
+            log.warning("%d items left out (first: %s: %s)", len(self.problems), *self.problems[0])
+        self.records = [r for r, why in found if not why]
+        # Shared memory: set_epoch in the main process reaches persistent DataLoader workers.
+        self._epoch = torch.zeros(1, dtype=torch.int64).share_memory_()
+        self._noted: set[str] = set()
+
+    def _missing(self, rec: SampleRecord) -> str | None:
+        """Why ``rec`` cannot be loaded at all, or None."""
+        if self.prepared_dir is not None:
+            found = item_path(self.prepared_dir, rec.name).is_file()
+            return None if found else f"not in the prepared store {self.prepared_dir}"
+        if self.load_video and not rec.video:
+            return "the record has no video file"
+        return None if rec.poses else "the record has no pose file"
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    @property
+    def epoch(self) -> int:
+        return int(self._epoch.item())
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the training randomness of ``epoch`` (a pure function of seed, epoch, index)."""
+        self._epoch.fill_(int(epoch))
+
+    def rng(self, index: int) -> np.random.Generator | None:
+        if self.settings.mode != "train":
+            return None
+        return np.random.default_rng([self.settings.seed, self.epoch, index])
+
+    def load(self, index: int) -> dict:
+        """Sample ``index``; raises on a bad item (``__getitem__`` reports and returns None)."""
+        rec = self.records[index]
+        if self.prepared_dir is not None:
+            with PreparedItem(item_path(self.prepared_dir, rec.name)) as item:
+                arrays = make_sample(item.video if self.load_video else None, item.poses, self.settings,
+                                     self.rng(index))
+                # Boxes in the raw video's pixels, whatever the source.
+                if "boxes" in arrays["meta"]:
+                    scale = (item.region[2:] - item.region[:2]) / np.array(item.video.size)
+                    boxes = np.array(arrays["meta"]["boxes"]) * np.tile(scale, 2) + np.tile(item.region[:2], 2)
+                    arrays["meta"]["boxes"] = boxes.tolist()
+                arrays["meta"]["notes"] += item.notes
+            source = "prepared"
+        else:
+            from vpnet.data.video import open_video
+
+            video = open_video(rec.video) if self.load_video else None
+            arrays = make_sample(video, self.read_poses(rec.poses), self.settings, self.rng(index))
+            source = "raw"
+        if rec.name not in self._noted:  # once per item and process, not every epoch
+            for note in arrays["meta"]["notes"]:
+                log.warning("%s: %s", rec.name, note)
+            self._noted.add(rec.name)
+        meta = {**rec.meta, "subject": rec.subject, "camera": rec.camera, "source": source, **arrays["meta"]}
+        train = self.settings.mode == "train"
+        sample = {
+            "poses": torch.from_numpy(arrays["poses"][0] if train else arrays["poses"]),
+            "label": int(rec.label),
+            "name": rec.name,
+            "meta": meta,
+        }
+        if "video" in arrays:
+            sample["video"] = torch.from_numpy(arrays["video"][0] if train else arrays["video"])
+        return sample
+
+    def __getitem__(self, index: int) -> dict | None:
+        try:
+            return self.load(index)
+        except Exception as e:  # one bad item must not stop a run: report it, collate drops it
+            rec = self.records[index]
+            reason = str(e) if isinstance(e, DataError) else f"{type(e).__name__}: {e}"
+            log.warning("skipping %s (video %s, poses %s): %s", rec.name, rec.video, rec.poses, reason)
+            log.debug("traceback of the skipped item %s", rec.name, exc_info=True)
+            return None
+
+
+def collate(batch: list[dict | None]) -> dict | None:
+    """Stack samples into a batch, dropping the items that failed (None; they were reported).
+
+    Tensors (``video``, ``features``, ``poses``) are stacked, ``label`` becomes a (N,) LongTensor,
+    ``name`` and ``meta`` stay lists. Returns None when every item of the batch failed: the caller
+    skips such a batch.
+    """
+    items = [b for b in batch if b is not None]
+    if not items:
+        return None
+    out: dict = {}
+    for key in ("video", "features", "poses"):
+        if key in items[0]:
+            out[key] = torch.stack([b[key] for b in items])
+    out["label"] = torch.tensor([b["label"] for b in items], dtype=torch.long)
+    out["name"] = [b["name"] for b in items]
+    out["meta"] = [b["meta"] for b in items]
+    return out

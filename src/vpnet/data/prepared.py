@@ -1,0 +1,470 @@
+"""The prepared store written by ``vpnet prepare``: compact human-cropped frames plus the poses.
+
+Why: a training clip from a raw 1080p NTU video means decoding up to ~130 full-HD H.264 frames
+(sequential decoding is needed for exact frames) to keep 64 crops of a few hundred pixels. Preparing
+once decodes every video a single time, crops the region where the people are and keeps it small.
+
+Layout of a store folder::
+
+    store.json                        format version and the options it was prepared with
+    items/<name>.safetensors          one file per video (name URL-quoted if it holds odd characters)
+    records/<protocol>-<split>.jsonl  the SampleRecords of each protocol split that was prepared
+    report[.shard-K-of-N].jsonl       every item that could not be used (and why), per run
+
+Item file: a safetensors file (already a dependency; a documented, pickle-free container with a JSON
+header and memory-mapped tensors, so a slice reads only its bytes):
+
+- ``jpeg`` (B,) uint8: every frame as a JPEG, concatenated; ``offsets`` (F + 1,) int64: frame f is
+  ``jpeg[offsets[f]:offsets[f + 1]]``. JPEG because an intra-only codec gives true random access
+  (a clip reads only its own frames, any order) and OpenCV decodes a 256-pixel frame in ~0.3 ms;
+  an all-intra video re-encode would add a demuxer and its seeking for the same pixels.
+- ``xyz`` (F, M, J, 3) float32, ``present`` (F, M) bool and ``uv`` (F, M, J, 2) float32 (absent for
+  formats without 2D joints): the parsed poses, the 2D joints mapped into the stored frame's pixels.
+- metadata (strings): name, layout, body ids, fps, sizes, the stored region, notes, the record.
+
+The stored region is the box around all people over the **whole** video with a margin (default 0.2
+per side, more than the clips' 0.1, so that clip crops and their jitter have context), made square
+and kept in the frame; it is scaled so that its short side is ``size`` (default 256; never enlarged).
+The clip-level crop of the spec is then computed at load time from the stored 2D joints, exactly as
+from a raw video, with the stored region playing the frame: a clip box that would reach past the
+region is moved inside it (the people are always inside: the region holds every person of every
+frame). Formats without 2D joints store the whole frame. Frames beyond the shorter of video and
+skeleton are not stored (the item notes it; see :func:`common_length`).
+
+Writing is atomic (a temp file, fsync'ed, renamed into place), so a store is resumable: an item file
+that exists is complete and is skipped. (A killed run may leave ``items/.*.tmp-*`` files behind;
+they are never read and can be deleted when no prepare is running.)
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import multiprocessing
+import os
+import socket
+import zlib
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+from urllib.parse import quote
+
+import numpy as np
+
+from vpnet.data import clips
+from vpnet.data.types import DataError, PoseSequence, SampleRecord, VideoSource
+
+log = logging.getLogger(__name__)
+
+STORE_FORMAT = 1
+ITEM_FORMAT = "vpnet-prepared-item/1"
+
+
+# ------------------------------------------------------------------------------------------------
+# Paths
+
+
+def item_path(root: str | Path, name: str) -> Path:
+    """Where item ``name`` lives in the store at ``root``."""
+    return Path(root) / "items" / f"{quote(name, safe='')}.safetensors"
+
+
+def records_path(root: str | Path, protocol: str, split: str) -> Path:
+    return Path(root) / "records" / f"{protocol}-{split}.jsonl"
+
+
+def report_path(root: str | Path, shard: tuple[int, int] | None = None) -> Path:
+    suffix = f".shard-{shard[0]}-of-{shard[1]}" if shard and shard[1] > 1 else ""
+    return Path(root) / f"report{suffix}.jsonl"
+
+
+def shard_of(name: str, num_shards: int) -> int:
+    """The shard (0-based) an item belongs to: a hash of its name, so that machines whose item lists
+    differ (a missing file here or there) still agree on every shared item."""
+    return zlib.crc32(name.encode()) % num_shards
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temp file beside ``path``, then rename: readers never see a partial file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Host and pid in the name: shards on several machines may share the folder.
+    tmp = path.with_name(f".{path.name}.tmp-{socket.gethostname()}-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())  # a crash after the rename must not leave an empty "done" item
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    _atomic_write_bytes(path, text.encode())
+
+
+def write_records(root: str | Path, protocol: str, split: str, records: Iterable[SampleRecord]) -> Path:
+    """Save a split's records (one JSON object per line) so training can run from the store alone."""
+    path = records_path(root, protocol, split)
+    _atomic_write_text(path, "".join(json.dumps(asdict(r)) + "\n" for r in records))
+    return path
+
+
+def read_records(root: str | Path, protocol: str, split: str) -> list[SampleRecord]:
+    """The records :func:`write_records` saved; DataError if the store has none for this split."""
+    path = records_path(root, protocol, split)
+    if not path.is_file():
+        have = sorted(p.stem for p in (Path(root) / "records").glob("*.jsonl"))
+        raise DataError(path, f"the prepared store has no records for protocol {protocol!r} split {split!r} "
+                              f"(it has: {', '.join(have) or 'none'}); prepare that protocol or set the raw "
+                              "data folders (data.video_dir / data.pose_dir)")
+    return [SampleRecord(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
+
+
+# ------------------------------------------------------------------------------------------------
+# Reading
+
+
+class PreparedVideo:
+    """The stored frames of one item, as a :class:`~vpnet.data.types.VideoSource`."""
+
+    def __init__(self, handle, offsets: np.ndarray, fps: float, size: tuple[int, int], path: str):
+        self._handle = handle
+        self._offsets = offsets
+        self._fps = fps
+        self._size = size
+        self._path = path
+
+    @property
+    def num_frames(self) -> int:
+        return len(self._offsets) - 1
+
+    @property
+    def fps(self) -> float:
+        return self._fps
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self._size
+
+    def read(self, indices: np.ndarray | list[int], *,
+             transform: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+        """Frames at ``indices`` as (K, H, W, 3) uint8 RGB (``transform`` applied to each distinct
+        frame once, as in :meth:`vpnet.data.video.VideoFile.read`)."""
+        import cv2
+
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if len(idx) and (idx.min() < 0 or idx.max() >= self.num_frames):
+            raise DataError(self._path, f"frame indices {idx.min()}..{idx.max()} out of range "
+                                        f"for {self.num_frames} stored frames")
+        uniq, inverse = np.unique(idx, return_inverse=True)
+        w, h = self._size
+        blob = self._handle.get_slice("jpeg")
+        out = np.empty((0, h, w, 3), np.uint8)
+        for k, f in enumerate(uniq):
+            img = cv2.imdecode(blob[self._offsets[f]:self._offsets[f + 1]], cv2.IMREAD_COLOR_RGB)
+            if img is None or img.shape != (h, w, 3):
+                raise DataError(self._path, f"stored frame {f} is corrupt (its JPEG does not decode to {w}x{h})")
+            img = img if transform is None else transform(img)
+            if k == 0:
+                out = np.empty((len(uniq), *img.shape), img.dtype)
+            out[k] = img
+        return out if len(uniq) == len(idx) and np.all(uniq == idx) else out[inverse]
+
+
+class PreparedItem:
+    """One item of a prepared store: ``video`` (a VideoSource), ``poses`` (a PoseSequence whose uv
+    are in stored pixels), ``record``, ``region`` and ``notes``. Use as a context manager (it keeps
+    the file mapped until closed)."""
+
+    def __init__(self, path: str | Path):
+        from safetensors import safe_open
+
+        self.path = str(path)
+        try:
+            self._handle = safe_open(self.path, framework="numpy")
+            meta = self._handle.metadata() or {}
+        except FileNotFoundError:
+            raise DataError(self.path, "prepared item not found (was `vpnet prepare` run for it?)") from None
+        except Exception as e:  # the safetensors error types are not public
+            raise DataError(self.path, f"not a readable prepared item ({e})") from None
+        if meta.get("format") != ITEM_FORMAT:
+            raise DataError(self.path, f"not a vpnet prepared item (format {meta.get('format')!r}, "
+                                       f"expected {ITEM_FORMAT!r})")
+        self.meta = meta
+        size = tuple(json.loads(meta["size"]))
+        self.region = np.array(json.loads(meta["region"]), dtype=np.float64)
+        self.notes: list[str] = json.loads(meta["notes"])
+        self.record = SampleRecord(**json.loads(meta["record"]))
+        keys = set(self._handle.keys())
+        self.poses = PoseSequence(
+            xyz=self._handle.get_tensor("xyz"),
+            uv=self._handle.get_tensor("uv") if "uv" in keys else None,
+            present=self._handle.get_tensor("present"),
+            layout=meta["layout"],
+            source=self.path,
+            body_ids=tuple(json.loads(meta["body_ids"])),
+            image_size=size,
+        )
+        self.video = PreparedVideo(self._handle, self._handle.get_tensor("offsets"), float(meta["fps"]),
+                                   size, self.path)
+
+    def close(self) -> None:
+        self._handle.__exit__(None, None, None)
+
+    def __enter__(self) -> PreparedItem:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+# ------------------------------------------------------------------------------------------------
+# Writing one item
+
+
+def common_length(video: VideoSource, seq: PoseSequence, *, what: str = "") -> tuple[int, str | None]:
+    """The frames usable by both video and skeleton, and a note when their lengths differ.
+
+    Frame i of the skeleton is frame i of the video (checked on the real NTU sample). When one is
+    longer, the extra frames have no counterpart and are left out: the item is still usable, the
+    note says so (datasets log it, ``prepare`` reports it).
+    """
+    n_v, n_p = video.num_frames, seq.num_frames
+    n = min(n_v, n_p)
+    if n < 1:
+        raise DataError(what or seq.source or None, f"nothing to sample: video has {n_v} frames, skeleton {n_p}")
+    note = None
+    if n_v != n_p:
+        note = (f"video has {n_v} frames, skeleton {n_p}: using the first {n} of both "
+                f"({'video' if n_v > n_p else 'skeleton'} longer by {abs(n_v - n_p)})")
+    return n, note
+
+
+def video_uv(seq: PoseSequence, video_size: tuple[int, int]) -> np.ndarray | None:
+    """The 2D joints in pixels of the video's frames (they may be given for another size)."""
+    if seq.uv is None:
+        return None
+    return clips.scale_uv(seq.uv, seq.image_size or video_size, video_size)
+
+
+def read_frames(video: VideoSource, indices: np.ndarray, transform: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``video.read(indices)`` with ``transform`` applied to each frame as it is decoded.
+
+    The sources of this package take the transform themselves, so that only transformed frames
+    (small crops) are ever held, not a clip's worth of full-HD frames; any other VideoSource is
+    read whole, then transformed.
+    """
+    if "transform" in inspect.signature(video.read).parameters:
+        return video.read(indices, transform=transform)
+    return np.stack([transform(f) for f in video.read(indices)])
+
+
+def write_item(path: str | Path, record: SampleRecord, video: VideoSource, seq: PoseSequence, *,
+               size: int = 256, margin: float = 0.2, quality: int = 90) -> list[str]:
+    """Crop, shrink and JPEG-encode every frame of ``video``; store them with ``seq``. Returns notes.
+
+    The file appears at ``path`` only when complete (written to a temp file, then renamed).
+    """
+    import cv2
+    from safetensors.numpy import save
+
+    path = Path(path)
+    n, note = common_length(video, seq, what=record.video or "")
+    notes = [note] if note else []
+    seq = clips.first_frames(seq, n)
+    src_w, src_h = video.size
+    uv = video_uv(seq, (src_w, src_h))
+    region = clips.crop_box(uv, seq.present, (src_w, src_h), margin=margin)
+    x0, y0, x1, y1 = (int(v) for v in region)
+    scale = min(1.0, size / min(x1 - x0, y1 - y0))
+    out_w, out_h = max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale))
+
+    chunks: list[bytes] = []
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
+
+    def encode(frame: np.ndarray) -> np.ndarray:
+        # Encode as soon as decoded (frames come in order), so a long video is never held whole.
+        crop = cv2.resize(frame[y0:y1, x0:x1], (out_w, out_h), interpolation=cv2.INTER_AREA)
+        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), params)
+        if not ok:
+            raise DataError(record.video, f"JPEG encoding of frame {len(chunks)} failed")
+        chunks.append(buf.tobytes())
+        return np.zeros(1, np.uint8)
+
+    read_frames(video, np.arange(n), encode)
+    if len(chunks) != n:
+        raise DataError(record.video, f"decoded {len(chunks)} frames, expected {n}")
+
+    tensors = {
+        "jpeg": np.frombuffer(b"".join(chunks), dtype=np.uint8),
+        "offsets": np.concatenate([[0], np.cumsum([len(c) for c in chunks])]).astype(np.int64),
+        "xyz": np.ascontiguousarray(seq.xyz, dtype=np.float32),
+        "present": np.ascontiguousarray(seq.present, dtype=bool),
+    }
+    if uv is not None:
+        # Into stored pixels: shift by the region's corner, then scale like the pixels were.
+        sx, sy = out_w / (x1 - x0), out_h / (y1 - y0)
+        tensors["uv"] = ((uv - np.array([x0, y0], np.float32)) * np.array([sx, sy], np.float32)).astype(np.float32)
+    meta = {
+        "format": ITEM_FORMAT,
+        "name": record.name,
+        "layout": seq.layout,
+        "body_ids": json.dumps(list(seq.body_ids)),
+        "fps": repr(float(video.fps)),
+        "size": json.dumps([out_w, out_h]),
+        "source_size": json.dumps([src_w, src_h]),
+        "region": json.dumps([x0, y0, x1, y1]),
+        "notes": json.dumps(notes),
+        "record": json.dumps(asdict(record)),
+    }
+    _atomic_write_bytes(path, save(tensors, metadata=meta))
+    return notes
+
+
+# ------------------------------------------------------------------------------------------------
+# The whole pass
+
+
+@dataclass
+class PrepareOptions:
+    """What ``vpnet prepare`` stores; saved in ``store.json`` (a store keeps one set of options)."""
+
+    dataset: str
+    size: int = 256
+    margin: float = 0.2
+    quality: int = 90
+
+    def __post_init__(self):
+        if self.size < 16 or self.margin < 0 or not 1 <= self.quality <= 100:
+            raise ValueError(f"prepare options out of range: size {self.size} (>= 16), margin {self.margin} (>= 0), "
+                             f"quality {self.quality} (1-100)")
+
+
+@dataclass
+class PrepareSummary:
+    """What a :func:`prepare` run did; every list entry is also a line of the report file."""
+
+    total: int = 0  # items of this shard
+    done: int = 0  # written in this run
+    skipped: int = 0  # already in the store
+    #: {"name", "status": "left out", "reason"}: items the dataset scan could not pair with files.
+    left_out: list[dict] = field(default_factory=list)
+    #: {"name", "status": "failed", "video", "poses", "reason"}: items whose files are unusable.
+    failed: list[dict] = field(default_factory=list)
+    #: {"name", "status": "note", "note"}: items used with a remark (video and skeleton lengths).
+    notes: list[dict] = field(default_factory=list)
+    report: Path | None = None
+
+
+def _prepare_one(record: SampleRecord, read_poses: Callable[[str], PoseSequence], out: str,
+                 opts: PrepareOptions) -> tuple[list[str], str | None]:
+    """Worker: one item. Returns (notes, None) when done, ([], reason) when it cannot be used.
+
+    Errors come back as text: any problem with one item is reported, never raised across the
+    process boundary (and DataError does not pickle).
+    """
+    from vpnet.data.video import open_video
+
+    try:
+        if not record.video:
+            raise DataError(None, "the record has no video file")
+        if not record.poses:
+            raise DataError(record.video, "the record has no pose file")
+        seq = read_poses(record.poses)
+        video = open_video(record.video)
+        notes = write_item(item_path(out, record.name), record, video, seq,
+                           size=opts.size, margin=opts.margin, quality=opts.quality)
+        return notes, None
+    except Exception as e:  # one bad item never stops the pass
+        return [], str(e) if isinstance(e, DataError) else f"{type(e).__name__}: {e}"
+
+
+def _init_worker() -> None:
+    import cv2
+
+    cv2.setNumThreads(1)  # one process per core already
+
+
+def _check_store_options(root: Path, opts: PrepareOptions) -> None:
+    path = root / "store.json"
+    want = {"format": STORE_FORMAT, **asdict(opts)}
+    if path.is_file():
+        have = json.loads(path.read_text())
+        if have != want:
+            diff = ", ".join(f"{k}: store {have.get(k)!r} vs now {v!r}" for k, v in want.items() if have.get(k) != v)
+            raise DataError(path, f"this store was prepared with other options ({diff}); "
+                                  "use the same options to resume, or another folder")
+    else:
+        _atomic_write_text(path, json.dumps(want, indent=1) + "\n")
+
+
+def prepare(records: Iterable[SampleRecord], out: str | Path, *, read_poses: Callable[[str], PoseSequence],
+            options: PrepareOptions, shard: tuple[int, int] = (0, 1), workers: int | None = None,
+            left_out: Iterable[tuple[str, str]] = (), progress: bool = True) -> PrepareSummary:
+    """Prepare every record of shard ``shard`` = (K, N) (0 <= K < N) into the store at ``out``.
+
+    Items already in the store are skipped (resume). Every item that cannot be used is reported:
+    logged, and written to the report file (one JSON object per line, rewritten by each run) with
+    its reason; it loses nothing else. ``left_out`` are (name, reason) of items the dataset scan
+    already left out (missing files, ...): they go into the report too (status ``left out``).
+    ``workers`` processes (default: all cores; 0 or 1: in this process). ``read_poses`` must be a
+    module-level function (it is sent to the worker processes).
+    """
+    from tqdm import tqdm
+
+    k, n_shards = shard
+    if not (n_shards >= 1 and 0 <= k < n_shards):
+        raise ValueError(f"shard must be K/N with 0 <= K < N, got {k}/{n_shards}")
+    root = Path(out)
+    root.mkdir(parents=True, exist_ok=True)
+    _check_store_options(root, options)
+
+    unique = {r.name: r for r in records}
+    mine = [r for name, r in sorted(unique.items()) if shard_of(name, n_shards) == k]
+    summary = PrepareSummary(total=len(mine), report=report_path(root, shard))
+    summary.left_out = [{"name": name, "status": "left out", "reason": reason}
+                        for name, reason in dict(left_out).items() if shard_of(name, n_shards) == k]
+    todo = [r for r in mine if not item_path(root, r.name).is_file()]
+    summary.skipped = len(mine) - len(todo)
+    workers = (os.cpu_count() or 1) if workers is None else workers
+
+    with open(summary.report, "w") as report, tqdm(total=len(todo), desc=f"prepare {options.dataset}",
+                                                   unit="video", disable=not progress) as bar:
+        def write(entries: list[dict]) -> None:
+            report.writelines(json.dumps(e) + "\n" for e in entries)
+            report.flush()
+
+        def finished(rec: SampleRecord, notes: list[str], reason: str | None) -> None:
+            if reason is None:
+                summary.done += 1
+                entries = [{"name": rec.name, "status": "note", "note": note} for note in notes]
+                summary.notes += entries
+            else:
+                entries = [{"name": rec.name, "status": "failed", "video": rec.video, "poses": rec.poses,
+                            "reason": reason}]
+                summary.failed += entries
+                log.warning("prepare: skipped %s: %s", rec.name, reason)
+            write(entries)
+            bar.update()
+
+        write(summary.left_out)
+        if workers <= 1:
+            for rec in todo:
+                finished(rec, *_prepare_one(rec, read_poses, str(root), options))
+        else:
+            # spawn, not fork: forking a process whose decoder/OpenCV threads hold locks can hang the child.
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                     initializer=_init_worker) as pool:
+                futures = {pool.submit(_prepare_one, rec, read_poses, str(root), options): rec for rec in todo}
+                for fut in as_completed(futures):
+                    try:
+                        notes, reason = fut.result()
+                    except BrokenProcessPool:
+                        notes, reason = [], ("a worker process died (a crash in a decoder?) before this item "
+                                             "finished; run prepare again to retry it")
+                    finished(futures[fut], notes, reason)
+    return summary
