@@ -24,8 +24,8 @@ class ModelConfig:
     #: ``None`` (random init), ``kinetics400`` (DeepMind RGB I3D), or a path to a state dict.
     backbone_weights: Optional[str] = None
     num_classes: int = 60
-    #: input clip the model is built for: frames T and crop H = W. The attention grid follows:
-    #: t_c = T / 8, m = n = crop / 32 for both backbones.
+    #: input clip the model is built for: frames T and crop H = W. The attention grid follows the
+    #: backbone's strides: t_c = T / 8 (i3d) or T / 16 (resnext101), m = n = crop / 32.
     clip_len: int = 64
     crop_size: int = 224
     #: joint layout of the poses: ``ntu25``, ``lcrnet13``, ``ucla20``.
@@ -87,6 +87,11 @@ class DataConfig:
     frame_stride: int = 2
     #: margin added to each side of the skeleton box, as a fraction of its size.
     crop_margin: float = 0.1
+    #: training augmentation of the crop box: side scaled by up to +-crop_jitter, centre moved by
+    #: up to crop_jitter / 2 of the side (the people always stay inside). 0 disables it.
+    crop_jitter: float = 0.1
+    #: seed of the sampling randomness; a sample is a pure function of (seed, epoch, index).
+    seed: int = "${train.seed}"  # type: ignore[assignment]
     #: clips per process per step.
     batch_size: int = 4
     num_workers: int = 4
@@ -123,6 +128,28 @@ class TrainConfig:
     init_mode: str = "full"
     #: skip (and count) optimiser steps whose gradients are not finite.
     skip_nonfinite: bool = True
+    # --- added by the engine (issue 4) ---
+    #: micro-batches per optimiser step. ``None``: derived as
+    #: global_batch / (data.batch_size x world size); an explicit value must agree with it.
+    grad_accum: Optional[int] = None
+    #: ``auto`` (the process's CUDA device under torchrun when there is one, else CPU), ``cpu``, ``cuda``.
+    device: str = "auto"
+    #: BatchNorm layers in eval mode (running statistics frozen, affine parameters still trained):
+    #: for fine-tuning with very small per-process batches.
+    freeze_bn: bool = False
+    #: a checkpoint every N optimiser steps (0: only at the end of each epoch and on SIGTERM).
+    ckpt_every_steps: int = 1000
+    #: how many step/epoch checkpoints to keep (older ones are deleted; ``best`` is kept apart).
+    keep_checkpoints: int = 2
+    #: split for best-checkpoint selection: ``auto`` (the dataset's validation split, else its
+    #: test split, with a warning), a split name, or ``None`` (no validation).
+    val_split: Optional[str] = "auto"
+    #: validate every N epochs (single-clip inference; the final evaluation uses ``eval``).
+    val_every: int = 1
+    #: a log line (and CSV/TensorBoard row) every N optimiser steps.
+    log_every: int = 10
+    #: also write TensorBoard event files (when the ``tensorboard`` package is installed).
+    tensorboard: bool = True
 
 
 @dataclass
@@ -134,6 +161,15 @@ class EvalConfig:
     num_clips: int = 10
     #: short side of the whole-crop input in ``multi`` mode (no centre crop).
     short_side: int = 256
+    # --- added by the engine (issue 4) ---
+    #: split evaluated by ``vpnet evaluate`` unless told otherwise.
+    split: str = "test"
+    #: videos per batch (each holds ``num_clips`` clips in ``multi`` mode).
+    batch_size: int = 1
+    #: clips per forward pass (bounds memory when a batch holds many clips).
+    clip_batch: int = 10
+    #: autocast for inference: ``none``, ``bf16`` or ``fp16`` (bf16 forward-only is fine on CPU).
+    amp: str = "none"
 
 
 @dataclass

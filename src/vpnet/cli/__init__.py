@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from vpnet.cli import weights
+from vpnet.cli import demo, evaluate, extract_features, info, prepare, train, weights
 
 app = typer.Typer(
     name="vpnet",
@@ -17,6 +17,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(weights.app, name="weights")
+app.command("train")(train.train_command)
+app.command("evaluate")(evaluate.evaluate_command)
+app.command("extract-features")(extract_features.extract_features_command)
+app.command("info")(info.info_command)
+app.command("demo")(demo.demo_command)
+app.command("prepare")(prepare.prepare_command)
 
 
 def main() -> None:

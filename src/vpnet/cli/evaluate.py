@@ -1,0 +1,40 @@
+"""``vpnet evaluate``: metrics of a trained model on a split, with the paper's inference."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from vpnet.cli._errors import load, user_errors
+from vpnet.cli.train import OVERRIDES_HELP
+
+
+def evaluate_command(
+    run: Optional[Path] = typer.Option(
+        None, "--run", "-r", help="Run folder: its config.yaml and its best (else final) weights are the defaults."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (default: the run's config.yaml)."),
+    overrides: Optional[List[str]] = typer.Argument(None, help=OVERRIDES_HELP, show_default=False),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Weights to evaluate (default: the run's)."),
+    split: Optional[str] = typer.Option(None, "--split", help="Split to evaluate (default: eval.split, 'test')."),
+    mode: Optional[str] = typer.Option(
+        None, "--mode", help="multi: the paper's inference (eval.num_clips clips, whole crop at eval.short_side, "
+        "max over clips of the softmax); single: one centre clip. Default: eval.mode."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (default: <run>/eval/<split>-<mode>)."),
+) -> None:
+    """Evaluate: top-1, top-5, mean per-class and per-class accuracy, confusion matrix (CSV + PNG),
+    results.json and predictions.csv; the protocol's primary metric is named."""
+    with user_errors():
+        if config is None and run is None:
+            raise typer.BadParameter("give --run RUN_FOLDER or --config CONFIG")
+        if config is None:
+            config = run / "config.yaml"
+        extra = [f"eval.mode={mode}"] if mode else []
+        cfg = load(config, [*(overrides or []), *extra])
+        from vpnet.engine.evaluate import evaluate
+        from vpnet.engine.metrics import format_summary
+
+        result = evaluate(cfg, checkpoint=checkpoint, split=split, out_dir=out, run_dir=run)
+    typer.echo(format_summary(result.metrics, result.primary_metric))
+    typer.echo(f"results: {result.out_dir}")

@@ -1,0 +1,98 @@
+"""``vpnet info``: the environment a run would see (versions, devices, threads, caches)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from importlib import metadata
+from typing import Any
+
+import typer
+
+PACKAGES = ("vpnet", "torch", "numpy", "av", "opencv-python-headless", "safetensors", "omegaconf", "typer",
+            "tqdm", "platformdirs", "matplotlib", "tensorboard")
+
+
+def environment() -> dict[str, Any]:
+    """Versions, devices, threads, cache folders and cached weights, as a JSON-able dict."""
+    import torch
+
+    from vpnet.models import weights
+
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    try:
+        import av
+
+        versions["ffmpeg (libavcodec)"] = ".".join(map(str, av.library_versions.get("libavcodec", ())))
+    except Exception:  # PyAV builds without library_versions
+        pass
+
+    devices: list[dict[str, Any]] = [{"type": "cpu", "name": platform.processor() or platform.machine()}]
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()):
+            p = torch.cuda.get_device_properties(i)
+            devices.append({"type": "cuda", "index": i, "name": p.name, "memory_gib": round(p.total_memory / 2**30, 1),
+                            "capability": f"{p.major}.{p.minor}"})
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        devices.append({"type": "mps", "name": "Apple Metal"})
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        usable = os.cpu_count()
+
+    cached = {}
+    for name, spec in weights.known_weights().items():
+        path = weights.cached_path(spec)
+        cached[name] = {"cached": path.is_file(), "path": str(path)}
+    return {
+        "versions": versions,
+        "platform": platform.platform(),
+        "executable": sys.executable,
+        "devices": devices,
+        "cuda": {"available": torch.cuda.is_available(), "torch_cuda": torch.version.cuda,
+                 "nccl": torch.distributed.is_nccl_available() if torch.distributed.is_available() else False},
+        "distributed": {"available": torch.distributed.is_available(),
+                        "gloo": torch.distributed.is_available() and torch.distributed.is_gloo_available()},
+        "threads": {"cpu_count": os.cpu_count(), "usable_cpus": usable, "torch_threads": torch.get_num_threads(),
+                    "torch_interop_threads": torch.get_num_interop_threads(),
+                    "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")},
+        "cache": {"dir": str(weights.cache_dir()), "weights_dir": str(weights.weights_dir()),
+                  "VPNET_CACHE": os.environ.get("VPNET_CACHE")},
+        "data": {"VPNET_DATA": os.environ.get("VPNET_DATA")},
+        "weights": cached,
+    }
+
+
+def info_command(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text.")) -> None:
+    """Show versions, devices, threads, cache folders and whether the Kinetics-400 weights are cached."""
+    env = environment()
+    if as_json:
+        typer.echo(json.dumps(env, indent=2))
+        return
+    lines = ["versions:"]
+    lines += [f"  {k:<24} {v if v is not None else '(not installed)'}" for k, v in env["versions"].items()]
+    lines += [f"platform: {env['platform']}", f"python:   {env['executable']}", "devices:"]
+    for d in env["devices"]:
+        extra = f", {d['memory_gib']} GiB, capability {d['capability']}" if d["type"] == "cuda" else ""
+        idx = f":{d['index']}" if "index" in d else ""
+        lines.append(f"  {d['type']}{idx:<4} {d['name']}{extra}")
+    if not env["cuda"]["available"]:
+        lines.append(f"  (no CUDA: torch {env['versions']['torch']} runs on the CPU; DDP uses gloo)")
+    t = env["threads"]
+    lines.append(f"threads:  {t['torch_threads']} torch intra-op, {t['torch_interop_threads']} inter-op; "
+                 f"{t['usable_cpus']} usable of {t['cpu_count']} CPUs; OMP_NUM_THREADS={t['OMP_NUM_THREADS']}")
+    c = env["cache"]
+    lines.append(f"cache:    {c['dir']}" + (" (from $VPNET_CACHE)" if c["VPNET_CACHE"] else " (set $VPNET_CACHE to move it)"))
+    lines.append(f"data:     $VPNET_DATA={env['data']['VPNET_DATA']} (presets look for datasets under it, else ./data)")
+    lines.append("weights:")
+    for name, w in env["weights"].items():
+        state = "cached" if w["cached"] else "not cached (vpnet weights fetch " + name + ")"
+        lines.append(f"  {name:<14} {state}: {w['path']}")
+    typer.echo("\n".join(lines))

@@ -1,0 +1,265 @@
+"""Loading a run's configuration: YAML presets composed with ``_base_``, dotted overrides, checks.
+
+A config is the :class:`vpnet.config.Config` dataclass tree. :func:`load_config` builds one from
+
+1. the schema defaults (``vpnet/config.py``),
+2. the ``_base_`` files of the YAML file, in order, each resolved recursively (a base may have bases),
+3. the YAML file itself,
+4. dotted command-line overrides (``model.t_p=30 train.epochs=2``), left to right.
+
+``name`` (the run folder's name) defaults to the YAML file's stem, so a preset's runs are named after it.
+
+``_base_`` is a path or a list of paths **relative to the file that names them** (MMAction2's habit),
+so presets keep every hyper-parameter in one place: ``configs/_base_/`` holds the schedule, the models
+and the datasets; a preset names its bases and adds what is its own. A key that is not in the schema is
+an error naming the key, where it came from, the valid keys and the closest match; a value of the wrong
+type is an error naming the key, the expected type and the value. Interpolations such as
+``${oc.env:VPNET_DATA,data}`` (an environment variable with a default) and ``${model.t_p}`` are resolved
+when the config is loaded, so a saved config (:func:`save_config`) is complete and reproducible.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import typing
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from vpnet.config import Config
+
+#: the key that names the files a YAML file is composed on.
+BASE_KEY = "_base_"
+
+#: values that are not free-form, for the sections the engine owns (the model and data builders check
+#: their own sections when they are built).
+CHOICES: dict[str, tuple[str, ...]] = {
+    "train.amp": ("none", "bf16", "fp16"),
+    "train.init_mode": ("full", "backbone", "backbone+vpn"),
+    "train.device": ("auto", "cpu", "cuda"),
+    "eval.mode": ("multi", "single"),
+    "eval.amp": ("none", "bf16", "fp16"),
+}
+
+#: lower bounds of numeric values (inclusive).
+MINIMUM: dict[str, float] = {
+    "train.epochs": 1,
+    "train.global_batch": 1,
+    "train.grad_accum": 1,
+    "train.ckpt_every_steps": 0,
+    "train.keep_checkpoints": 1,
+    "train.val_every": 0,
+    "train.log_every": 1,
+    "data.batch_size": 1,
+    "data.num_workers": 0,
+    "eval.num_clips": 1,
+    "eval.short_side": 32,
+    "eval.batch_size": 1,
+    "eval.clip_batch": 1,
+    "optim.lr": 0.0,
+    "optim.momentum": 0.0,
+    "optim.weight_decay": 0.0,
+    "optim.lr_step": 1,
+    "model.num_classes": 1,
+    "model.t_p": 1,
+}
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used; the message names the key, the source and the problem."""
+
+
+def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> Config:
+    """The resolved, checked :class:`Config` from a YAML file (or the defaults) and dotted overrides.
+
+    Args:
+        path: a YAML file (``None``: the schema defaults alone).
+        overrides: ``"section.key=value"`` strings, applied after the file, left to right
+            (YAML syntax for the value: ``train.init_from=null``, ``model.dropout=0``).
+
+    Raises:
+        ConfigError: a missing file, a ``_base_`` cycle, an unknown key, a wrong type, a value out of
+            range or not among its choices, an interpolation that cannot be resolved.
+    """
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    layers: list[tuple[str, dict[str, Any]]] = []
+    if path is not None:
+        layers.extend(_file_layers(Path(path), chain=()))
+        if not any("name" in layer for _, layer in layers):
+            # a preset's runs are named after it: configs/vpn_i3d_ntu60-xsub.yaml -> runs/vpn_i3d_ntu60-xsub
+            layers.insert(0, ("the config file's name", {"name": Path(path).stem}))
+    if overrides:
+        layers.append(("command line", _parse_overrides(overrides)))
+
+    merged = OmegaConf.structured(Config)
+    for source, layer in layers:
+        _check_keys(layer, Config, prefix="", source=source)
+        try:
+            merged = OmegaConf.merge(merged, OmegaConf.create(layer))
+        except OmegaConfBaseException as e:
+            raise ConfigError(_type_error_message(e, source)) from None
+    try:
+        cfg = OmegaConf.to_object(merged)
+    except OmegaConfBaseException as e:
+        key = getattr(e, "full_key", None)
+        raise ConfigError(f"config key {key!r}: {_first_line(e)}" if key else _first_line(e)) from None
+    assert isinstance(cfg, Config)
+    check_values(cfg)
+    return cfg
+
+
+def check_values(cfg: Config) -> None:
+    """Choices and ranges of the values (see :data:`CHOICES`, :data:`MINIMUM`); raises ConfigError."""
+    problems = []
+    for key, choices in CHOICES.items():
+        value = get_key(cfg, key)
+        if value not in choices:
+            problems.append(f"{key}={value!r} is not one of: {', '.join(choices)}")
+    for key, low in MINIMUM.items():
+        value = get_key(cfg, key)
+        if value is not None and value < low:
+            problems.append(f"{key}={value!r} must be >= {low:g}")
+    if not 0.0 <= cfg.loss.lambda1 <= 1.0:
+        problems.append(f"loss.lambda1={cfg.loss.lambda1!r} must be in [0, 1]")
+    if problems:
+        raise ConfigError("invalid config values:\n  " + "\n  ".join(problems))
+
+
+def get_key(cfg: Any, dotted: str) -> Any:
+    """``get_key(cfg, "train.epochs")`` -> ``cfg.train.epochs``."""
+    for part in dotted.split("."):
+        cfg = getattr(cfg, part)
+    return cfg
+
+
+def config_to_yaml(cfg: Config) -> str:
+    """The config as YAML (every key, interpolations resolved)."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_yaml(OmegaConf.structured(cfg), resolve=True)
+
+
+def save_config(cfg: Config, path: str | Path) -> None:
+    """Write the resolved config as YAML; :func:`load_config` reads it back to an equal config."""
+    from vpnet.engine.checkpoint import atomic_write_bytes
+
+    atomic_write_bytes(Path(path), config_to_yaml(cfg).encode())
+
+
+def valid_keys(schema: type = Config, prefix: str = "") -> list[str]:
+    """Every dotted key of the schema, e.g. ``["name", ..., "model.variant", ...]``."""
+    keys = []
+    for f in dataclasses.fields(schema):
+        ftype = _field_types(schema)[f.name]
+        if dataclasses.is_dataclass(ftype):
+            keys.extend(valid_keys(ftype, f"{prefix}{f.name}."))
+        else:
+            keys.append(prefix + f.name)
+    return keys
+
+
+# --- internals ------------------------------------------------------------------------------------
+
+
+def _file_layers(path: Path, chain: tuple[Path, ...]) -> list[tuple[str, dict[str, Any]]]:
+    """The (source, dict) layers of a YAML file: its bases' layers first, then its own."""
+    from omegaconf import OmegaConf
+
+    path = path.expanduser()
+    if not path.is_file():
+        where = f" (named in {chain[-1]} under {BASE_KEY})" if chain else ""
+        raise ConfigError(f"config file not found: {path}{where}")
+    resolved = path.resolve()
+    if resolved in chain:
+        cycle = " -> ".join(str(p) for p in (*chain, resolved))
+        raise ConfigError(f"{BASE_KEY} cycle: {cycle}")
+    try:
+        data = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+    except Exception as e:  # the YAML parser's errors, and OmegaConf's on a top-level list
+        raise ConfigError(f"{path}: not a valid config file: {' '.join(str(e).split())}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of config keys at the top level, got {type(data).__name__}")
+    bases = data.pop(BASE_KEY, [])
+    if isinstance(bases, str):
+        bases = [bases]
+    if not isinstance(bases, list) or not all(isinstance(b, str) for b in bases):
+        raise ConfigError(f"{path}: {BASE_KEY} must be a path or a list of paths, got {bases!r}")
+    layers = []
+    for base in bases:
+        layers.extend(_file_layers(path.parent / base, chain=(*chain, resolved)))
+    layers.append((str(path), data))
+    return layers
+
+
+def _parse_overrides(overrides: Sequence[str]) -> dict[str, Any]:
+    """``["model.t_p=30", ...]`` -> a nested dict (values parsed as YAML, like OmegaConf's dotlist)."""
+    from omegaconf import OmegaConf
+
+    for item in overrides:
+        key, sep, _ = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(
+                f"override {item!r} is not of the form section.key=value (e.g. train.epochs=2)"
+            )
+    container = OmegaConf.to_container(OmegaConf.from_dotlist(list(overrides)), resolve=False)
+    assert isinstance(container, dict)
+    return container
+
+
+def _check_keys(layer: dict[str, Any], schema: type, *, prefix: str, source: str) -> None:
+    types = _field_types(schema)
+    for key, value in layer.items():
+        full = prefix + str(key)
+        if key not in types:
+            if key == BASE_KEY:
+                raise ConfigError(f"{source}: {BASE_KEY} is only allowed at the top level of a YAML file")
+            names = list(types)
+            close = difflib.get_close_matches(str(key), names, n=1)
+            hint = f" (did you mean {prefix + close[0]!r}?)" if close else ""
+            section = f"section {prefix[:-1]!r}" if prefix else "the top level"
+            raise ConfigError(
+                f"{source}: unknown config key {full!r}{hint}. Valid keys of {section}: {', '.join(names)}"
+            )
+        ftype = types[key]
+        if dataclasses.is_dataclass(ftype):
+            if not isinstance(value, dict):
+                raise ConfigError(
+                    f"{source}: config key {full!r} is a section (keys: {', '.join(_field_types(ftype))}), "
+                    f"got the value {value!r}"
+                )
+            _check_keys(value, ftype, prefix=full + ".", source=source)
+
+
+def _field_types(schema: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(schema)
+    return {f.name: hints[f.name] for f in dataclasses.fields(schema)}
+
+
+def _type_name(key: str | None) -> str:
+    if not key:
+        return "?"
+    schema: Any = Config
+    parts = key.split(".")
+    try:
+        for part in parts[:-1]:
+            schema = _field_types(schema)[part]
+        hint = _field_types(schema)[parts[-1]]
+    except (KeyError, TypeError):
+        return "?"
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if args and len(typing.get_args(hint)) == 2:  # Optional[X]
+        return f"{args[0].__name__} or null"
+    return getattr(hint, "__name__", str(hint))
+
+
+def _type_error_message(e: Exception, source: str) -> str:
+    key = getattr(e, "full_key", None)
+    value = getattr(e, "value", None)
+    return f"{source}: config key {key!r} expects {_type_name(key)}, got {value!r} ({_first_line(e)})"
+
+
+def _first_line(e: Exception) -> str:
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__

@@ -1,0 +1,206 @@
+"""Evaluation: the paper's inference and the metrics files.
+
+``eval.mode=multi`` (paper 4.1): ``eval.num_clips`` clips spread over each video, the whole human crop
+resized to ``eval.short_side`` (no centre crop; the model runs fully convolutionally in space and
+resizes A_S to the larger feature map), and the video's score is the **max over clips of the softmax
+scores**. ``eval.mode=single``: one centre clip at the training size. The output names the protocol's
+primary metric (mean per-class accuracy for Smarthome, top-1 elsewhere).
+
+Files in the output folder (default ``<run>/eval/<split>-<mode>/``): ``results.json``,
+``confusion.csv``, ``confusion.png``, ``per_class.csv``, ``predictions.csv`` (per video: label,
+prediction, its score, the label's score).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from vpnet.config import Config
+from vpnet.data.types import DataError
+from vpnet.engine.checkpoint import CheckpointManager, apply_state_dict, load_state_dict
+from vpnet.engine.config import ConfigError
+from vpnet.engine.distributed import DistContext, ShardSampler, all_gather_objects, init_distributed, shutdown
+from vpnet.engine.inputs import batch_size_of, build_split, check_data_paths, forward_clips, make_loader
+from vpnet.engine.metrics import ClassificationMetrics, classification_metrics, write_metrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Predictions:
+    """Video-level scores: (N, K) max over clips of the softmax, labels (N,), names (N,), sorted by name."""
+
+    scores: np.ndarray
+    labels: np.ndarray
+    names: list[str]
+    #: items the dataset could not load (reported by collate), summed over processes.
+    dropped: int = 0
+
+
+@torch.no_grad()
+def predict(
+    model: nn.Module,
+    dataset: Dataset,
+    *,
+    ctx: DistContext | None = None,
+    batch_size: int = 1,
+    num_workers: int = 0,
+    amp: str = "none",
+    clip_batch: int = 10,
+    channels_last: bool = False,
+    desc: str = "evaluate",
+) -> Predictions:
+    """Scores of every item of ``dataset`` (sharded over processes, gathered on all of them)."""
+    from tqdm import tqdm
+
+    ctx = ctx or DistContext()
+    sampler = ShardSampler(len(dataset), world_size=ctx.world_size, rank=ctx.rank)
+    loader = make_loader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers, device=ctx.device)
+    was_training = model.training
+    model.eval()
+    names: list[str] = []
+    labels: list[int] = []
+    scores: list[np.ndarray] = []
+    seen = 0
+    try:
+        for batch in tqdm(loader, desc=desc, unit="video", unit_scale=batch_size, leave=False,
+                          disable=None if ctx.is_main else True, dynamic_ncols=True):
+            n = batch_size_of(batch)
+            seen += n
+            if n == 0:
+                continue
+            logits = forward_clips(model, batch, device=ctx.device, amp=amp, clip_batch=clip_batch,
+                                   channels_last=channels_last)
+            scores.append(logits.softmax(-1).amax(1).cpu().numpy())  # max over clips of the softmax
+            names.extend(str(x) for x in batch["name"])
+            labels.extend(int(x) for x in batch["label"])
+    finally:
+        model.train(was_training)
+    part = (names, labels, np.concatenate(scores) if scores else None, len(sampler) - seen)
+    gathered = all_gather_objects(part, ctx)
+    all_names = [x for g in gathered for x in g[0]]
+    all_labels = np.array([x for g in gathered for x in g[1]], dtype=np.int64)
+    chunks = [g[2] for g in gathered if g[2] is not None]
+    dropped = int(sum(g[3] for g in gathered))
+    if not chunks:
+        raise DataError(None, f"no item of the dataset could be evaluated ({len(dataset)} items, all failed; "
+                              "see the warnings above)")
+    all_scores = np.concatenate(chunks)
+    order = np.argsort(np.array(all_names, dtype=object), kind="stable")
+    return Predictions(all_scores[order], all_labels[order], [all_names[i] for i in order], dropped)
+
+
+@dataclass
+class EvalResult:
+    metrics: ClassificationMetrics
+    primary_metric: str
+    out_dir: Path
+    results: dict[str, Any]
+    predictions: Predictions
+
+
+def find_weights(run_dir: Path) -> Path:
+    """The weights to evaluate in a run folder: best, else final, else the newest training checkpoint."""
+    for name in ("best.safetensors", "final.safetensors"):
+        if (run_dir / name).is_file():
+            return run_dir / name
+    ckpts = CheckpointManager(run_dir / "checkpoints").list()
+    if ckpts:
+        return ckpts[0]
+    raise FileNotFoundError(f"no weights in {run_dir} (best.safetensors, final.safetensors or checkpoints/)")
+
+
+def evaluate(
+    cfg: Config,
+    *,
+    checkpoint: str | Path | None = None,
+    split: str | None = None,
+    out_dir: str | Path | None = None,
+    run_dir: str | Path | None = None,
+) -> EvalResult:
+    """Evaluate a checkpoint on a split with ``cfg.eval`` (mode, clips, short side).
+
+    Args:
+        checkpoint: weights (any file :func:`vpnet.engine.checkpoint.load_state_dict` reads); default:
+            the run folder's (``<output_dir>/<name>``) best, else final weights.
+        split: default ``cfg.eval.split``.
+        out_dir: default ``<run>/eval/<split>-<mode>``.
+        run_dir: the run folder (default ``<output_dir>/<name>``).
+    """
+    from vpnet.data import dataset_info
+    from vpnet.engine.logs import setup_logging
+    from vpnet.models import build_recognizer
+
+    ctx = init_distributed(cfg.train.device)
+    try:
+        setup_logging(None, rank=ctx.rank)
+        run_dir = Path(run_dir) if run_dir else Path(cfg.output_dir) / cfg.name
+        checkpoint = Path(checkpoint) if checkpoint else find_weights(run_dir)
+        split = split or cfg.eval.split
+        mode = cfg.eval.mode
+        out = Path(out_dir) if out_dir else run_dir / "eval" / f"{split}-{mode}"
+        check_data_paths(cfg.data)
+        info = dataset_info(cfg.data)
+        if split not in info.splits:
+            raise ConfigError(f"split {split!r} is not a split of {info.name} ({', '.join(info.splits)})")
+        if info.num_classes != cfg.model.num_classes:
+            raise ConfigError(f"model.num_classes={cfg.model.num_classes} but {info.name} ({cfg.data.protocol}) has "
+                              f"{info.num_classes} classes")
+
+        model = build_recognizer(cfg.model)
+        state, _ = load_state_dict(checkpoint)
+        apply_state_dict(model, state, mode="exact", source=str(checkpoint))
+        model.to(ctx.device)
+        if cfg.train.channels_last:
+            model.to(memory_format=torch.channels_last_3d)
+
+        multi = mode == "multi"
+        dataset = build_split(
+            cfg, split, mode="test", num_clips=cfg.eval.num_clips if multi else 1,
+            short_side=cfg.eval.short_side if multi else None,
+        )
+        log.info("evaluating %s on %s/%s %s (%d videos, %s)", checkpoint, info.name, cfg.data.protocol, split,
+                 len(dataset), f"{cfg.eval.num_clips} clips, short side {cfg.eval.short_side}, max over clips"
+                 if multi else "single centre clip")
+        pred = predict(
+            model, dataset, ctx=ctx, batch_size=cfg.eval.batch_size, num_workers=cfg.data.num_workers,
+            amp=cfg.eval.amp, clip_batch=cfg.eval.clip_batch, channels_last=cfg.train.channels_last,
+        )
+        if pred.dropped:
+            log.warning("%d of %d videos could not be loaded and are not in the metrics (see the warnings above)",
+                        pred.dropped, len(dataset))
+        metrics = classification_metrics(pred.scores, pred.labels, class_names=info.class_names)
+        extra = {
+            "checkpoint": str(checkpoint), "dataset": info.name, "protocol": cfg.data.protocol, "split": split,
+            "mode": mode, "num_clips": cfg.eval.num_clips if multi else 1,
+            "short_side": cfg.eval.short_side if multi else None, "videos_failed": pred.dropped,
+        }
+        results: dict[str, Any] = {}
+        if ctx.is_main:
+            results = write_metrics(out, metrics, primary_metric=info.primary_metric, extra=extra,
+                                    title=f"{info.name} {cfg.data.protocol} {split} ({mode})")
+            _write_predictions(out / "predictions.csv", pred, info.class_names)
+            log.info("%s %s (%s): %s %.2f %% (primary), top-1 %.2f %%, mean per-class %.2f %%; written to %s",
+                     info.name, split, mode, info.primary_metric, 100 * metrics.get(info.primary_metric),
+                     100 * metrics.top1, 100 * metrics.mean_class, out)
+        return EvalResult(metrics, info.primary_metric, out, results, pred)
+    finally:
+        shutdown(ctx)
+
+
+def _write_predictions(path: Path, pred: Predictions, class_names: list[str]) -> None:
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["name", "label", "label_name", "prediction", "prediction_name", "score", "label_score"])
+        for name, label, s in zip(pred.names, pred.labels, pred.scores):
+            p = int(s.argmax())
+            w.writerow([name, int(label), class_names[label], p, class_names[p], f"{s[p]:.6f}", f"{s[label]:.6f}"])

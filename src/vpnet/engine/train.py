@@ -1,0 +1,594 @@
+"""Training: the loop, DDP, AMP, gradient accumulation, checkpoints, exact resume, best checkpoint.
+
+Run folder ``<output_dir>/<name>/`` (or ``run_dir``)::
+
+    config.yaml            the resolved config (every key)
+    train.log              the log
+    steps.csv, epochs.csv  loss per logged step; loss and validation metrics per epoch
+    tensorboard/           the same scalars for TensorBoard (when installed)
+    checkpoints/step_*.safetensors   training state (model, optimiser, position; see checkpoint.py)
+    best.safetensors       weights with the best validation primary metric (metrics in its metadata)
+    final.safetensors      weights at the end of training
+
+**Batches.** Global batch G = ``data.batch_size`` x processes x ``train.grad_accum``; the sampler
+(:class:`~vpnet.engine.distributed.TrainSampler`) gives every step the same G items whatever that
+split is, so 1 process x 4 clips, 2 processes x 2 clips and 1 process x 2 clips x 2 accumulation steps
+take the same optimiser steps (BatchNorm aside: use ``train.sync_bn`` across processes).
+
+**Exact resume.** The model sees nothing random that is not a pure function of saved numbers: data
+from (seed, epoch, index) (``dataset.set_epoch``), order from (seed, epoch), dropout from torch's RNG
+reseeded every step from (seed, rank, step). A checkpoint records (epoch, step in epoch); resuming
+skips the steps already done. With ``train.deterministic`` a run killed with SIGKILL and resumed ends
+with bit-identical weights on the same machine (tests/engine/test_resume.py).
+
+**Signals.** SIGTERM (schedulers, ``torchrun`` on shutdown) finishes the current step, writes a
+checkpoint and returns; the next ``vpnet train`` of the same run folder resumes from it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import signal
+import time
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+from vpnet.config import Config
+from vpnet.engine.checkpoint import (
+    CheckpointError,
+    CheckpointManager,
+    LoadedTrainState,
+    TrainState,
+    apply_state_dict,
+    load_model_weights,
+    load_train_state,
+    save_weights,
+)
+from vpnet.engine.config import ConfigError, config_to_yaml, save_config
+from vpnet.engine.distributed import (
+    DistContext,
+    TrainSampler,
+    all_reduce_sum,
+    barrier,
+    convert_sync_batchnorm,
+    init_distributed,
+    shutdown,
+)
+from vpnet.engine.inputs import autocast, batch_size_of, build_split, check_data_paths, forward_batch, make_loader
+from vpnet.engine.logs import RunLog, setup_logging
+
+log = logging.getLogger(__name__)
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (NaN loss, non-finite gradients with ``skip_nonfinite`` off, ...)."""
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    state: TrainState
+    #: weights at the end (None when stopped by SIGTERM before the end).
+    final_weights: Path | None
+    #: weights with the best validation metric (None without validation).
+    best_weights: Path | None
+    #: True when a SIGTERM stopped the run (a checkpoint was written; run again to resume).
+    interrupted: bool = False
+
+
+def resolve_grad_accum(cfg: Config, world_size: int) -> int:
+    """Micro-batches per optimiser step so that batch_size x world_size x grad_accum = global_batch."""
+    per_step = cfg.data.batch_size * world_size
+    accum, rest = divmod(cfg.train.global_batch, per_step)
+    explain = (
+        f"train.global_batch={cfg.train.global_batch} must equal data.batch_size ({cfg.data.batch_size}) x "
+        f"processes ({world_size}) x train.grad_accum"
+    )
+    if rest or accum < 1:
+        raise ConfigError(f"{explain}, but {cfg.train.global_batch} is not a multiple of {per_step}; change "
+                          f"data.batch_size or train.global_batch")
+    if cfg.train.grad_accum is not None and cfg.train.grad_accum != accum:
+        raise ConfigError(f"{explain} ({cfg.train.grad_accum}) = {per_step * cfg.train.grad_accum}; "
+                          f"set train.grad_accum={accum} or leave it null (derived)")
+    return accum
+
+
+def split_names(cfg: Config) -> tuple[str, str | None]:
+    """(training split, validation split or None) of the config's dataset (see ``train.val_split``)."""
+    from vpnet.data import dataset_info
+
+    splits = list(dataset_info(cfg.data).splits)
+    if "train" not in splits:
+        raise ConfigError(f"dataset {cfg.data.dataset!r} has no 'train' split (splits: {', '.join(splits)})")
+    want = cfg.train.val_split
+    if want is None:
+        return "train", None
+    if want == "auto":
+        for name in ("val", "validation"):
+            if name in splits:
+                return "train", name
+        if "test" in splits:
+            log.warning(
+                "dataset %s/%s has no validation split: the best checkpoint is selected on the test split "
+                "(an optimistic estimate; set train.val_split=null to select none)", cfg.data.dataset, cfg.data.protocol,
+            )
+            return "train", "test"
+        return "train", None
+    if want not in splits:
+        raise ConfigError(f"train.val_split={want!r} is not a split of {cfg.data.dataset} ({', '.join(splits)})")
+    return "train", want
+
+
+def train(cfg: Config, *, run_dir: str | Path | None = None, resume: str | Path | None = "auto") -> TrainResult:
+    """Train ``cfg``; see the module docstring for the run folder.
+
+    Args:
+        run_dir: the run folder (default ``<output_dir>/<name>``).
+        resume: ``"auto"`` (continue from the newest valid checkpoint in the run folder, if any), a
+            training-state file, or None (start fresh; refused when the run folder has checkpoints).
+
+    Raises:
+        ConfigError, CheckpointError, TrainingError, vpnet.data.types.DataError.
+    """
+    ctx = init_distributed(cfg.train.device)
+    deterministic = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+    try:
+        return _Trainer(cfg, ctx, Path(run_dir) if run_dir else Path(cfg.output_dir) / cfg.name, resume).run()
+    finally:
+        torch.use_deterministic_algorithms(deterministic[0], warn_only=deterministic[1])  # this run's setting only
+        shutdown(ctx)
+
+
+def step_seed(seed: int, rank: int, step: int) -> int:
+    """The torch RNG seed of an optimiser step (dropout): a pure function, so nothing to checkpoint."""
+    return int(np.random.SeedSequence([seed, rank, step]).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+def set_train_mode(model: nn.Module, *, freeze_bn: bool) -> None:
+    model.train()
+    if freeze_bn:
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.eval()
+
+
+@contextmanager
+def _sigterm_flag() -> Iterator[dict[str, bool]]:
+    """{"stop": bool} set by SIGTERM while the block runs (handler restored after)."""
+    flag = {"stop": False}
+
+    def handler(signum: int, frame: Any) -> None:
+        flag["stop"] = True
+        log.warning("SIGTERM received: finishing this step, then writing a checkpoint")
+
+    try:
+        old = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: no handler
+        yield flag
+        return
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+class _Trainer:
+    def __init__(self, cfg: Config, ctx: DistContext, run_dir: Path, resume: str | Path | None):
+        self.cfg, self.ctx, self.run_dir, self.resume = cfg, ctx, run_dir, resume
+        self.device = ctx.device
+        self.ckpts = CheckpointManager(run_dir / "checkpoints", keep=cfg.train.keep_checkpoints)
+        self._last_batch: dict[str, Any] | None = None
+
+    # --- setup ------------------------------------------------------------------------------------
+
+    def run(self) -> TrainResult:
+        cfg, ctx = self.cfg, self.ctx
+        setup_logging(self.run_dir, rank=ctx.rank)
+        self.accum = resolve_grad_accum(cfg, ctx.world_size)
+        check_data_paths(cfg.data)
+        from vpnet.data import dataset_info
+
+        self.info = dataset_info(cfg.data)
+        if self.info.num_classes != cfg.model.num_classes:
+            raise ConfigError(
+                f"model.num_classes={cfg.model.num_classes} but {self.info.name} ({cfg.data.protocol}) has "
+                f"{self.info.num_classes} classes: set model.num_classes={self.info.num_classes}"
+            )
+        if cfg.train.deterministic:
+            _set_deterministic(self.device)
+        torch.manual_seed(cfg.train.seed)  # model initialisation: the same on every process
+
+        loaded = self._find_resume()
+        self._build_model(loaded)
+        self._build_optimizer(loaded)
+        self.state = loaded.state if loaded else TrainState()
+        train_split, self.val_split = split_names(cfg)
+        self.train_ds = build_split(cfg, train_split, mode="train")
+        self.val_ds = (
+            build_split(cfg, self.val_split, mode="test", num_clips=1) if self.val_split and cfg.train.val_every else None
+        )
+        self.sampler = TrainSampler(
+            len(self.train_ds),
+            batch_size=cfg.data.batch_size,
+            world_size=ctx.world_size,
+            rank=ctx.rank,
+            grad_accum=self.accum,
+            seed=cfg.train.seed,
+        )
+        if self.sampler.steps_per_epoch == 0:
+            raise ConfigError(
+                f"the {train_split} split has {len(self.train_ds)} items, fewer than one global batch "
+                f"(train.global_batch={cfg.train.global_batch}); lower train.global_batch"
+            )
+        self.loader = make_loader(
+            self.train_ds, batch_size=cfg.data.batch_size, sampler=self.sampler,
+            num_workers=cfg.data.num_workers, device=self.device,
+        )
+        if ctx.is_main:
+            save_config(cfg, self.run_dir / "config.yaml")
+        self.runlog = RunLog(
+            self.run_dir, enabled=ctx.is_main, tensorboard=cfg.train.tensorboard,
+            resume_step=self.state.global_step, resume_epoch=self.state.epoch,
+        )
+        log.info(
+            "run %s: %s on %s (%d process%s), %d train items, %d steps/epoch of %d clips "
+            "(%d per process x %d process%s x %d accumulation), %d epochs",
+            self.run_dir, cfg.model.variant, self.device, ctx.world_size, "es" if ctx.distributed else "",
+            len(self.train_ds), self.sampler.steps_per_epoch, cfg.train.global_batch, cfg.data.batch_size,
+            ctx.world_size, "es" if ctx.distributed else "", self.accum, cfg.train.epochs,
+        )
+        try:
+            return self._loop()
+        finally:
+            self.runlog.close()
+
+    def _find_resume(self) -> LoadedTrainState | None:
+        if self.resume is None:
+            if self.ckpts.list():
+                raise ConfigError(
+                    f"run folder {self.run_dir} already has checkpoints; resume it (the default) or choose "
+                    f"another run folder (name=... or output_dir=...)"
+                )
+            return None
+        if self.ctx.is_main:
+            for stale in self.ckpts.remove_partial_files():
+                log.info("removed %s, left by a checkpoint write that did not finish", stale.name)
+        barrier(self.ctx)
+        if self.resume == "auto":
+            loaded = self.ckpts.load_latest()
+            if loaded is None and self.ckpts.list():
+                raise CheckpointError(f"every checkpoint in {self.ckpts.directory} is corrupt; nothing to resume from")
+        else:
+            loaded = load_train_state(self.resume)
+        if loaded is not None:
+            self._check_resume_config(loaded)
+            s = loaded.state
+            log.info("resuming from %s: epoch %d, step %d of the epoch (global step %d)",
+                     loaded.path, s.epoch + 1, s.step_in_epoch, s.global_step)
+        return loaded
+
+    def _check_resume_config(self, loaded: LoadedTrainState) -> None:
+        from omegaconf import OmegaConf
+
+        if not loaded.config_yaml:
+            return
+        old = OmegaConf.to_container(OmegaConf.create(loaded.config_yaml))
+        new = OmegaConf.to_container(OmegaConf.create(config_to_yaml(self.cfg)))
+        diffs = _diff(old, new)
+        model_diffs = [d for d in diffs if d.startswith("model.")]
+        if model_diffs:
+            raise CheckpointError(
+                f"{loaded.path} was written for another model: " + "; ".join(model_diffs)
+                + ". Resume with the run's config (its config.yaml) or start a new run folder."
+            )
+        if any(d.startswith(("train.global_batch", "train.seed")) for d in diffs) and loaded.state.step_in_epoch:
+            log.warning("resuming mid-epoch with a different global batch or seed: the rest of the epoch "
+                        "will not match the interrupted run")
+        if diffs:
+            log.warning("resuming with config changes: %s", "; ".join(diffs))
+
+    def _build_model(self, loaded: LoadedTrainState | None) -> None:
+        from vpnet.models import build_recognizer
+
+        cfg = self.cfg
+        model = build_recognizer(cfg.model)
+        if loaded is not None:
+            apply_state_dict(model, loaded.model, mode="exact", source=str(loaded.path))
+        elif cfg.train.init_from:
+            load_model_weights(model, cfg.train.init_from, mode=cfg.train.init_mode)
+        if cfg.data.feature_dir and getattr(model, "backbone", None) is not None:
+            self._cached_backbone(model, resumed=loaded is not None)
+        if cfg.train.sync_bn and self.ctx.distributed:
+            model = convert_sync_batchnorm(model, self.device)
+        model.to(self.device)
+        if cfg.train.channels_last:
+            model.to(memory_format=torch.channels_last_3d)
+        self.model = model  # the bare module: checkpoints, validation
+        net: nn.Module = model
+        if self.ctx.distributed:
+            from torch.nn.parallel import DistributedDataParallel
+
+            net = DistributedDataParallel(
+                model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+            )
+        if cfg.train.compile:
+            net = torch.compile(net)
+        self.net = net
+
+    def _cached_backbone(self, model: nn.Module, *, resumed: bool) -> None:
+        """Training on cached maps: the backbone never runs, so it takes no optimiser steps; it is the
+        cache's own backbone, so that the run's weights also work on video."""
+        from vpnet.engine.features import cache_backbone
+
+        model.backbone.requires_grad_(False)
+        source = cache_backbone(self.cfg.data.feature_dir)
+        if source.get("backbone") not in (None, self.cfg.model.backbone):
+            raise ConfigError(f"data.feature_dir holds {source['backbone']} maps but model.backbone="
+                              f"{self.cfg.model.backbone!r}")
+        if resumed or self.cfg.train.init_from:
+            return
+        if source.get("checkpoint"):
+            load_model_weights(model, source["checkpoint"], mode="backbone")
+        elif source.get("backbone_weights") != self.cfg.model.backbone_weights:
+            log.warning("the cached maps come from backbone weights %r but model.backbone_weights=%r: the saved "
+                        "weights will not reproduce the maps on video", source.get("backbone_weights"),
+                        self.cfg.model.backbone_weights)
+
+    def _build_optimizer(self, loaded: LoadedTrainState | None) -> None:
+        o = self.cfg.optim
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=o.lr_step, gamma=o.lr_gamma)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.cfg.train.amp == "fp16")
+        if loaded is not None:
+            try:
+                self.optimizer.load_state_dict(loaded.optimizer)
+            except (ValueError, KeyError) as e:
+                raise CheckpointError(f"{loaded.path}: optimiser state does not fit ({e})") from None
+            if loaded.scheduler is not None:
+                self.scheduler.load_state_dict(loaded.scheduler)
+            if loaded.scaler is not None and self.scaler.is_enabled():
+                self.scaler.load_state_dict(loaded.scaler)
+
+    # --- the loop ---------------------------------------------------------------------------------
+
+    def _loop(self) -> TrainResult:
+        cfg, state = self.cfg, self.state
+        best_path = self.run_dir / "best.safetensors"
+        with _sigterm_flag() as flag:
+            while state.epoch < cfg.train.epochs:
+                interrupted = self._train_epoch(flag)
+                if interrupted:
+                    self._save_checkpoint()
+                    log.warning("stopped by SIGTERM at global step %d; run the same command again to resume",
+                                state.global_step)
+                    return TrainResult(self.run_dir, state, None, best_path if best_path.exists() else None, True)
+                self._end_epoch(best_path)
+        final = self.run_dir / "final.safetensors"
+        if self.ctx.is_main:
+            save_weights(final, self.model, self._weights_meta())
+        barrier(self.ctx)
+        if state.skipped_steps:
+            log.warning("%d optimiser steps were skipped for non-finite gradients", state.skipped_steps)
+        log.info("done: %s%s", final,
+                 f"; best {self.info.primary_metric} {state.best_metric:.4f} at epoch {state.best_epoch}"
+                 if state.best_metric is not None else "")
+        return TrainResult(self.run_dir, state, final, best_path if best_path.exists() else None, False)
+
+    def _train_epoch(self, flag: dict[str, bool]) -> bool:
+        """Steps of the current epoch from ``state.step_in_epoch``; True when stopped by SIGTERM."""
+        from tqdm import tqdm
+
+        cfg, ctx, state = self.cfg, self.ctx, self.state
+        steps = self.sampler.steps_per_epoch
+        set_train_mode(self.net, freeze_bn=cfg.train.freeze_bn)
+        if hasattr(self.train_ds, "set_epoch"):
+            self.train_ds.set_epoch(state.epoch)
+        self.sampler.set_epoch(state.epoch)
+        self.sampler.set_start_step(state.step_in_epoch)
+        batches = iter(self.loader)
+        g = cfg.train.global_batch
+        bar = tqdm(
+            total=steps * g, initial=state.step_in_epoch * g, unit="clip", unit_scale=False, dynamic_ncols=True,
+            desc=f"epoch {state.epoch + 1}/{cfg.train.epochs}", disable=None if ctx.is_main else True, leave=False,
+        )
+        lr = self.optimizer.param_groups[0]["lr"]
+        window: list[float] = []  # [loss sum, ce, embed, attn, n] since the last log line
+        t_log = time.perf_counter()
+        steps_logged = 0
+        try:
+            for step in range(state.step_in_epoch, steps):
+                sums, stop = self._train_step(batches, flag)
+                state.global_step += 1
+                state.step_in_epoch = step + 1
+                window = [a + b for a, b in zip(window, sums)] if window else sums
+                steps_logged += 1
+                bar.update(g)
+                n = max(window[4], 1)
+                bar.set_postfix(loss=f"{window[0] / n:.4f}", lr=f"{lr:.3g}", refresh=False)
+                state.epoch_loss_sum += sums[0]
+                state.epoch_items += sums[4]
+                if state.global_step % cfg.train.log_every == 0 or step + 1 == steps:
+                    dt = time.perf_counter() - t_log
+                    row = {
+                        "global_step": state.global_step, "epoch": state.epoch + 1, "step": step + 1, "lr": lr,
+                        "loss": window[0] / n, "ce": window[1] / n, "embed": window[2] / n, "attn": window[3] / n,
+                        "clips_per_s": steps_logged * g / dt if dt > 0 else None, "skipped_steps": state.skipped_steps,
+                    }
+                    self.runlog.step(row)
+                    log.info("epoch %d step %d/%d loss %.4f (ce %.4f embed %.4f attn %.4f) lr %.3g %.1f clips/s",
+                             row["epoch"], step + 1, steps, row["loss"], row["ce"], row["embed"], row["attn"], lr,
+                             row["clips_per_s"] or 0.0)
+                    window, steps_logged, t_log = [], 0, time.perf_counter()
+                if stop:
+                    return True
+                every = cfg.train.ckpt_every_steps
+                if every and state.global_step % every == 0 and step + 1 < steps:
+                    self._save_checkpoint()
+        finally:
+            bar.close()
+        return False
+
+    def _train_step(self, batches: Iterator[dict[str, Any]], flag: dict[str, bool]) -> tuple[list[float], bool]:
+        """One optimiser step over ``accum`` micro-batches; returns ([loss, ce, embed, attn] sums x n, n) and
+        whether to stop (SIGTERM on any process)."""
+        from vpnet.models import vpn_loss
+
+        cfg, ctx, state = self.cfg, self.ctx, self.state
+        torch.manual_seed(step_seed(cfg.train.seed, ctx.rank, state.global_step))
+        self.optimizer.zero_grad(set_to_none=True)
+        local = [0.0, 0.0, 0.0, 0.0, 0.0]
+        for a in range(self.accum):
+            batch = next(batches)
+            n = batch_size_of(batch)
+            weight = 1.0
+            if n == 0:  # every item of this micro-batch failed (collate reported them)
+                if not ctx.distributed:
+                    continue  # nothing to add to the gradients
+                if self._last_batch is None:
+                    raise TrainingError(f"no item of the first micro-batch of process {ctx.rank} could be loaded "
+                                        "(see the warnings above)")
+                # the other processes wait for this one's gradients: send zeros through a real forward
+                batch, weight = self._last_batch, 0.0
+            self._last_batch = batch
+            last = a == self.accum - 1
+            sync = nullcontext() if (last or not ctx.distributed) else self.net.no_sync()
+            with sync:
+                with autocast(self.device, cfg.train.amp):
+                    out = forward_batch(self.net, batch, device=self.device, channels_last=cfg.train.channels_last)
+                    labels = batch["label"].to(self.device)
+                    terms = vpn_loss(out, labels, lambda1=cfg.loss.lambda1, lambda2=cfg.loss.lambda2)
+                self.scaler.scale(terms.total.float() * (weight / self.accum)).backward()
+            if weight:
+                for i, t in enumerate((terms.total, terms.ce, terms.embed, terms.attn)):
+                    local[i] += float(t.detach()) * n
+                local[4] += n
+        if self.scaler.is_enabled():
+            self.scaler.unscale_(self.optimizer)
+        grads_ok = _grads_finite(self.optimizer)
+        loss_ok = all(math.isfinite(v) for v in local[:4])
+        totals = all_reduce_sum([*local, 0.0 if loss_ok else 1.0, 0.0 if grads_ok else 1.0, float(flag["stop"])], ctx)
+        if totals[5]:
+            raise TrainingError(
+                f"the loss is not finite (NaN or inf) at epoch {state.epoch + 1}, step {state.step_in_epoch + 1} of the "
+                f"epoch (global step {state.global_step + 1}); the last good checkpoint is in {self.ckpts.directory}. "
+                f"Lower optim.lr, use train.amp=none, or check the data of this step."
+            )
+        if totals[6]:
+            state.skipped_steps += 1
+            if not cfg.train.skip_nonfinite:
+                raise TrainingError(
+                    f"non-finite gradients at global step {state.global_step + 1} (train.skip_nonfinite is off)"
+                )
+            log.warning("non-finite gradients at global step %d: step skipped (%d so far)",
+                        state.global_step + 1, state.skipped_steps)
+            if self.scaler.is_enabled():
+                self.scaler.update()  # lowers the fp16 loss scale
+        else:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        return totals[:5], bool(totals[7])
+
+    def _end_epoch(self, best_path: Path) -> None:
+        cfg, ctx, state = self.cfg, self.ctx, self.state
+        lr = self.optimizer.param_groups[0]["lr"]
+        self.scheduler.step()
+        row: dict[str, Any] = {
+            "epoch": state.epoch + 1, "global_step": state.global_step, "lr": lr,
+            "train_loss": state.epoch_loss_sum / max(state.epoch_items, 1),
+        }
+        state.epoch_loss_sum = state.epoch_items = 0.0
+        last = state.epoch + 1 == cfg.train.epochs
+        if self.val_ds is not None and ((state.epoch + 1) % cfg.train.val_every == 0 or last):
+            m = self._validate()
+            row.update({f"val_{k}": v for k, v in m.summary().items()})
+            value = m.get(self.info.primary_metric)
+            if state.best_metric is None or value > state.best_metric:
+                state.best_metric, state.best_epoch = value, state.epoch + 1
+                row["best"] = 1
+                if ctx.is_main:
+                    save_weights(best_path, self.model, self._weights_meta(metrics=m.summary()))
+            log.info("epoch %d: train loss %.4f; %s %s: top-1 %.2f %%, mean per-class %.2f %% (best %s %.2f %% at epoch %d)",
+                     state.epoch + 1, row["train_loss"], self.val_split, "(single clip)", 100 * m.top1, 100 * m.mean_class,
+                     self.info.primary_metric, 100 * state.best_metric, state.best_epoch)
+        else:
+            log.info("epoch %d: train loss %.4f", state.epoch + 1, row["train_loss"])
+        state.history.append({k: v for k, v in row.items() if k != "best"})
+        self.runlog.epoch(row)
+        state.epoch += 1
+        state.step_in_epoch = 0
+        self._save_checkpoint()
+
+    def _validate(self):
+        from vpnet.engine.evaluate import predict
+        from vpnet.engine.metrics import classification_metrics
+
+        cfg = self.cfg
+        pred = predict(
+            self.model, self.val_ds, ctx=self.ctx, batch_size=max(1, cfg.data.batch_size),
+            num_workers=cfg.data.num_workers, amp=cfg.eval.amp, clip_batch=cfg.eval.clip_batch,
+            channels_last=cfg.train.channels_last, desc=f"validate ({self.val_split})",
+        )
+        return classification_metrics(pred.scores, pred.labels, class_names=self.info.class_names)
+
+    def _weights_meta(self, metrics: dict[str, float] | None = None) -> dict[str, Any]:
+        meta: dict[str, Any] = {
+            "config": config_to_yaml(self.cfg), "epoch": self.state.epoch, "global_step": self.state.global_step,
+            "class_names": self.info.class_names,
+        }
+        if metrics:
+            meta.update({"split": self.val_split, "metrics": metrics, "primary_metric": self.info.primary_metric})
+        return meta
+
+    def _save_checkpoint(self) -> None:
+        if not self.ctx.is_main:
+            return
+        try:
+            path = self.ckpts.save(
+                model=self.model, optimizer=self.optimizer, scheduler=self.scheduler, scaler=self.scaler,
+                state=self.state, config_yaml=config_to_yaml(self.cfg), world_size=self.ctx.world_size,
+            )
+        except OSError as e:
+            # ENOSPC and friends: the write went to a temp file, so the previous checkpoint is intact
+            previous = self.ckpts.list()
+            log.error("could not write a checkpoint at global step %d (%s); %s; training goes on",
+                      self.state.global_step, e,
+                      f"the previous one ({previous[0].name}) is intact" if previous else "no earlier checkpoint exists")
+            return
+        log.debug("checkpoint %s", path)
+
+
+def _grads_finite(optimizer: torch.optim.Optimizer) -> bool:
+    """False if any gradient holds NaN or inf (a tensor's sum is then non-finite: one reduction each,
+    no temporary mask; a finite gradient whose sum overflows would be reported too, and is no better)."""
+    grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+    if not grads:
+        return True
+    return bool(torch.isfinite(torch.stack([g.sum(dtype=torch.float32) for g in grads])).all())
+
+
+def _set_deterministic(device: torch.device) -> None:
+    import os
+
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
+    if device.type == "cuda":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+
+
+def _diff(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """``key: old -> new`` for every leaf that differs between two nested dicts."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for k in sorted(set(old) | set(new), key=str):
+            out += _diff(old.get(k), new.get(k), f"{prefix}{k}.")
+        return out
+    return [] if old == new else [f"{prefix[:-1]}: {old!r} -> {new!r}"]

@@ -1,0 +1,138 @@
+"""Config loading: presets, composition, overrides, and the errors a user sees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vpnet.config import Config
+from vpnet.engine.config import ConfigError, config_to_yaml, load_config, save_config, valid_keys
+
+REPO = Path(__file__).resolve().parents[2]
+PRESETS = sorted(p for p in (REPO / "configs").rglob("*.yaml") if "_base_" not in p.parts)
+
+
+def test_every_preset_loads_with_the_paper_recipe():
+    assert len(PRESETS) >= 60
+    seen = set()
+    for path in PRESETS:
+        cfg = load_config(path)
+        seen.add((cfg.data.dataset, cfg.data.protocol, cfg.model.variant))
+        assert cfg.name == path.stem  # runs are named after the preset
+        # the paper's hyper-parameters (section 4.1), from the one base file
+        assert (cfg.optim.lr, cfg.optim.momentum, cfg.optim.lr_step, cfg.optim.lr_gamma) == (0.01, 0.9, 10, 0.1)
+        assert (cfg.train.epochs, cfg.train.global_batch) == (30, 16)
+        assert (cfg.loss.lambda1, cfg.loss.lambda2) == (0.8, 1e-5)
+        assert (cfg.model.clip_len, cfg.model.crop_size) == (64, 224)
+        assert cfg.eval.mode == "multi" and cfg.eval.short_side == 256
+        expected_tp = {"ntu60": 20, "ntu120": 20, "smarthome": 30, "nucla": 5}[cfg.data.dataset]
+        assert cfg.model.t_p == cfg.data.t_p == expected_tp
+        for key in ("video_dir", "pose_dir", "split_dir", "manifest", "prepared_dir", "feature_dir"):
+            value = getattr(cfg.data, key)
+            assert value is None or not Path(value).is_absolute(), (path, key, value)
+    # every dataset x protocol for l1 and l3
+    for ds, protos in {"ntu60": ("cs", "cv"), "ntu120": ("csub", "cset"), "smarthome": ("cs", "cv1", "cv2"),
+                       "nucla": ("v3",)}.items():
+        for proto in protos:
+            assert (ds, proto, "l1") in seen and (ds, proto, "l3") in seen, (ds, proto)
+
+
+def test_ablation_presets_set_what_their_row_says():
+    cfg = load_config(REPO / "configs/ablations/vpn-lstm-separable_i3d_ntu120-xsub.yaml")
+    assert (cfg.model.pose_backbone, cfg.model.coupler, cfg.model.variant) == ("lstm", "separable", "l3")
+    cfg = load_config(REPO / "configs/ablations/vpn-spatial-gcn-noembed_i3d_smarthome-cv2.yaml")
+    assert (cfg.model.attention, cfg.model.variant, cfg.model.num_classes) == ("spatial", "l2", 19)
+    cfg = load_config(REPO / "configs/ablations/vpn-bikl_i3d_smarthome-cs.yaml")
+    assert (cfg.model.embedding_loss, cfg.model.num_classes, cfg.model.t_p) == ("bi_kl", 31, 30)
+    cfg = load_config(REPO / "configs/vpn_resnext101_ntu60-xview.yaml")
+    assert (cfg.model.backbone, cfg.data.protocol) == ("resnext101", "cv")
+    cfg = load_config(REPO / "configs/vpn_i3d_nucla-v3.yaml")
+    assert (cfg.train.init_mode, cfg.model.skeleton, cfg.model.num_classes) == ("backbone", "ucla20", 10)
+
+
+def test_environment_variable_moves_the_data_root(monkeypatch):
+    monkeypatch.setenv("VPNET_DATA", "/datasets")
+    cfg = load_config(REPO / "configs/vpn_i3d_ntu60-xsub.yaml")
+    assert cfg.data.video_dir == "/datasets/ntu/nturgb+d_rgb"
+
+
+def test_overrides_apply_left_to_right_with_types():
+    cfg = load_config(REPO / "configs/vpn_i3d_ntu60-xsub.yaml",
+                      ["model.t_p=30", "train.epochs=2", "train.epochs=3", "train.init_from=null", "optim.lr=1e-3"])
+    assert (cfg.model.t_p, cfg.data.t_p, cfg.train.epochs, cfg.optim.lr) == (30, 30, 3, 1e-3)
+    assert cfg.train.init_from is None
+
+
+def test_defaults_without_a_file():
+    cfg = load_config(None)
+    assert cfg.model == Config().model and cfg.train == Config().train
+    assert (cfg.data.clip_len, cfg.data.crop_size, cfg.data.t_p) == (64, 224, 20)  # interpolated from model.*
+
+
+def test_saved_config_reads_back_equal(tmp_path):
+    cfg = load_config(REPO / "configs/vpn_i3d_smarthome-cv1.yaml", ["train.epochs=7"])
+    save_config(cfg, tmp_path / "config.yaml")
+    assert load_config(tmp_path / "config.yaml") == cfg
+    assert "${" not in (tmp_path / "config.yaml").read_text()  # interpolations resolved: reproducible
+
+
+def test_unknown_key_names_it_suggests_and_lists_valid_keys(tmp_path):
+    with pytest.raises(ConfigError) as e:
+        load_config(None, ["model.tp=30"])
+    msg = str(e.value)
+    assert "'model.tp'" in msg and "command line" in msg and "did you mean 'model.t_p'" in msg
+    assert "variant" in msg and "embedding_loss" in msg  # the valid keys of the section
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train:\n  epoch: 3\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml: unknown config key 'train.epoch' \(did you mean 'train.epochs'"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match="unknown config key 'modle'"):
+        load_config(None, ["modle.t_p=3"])
+
+
+def test_wrong_type_names_key_type_and_value(tmp_path):
+    with pytest.raises(ConfigError) as e:
+        load_config(None, ["train.epochs=many"])
+    assert "'train.epochs'" in str(e.value) and "expects int" in str(e.value) and "'many'" in str(e.value)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: 3\n")
+    with pytest.raises(ConfigError, match="'model' is a section"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match="'train.init_from' expects str or null"):
+        load_config(None, ["train.init_from=[1,2]"])
+
+
+def test_value_checks():
+    with pytest.raises(ConfigError, match=r"train.amp='fp8' is not one of: none, bf16, fp16"):
+        load_config(None, ["train.amp=fp8"])
+    with pytest.raises(ConfigError, match=r"train.epochs=0 must be >= 1"):
+        load_config(None, ["train.epochs=0"])
+    with pytest.raises(ConfigError, match="not of the form"):
+        load_config(None, ["train.epochs"])
+
+
+def test_base_composition_order_cycle_and_missing(tmp_path):
+    (tmp_path / "a.yaml").write_text("train:\n  epochs: 5\n  seed: 1\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub/b.yaml").write_text("_base_: ../a.yaml\ntrain:\n  epochs: 6\n")
+    (tmp_path / "c.yaml").write_text("_base_: [a.yaml, sub/b.yaml]\ntrain:\n  seed: 2\n")
+    cfg = load_config(tmp_path / "c.yaml")
+    assert (cfg.train.epochs, cfg.train.seed, cfg.name) == (6, 2, "c")
+    (tmp_path / "x.yaml").write_text("_base_: y.yaml\n")
+    (tmp_path / "y.yaml").write_text("_base_: x.yaml\n")
+    with pytest.raises(ConfigError, match="_base_ cycle"):
+        load_config(tmp_path / "x.yaml")
+    (tmp_path / "z.yaml").write_text("_base_: nowhere.yaml\n")
+    with pytest.raises(ConfigError, match=r"config file not found: .*nowhere.yaml \(named in .*z.yaml"):
+        load_config(tmp_path / "z.yaml")
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "absent.yaml")
+
+
+def test_valid_keys_and_yaml_cover_the_schema():
+    keys = valid_keys()
+    assert "model.t_p" in keys and "train.global_batch" in keys and "eval.short_side" in keys
+    text = config_to_yaml(Config())
+    for key in keys:
+        assert f"{key.split('.')[-1]}:" in text

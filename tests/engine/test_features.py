@@ -1,0 +1,101 @@
+"""Feature cache: extraction, the dataset over it, training and evaluating the VPN head on it."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from vpnet.data import build_dataset
+from vpnet.data.types import DataError
+from vpnet.engine.checkpoint import load_state_dict, save_weights
+from vpnet.engine.config import ConfigError, load_config
+from vpnet.engine.evaluate import evaluate
+from vpnet.engine.features import FeatureDataset, extract_features, from_bits, to_bits
+from vpnet.engine.train import train
+from vpnet.models import build_recognizer
+
+
+def test_half_precision_bits_roundtrip():
+    x = torch.tensor([1.0, -2.5, 3.14159, 65504.0, 1e-3])
+    assert torch.equal(from_bits(to_bits(x, "float16"), "float16"), x.half())
+    assert torch.equal(from_bits(to_bits(x, "bfloat16"), "bfloat16"), x.bfloat16())
+
+
+def test_extract_then_train_and_evaluate_on_the_cache(tiny, tmp_path):
+    cfg = load_config(None, tiny(model__variant="l3"))
+    torch.manual_seed(5)
+    backbone_src = build_recognizer(cfg.model).eval()
+    save_weights(tmp_path / "l1.safetensors", backbone_src)
+    out = tmp_path / "features"
+    meta = extract_features(cfg, out, views=2, dtype="bfloat16", checkpoint=tmp_path / "l1.safetensors")
+
+    # layout: training split with 2 random views per video, test split with the 2 test clips at 96x96
+    assert meta["train"]["mode"] == "train" and meta["train"]["views"] == 2
+    assert meta["train"]["feature_shape"] == [1024, 1, 2, 2] and meta["train"]["pose_shape"] == [3, 20, 25]
+    assert meta["test"]["mode"] == "test" and meta["test"]["views"] == 2
+    assert meta["test"]["feature_shape"] == [1024, 1, 3, 3]  # whole crop at eval.short_side: fully convolutional
+    assert meta["train"]["written"] == 12 and meta["train"]["failed"] == 0 and meta["train"]["complete"]
+    assert json.loads((out / "train" / "meta.json").read_text())["dtype"] == "bfloat16"
+
+    # the cached maps are the backbone's maps of the same training clip (epoch 1 = view 1), poses too
+    cached = FeatureDataset(out, "train")
+    video_ds = build_dataset(cfg.data, "train", mode="train")
+    video_ds.set_epoch(1)
+    cached.set_epoch(1)
+    i = 3
+    sample, item = video_ds[i], cached[i]
+    assert item["name"] == sample["name"] and item["label"] == sample["label"]
+    with torch.no_grad():
+        f = backbone_src.forward_features(sample["video"][None])[0]
+    assert item["features"].dtype == torch.bfloat16  # stored precision; the engine casts on the device
+    torch.testing.assert_close(item["features"].float(), f, rtol=1e-2, atol=1e-2)  # bfloat16: 8 bits of mantissa
+    torch.testing.assert_close(item["poses"], sample["poses"])
+    cached.set_epoch(0)
+    assert not torch.equal(cached[i]["features"], item["features"])  # another epoch, another view
+    test_item = FeatureDataset(out, "test", mode="test")[0]
+    assert test_item["features"].shape == (2, 1024, 1, 3, 3) and test_item["poses"].shape == (2, 3, 20, 25)
+    with pytest.raises(DataError, match="holds test clips"):
+        FeatureDataset(out, "test", mode="train")
+
+    # extraction resumes: items not marked done (a run stopped midway) are redone, the rest kept
+    before = np.load(out / "test" / "features.npy").copy()
+    done = np.load(out / "test" / "done.npy")
+    done[[2, 7]] = False
+    np.save(out / "test" / "done.npy", done)
+    np.load(out / "test" / "features.npy", mmap_mode="r+")[[2, 7]] = 0
+    again = extract_features(cfg, out, splits=["test"], dtype="bfloat16", checkpoint=tmp_path / "l1.safetensors")
+    assert again["test"]["written"] == 12 and np.load(out / "test" / "done.npy").all()
+    assert np.array_equal(np.load(out / "test" / "features.npy"), before)
+    with pytest.raises(DataError, match="other settings"):
+        extract_features(cfg, out, splits=["test"], dtype="float16", checkpoint=tmp_path / "l1.safetensors")
+
+    # train the VPN on the cache: same forward code after the backbone; the backbone stays frozen and
+    # is the cache's (taken from its checkpoint), so the run's weights also work on video
+    cfg2 = load_config(None, tiny(name="cached", data__feature_dir=out, train__epochs=2, data__batch_size=4))
+    result = train(cfg2)
+    final, _ = load_state_dict(result.final_weights)
+    for k, v in backbone_src.state_dict().items():
+        if k.startswith("backbone."):
+            assert torch.equal(final[k], v), k
+    assert not torch.equal(final["head.fc.weight"], backbone_src.state_dict()["head.fc.weight"])
+    # the paper's inference on cached test clips (max over the 2 clips of the softmax)
+    ev = evaluate(cfg2, run_dir=result.run_dir)
+    assert ev.metrics.num_samples == 12 and ev.results["num_clips"] == 2
+    # and on video, the same weights give the same scores up to the cache's bfloat16 rounding
+    ev_video = evaluate(load_config(None, tiny(name="cached")), checkpoint=result.final_weights,
+                        out_dir=tmp_path / "ev_video")
+    cached_scores = evaluate(cfg2, checkpoint=result.final_weights, out_dir=tmp_path / "ev_cached").predictions.scores
+    assert np.abs(ev_video.predictions.scores - cached_scores).max() < 0.05
+
+
+def test_bad_settings(tiny, tmp_path):
+    cfg = load_config(None, tiny())
+    with pytest.raises(ConfigError, match="feature dtype"):
+        extract_features(cfg, tmp_path, dtype="int8")
+    with pytest.raises(ConfigError, match="not a split"):
+        extract_features(cfg, tmp_path, splits=["val"])
+    with pytest.raises(DataError, match="no feature cache for split 'train'"):
+        FeatureDataset(tmp_path, "train")
