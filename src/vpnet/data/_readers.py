@@ -88,6 +88,26 @@ def scan(root: str | Path | None, suffix: str, what: str) -> dict[str, Path]:
     return found
 
 
+def locate(name: str, videos: dict[str, Path], video_dir: str | Path | None, video_file: str,
+           poses: dict[str, Path], pose_dir: str | Path | None, pose_file: str, *,
+           context: str = "") -> tuple[str | None, str | None]:
+    """Paths of item ``name``'s video and pose files (None where that folder was not given).
+
+    ``videos`` / ``poses`` are :func:`scan` results of ``video_dir`` / ``pose_dir``; ``video_file`` and
+    ``pose_file`` describe the expected file for the message. Raises DataError (no path: the item,
+    not a file, is the problem) with the reason when a folder was given but holds no file for ``name``.
+    """
+    out: list[str | None] = []
+    for found, root, file in ((videos, video_dir, video_file), (poses, pose_dir, pose_file)):
+        if root is None:
+            out.append(None)
+        elif name in found:
+            out.append(str(found[name]))
+        else:
+            raise DataError(None, f"{context}no {file} under {root}")
+    return out[0], out[1]
+
+
 def load_json(path: str | Path) -> Any:
     p = Path(path)
     try:

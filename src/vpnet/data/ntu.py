@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from vpnet.data._readers import Records, Skipped, check_split, finish, resource_lines, scan
+from vpnet.data._readers import Records, Skipped, check_split, finish, locate, resource_lines, scan
 from vpnet.data.types import DataError, PoseSequence, SampleRecord
 
 LAYOUT = "ntu25"
@@ -387,16 +387,14 @@ def records(*, video_dir: str | Path | None = None, pose_dir: str | Path | None 
         if name in missing:
             skipped.append(Skipped(name, "in the official list of samples with missing skeletons"))
             continue
-        if video_dir is not None and name not in videos:
-            skipped.append(Skipped(name, f"no video {name}{VIDEO_SUFFIX} under {video_dir}"))
-            continue
-        if pose_dir is not None and name not in poses:
-            skipped.append(Skipped(name, f"no skeleton {name}{SKELETON_SUFFIX} under {pose_dir}"))
+        try:
+            video, pose = locate(name, videos, video_dir, f"video {name}{VIDEO_SUFFIX}",
+                                 poses, pose_dir, f"skeleton {name}{SKELETON_SUFFIX}")
+        except DataError as e:
+            skipped.append(Skipped(name, e.problem))
             continue
         items.append(SampleRecord(
-            name=name, label=parts.label,
-            video=str(videos[name]) if video_dir is not None else None,
-            poses=str(poses[name]) if pose_dir is not None else None,
+            name=name, label=parts.label, video=video, poses=pose,
             subject=parts.performer, camera=parts.camera,
             meta={"setup": parts.setup, "replication": parts.replication},
         ))

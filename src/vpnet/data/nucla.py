@@ -28,7 +28,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from vpnet.data._readers import Records, Skipped, check_split, finish, load_json, resource_lines, scan
+from vpnet.data._readers import Records, Skipped, check_split, finish, load_json, locate, resource_lines, scan
 from vpnet.data.types import DataError, PoseSequence, SampleRecord
 
 LAYOUT = "ucla20"
@@ -207,16 +207,14 @@ def records(*, video_dir: str | Path | None = None, pose_dir: str | Path | None 
             continue
         if split != "all" and (parts.view == test_view) != (split == "test"):
             continue
-        if video_dir is not None and name not in videos:
-            skipped.append(Skipped(name, f"no video or frame folder for {name} under {video_dir}"))
-            continue
-        if pose_dir is not None and name not in poses:
-            skipped.append(Skipped(name, f"no skeleton {name}.json under {pose_dir}"))
+        try:
+            video, pose = locate(name, videos, video_dir, f"video or frame folder for {name}",
+                                 poses, pose_dir, f"skeleton {name}.json")
+        except DataError as e:
+            skipped.append(Skipped(name, e.problem))
             continue
         items.append(SampleRecord(
-            name=name, label=label,
-            video=str(videos[name]) if video_dir is not None else None,
-            poses=str(poses[name]) if pose_dir is not None else None,
+            name=name, label=label, video=video, poses=pose,
             subject=parts.subject, camera=parts.view, meta={"episode": parts.episode},
         ))
     return finish(f"N-UCLA {protocol.upper()}", split, items, skipped)

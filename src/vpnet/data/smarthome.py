@@ -37,7 +37,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from vpnet.data._readers import Records, Skipped, finish, load_json, resource_lines, scan
+from vpnet.data._readers import Records, Skipped, finish, load_json, locate, resource_lines, scan
 from vpnet.data.types import DataError, PoseSequence, SampleRecord
 
 LAYOUT = "lcrnet13"
@@ -276,16 +276,14 @@ def records(*, video_dir: str | Path | None = None, pose_dir: str | Path | None 
         except DataError as e:
             skipped.append(Skipped(name, e.problem))
             continue
-        if video_dir is not None and name not in videos:
-            skipped.append(Skipped(name, f"listed in the {split} split file but no {name}{VIDEO_SUFFIX} under {video_dir}"))
-            continue
-        if pose_dir is not None and name not in poses:
-            skipped.append(Skipped(name, f"listed in the {split} split file but no {name}_pose3d.json under {pose_dir}"))
+        try:
+            video, pose = locate(name, videos, video_dir, f"{name}{VIDEO_SUFFIX}", poses, pose_dir,
+                                 f"{name}_pose3d.json", context=f"listed in the {split} split file but ")
+        except DataError as e:
+            skipped.append(Skipped(name, e.problem))
             continue
         items.append(SampleRecord(
-            name=name, label=label,
-            video=str(videos[name]) if video_dir is not None else None,
-            poses=str(poses[name]) if pose_dir is not None else None,
+            name=name, label=label, video=video, poses=pose,
             subject=parts.subject, camera=parts.camera,
             meta={"repetition": parts.repetition, "video": parts.video, "action": parts.action},
         ))

@@ -57,7 +57,8 @@ class SpectralNormLinear(nn.Module):
     output is divided by sigma instead of materialising W / sigma every step. T_v is 256 x 50,176:
     that division and its backward were most of VPN's training overhead (benchmarks/bench_model.py
     times both).
-    It runs in float32 even under autocast: the map is memory-bound, and bf16 would add a cast of W.
+    It runs in float32 even under autocast (the map is memory-bound, and bf16 would add a cast of W),
+    or in float64 when the module was converted with ``.double()``.
     """
 
     def __init__(self, in_features: int, out_features: int, *, n_power_iterations: int = 1, eps: float = 1e-12):
@@ -70,10 +71,14 @@ class SpectralNormLinear(nn.Module):
         self.register_buffer("v", F.normalize(torch.randn(in_features), dim=0, eps=eps))
         self._power_iteration(15)  # start from good singular vectors, as torch does
 
+    @property
+    def _dtype(self) -> torch.dtype:
+        return torch.promote_types(self.weight.dtype, torch.float32)
+
     @torch.no_grad()
     def _power_iteration(self, steps: int) -> None:
         # In place, so that DataParallel replicas update the module's own buffers (as torch does).
-        w = self.weight.float()
+        w = self.weight.to(self.u.dtype)
         for _ in range(steps):
             F.normalize(torch.mv(w, self.v), dim=0, eps=self.eps, out=self.u)
             F.normalize(torch.mv(w.t(), self.u), dim=0, eps=self.eps, out=self.v)
@@ -82,17 +87,18 @@ class SpectralNormLinear(nn.Module):
         """The current estimate of the largest singular value of W, differentiable in W."""
         # clone: the buffers change in place at the next training step, autograd must keep these.
         u, v = self.u.clone(), self.v.clone()
-        return torch.dot(u, torch.mv(self.weight.float(), v))
+        return torch.dot(u, torch.mv(self.weight.to(u.dtype), v))
 
     def forward(self, x: Tensor) -> Tensor:
-        """(N, in) -> (N, out) float32."""
+        """(N, in) -> (N, out) float32 (float64 for a ``.double()`` module)."""
         if self.training:
             self._power_iteration(self.n_power_iterations)
         device = x.device.type
         no_autocast = (torch.autocast(device, enabled=False) if torch.amp.is_autocast_available(device)
                        else contextlib.nullcontext())
         with no_autocast:
-            return F.linear(x.float(), self.weight.float()) / self.sigma()
+            dtype = self._dtype
+            return F.linear(x.to(dtype), self.weight.to(dtype)) / self.sigma().to(dtype)
 
 
 class SpatialEmbedding(nn.Module):
