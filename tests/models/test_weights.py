@@ -272,7 +272,7 @@ def test_classifier_of_another_size_keeps_its_init(tmp_path, reference_i3d, capl
     model = inception_i3d(weights=path, num_classes=10)
     assert model.logits.conv3d.weight.shape == (10, 1024, 1, 1, 1)
     assert torch.equal(model.Mixed_5c.b0.conv3d.weight, reference_i3d.Mixed_5c.b0.conv3d.weight)
-    assert "not loading the classifier entry logits.conv3d.weight (400, 1024, 1, 1, 1)" in caplog.text
+    assert "not loading the classifier (logits.conv3d.weight (400, 1024, 1, 1, 1)" in caplog.text
     backbone = inception_i3d(weights=path, num_classes=0)
     assert torch.equal(backbone.Conv3d_1a_7x7.conv3d.weight, reference_i3d.Conv3d_1a_7x7.conv3d.weight)
 

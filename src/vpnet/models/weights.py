@@ -469,11 +469,14 @@ def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], *, sou
     """
     expected = model.state_dict()
     state = dict(state)
-    for key in [k for k in state if k.startswith(head_prefixes)]:
-        if key not in expected or tuple(expected[key].shape) != tuple(state[key].shape):
-            log.info("%s: not loading the classifier entry %s %s (model has %s)", source, key,
-                     tuple(state[key].shape), tuple(expected[key].shape) if key in expected else "no classifier")
-            del state[key]
+    dropped = [k for k in state if k.startswith(head_prefixes)
+               and (k not in expected or tuple(expected[k].shape) != tuple(state[k].shape))]
+    if dropped:
+        log.info("%s: not loading the classifier (%s); the model has %s", source,
+                 ", ".join(f"{k} {tuple(state[k].shape)}" for k in dropped),
+                 ", ".join(f"{k} {tuple(expected[k].shape)}" for k in dropped if k in expected) or "no classifier")
+        for k in dropped:
+            del state[k]
     missing = {k for k in expected if k not in state and not k.endswith("num_batches_tracked")}
     fresh_head = {k for k in missing if k.startswith(head_prefixes)}
     if fresh_head and not any(k.startswith(head_prefixes) for k in state):
