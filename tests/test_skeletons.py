@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from vpnet.data.ntu import read_skeleton
 from vpnet.skeletons import (
     LAYOUTS,
     LCRNET13,
@@ -124,8 +125,8 @@ def test_normalized_adjacency_is_symmetric_with_top_eigenvalue_one(layout, mode)
 def test_adjacency_weights_are_parameters():
     e = adjacency("ucla20", alpha=3.0, beta=0.5)
     assert set(np.unique(e)) == {0.0, 0.5, 3.0}
-    with pytest.raises(ValueError, match="'paper' or 'sparse'"):
-        adjacency("ntu25", mode="dense")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="adjacency mode must be one of paper, sparse; got 'dense'"):
+        adjacency("ntu25", mode="dense")
 
 
 # ---------------------------------------------------------------------------------------------- MediaPipe
@@ -156,25 +157,12 @@ def test_mediapipe_to_ntu25_maps_points():
         mediapipe_to_ntu25(lm[:, :25])
 
 
-def _ntu_color_xy(path) -> np.ndarray:
-    """(T, 25, 2) colorX/colorY of the first body of an NTU .skeleton file (minimal parser for this test)."""
-    lines = iter(path.read_text().split())
-    frames = []
-    for _ in range(int(next(lines))):
-        bodies = [None] * int(next(lines))
-        for b in range(len(bodies)):
-            for _ in range(10):
-                next(lines)
-            joints = [[float(next(lines)) for _ in range(12)] for _ in range(int(next(lines)))]
-            bodies[b] = np.array(joints)[:, 5:7]
-        frames.append(bodies[0])
-    return np.stack(frames)
-
-
 def test_mediapipe_mapping_on_the_real_ntu_sample(shared_data):
     """On the real NTU sample, NTU's *left* joints lie where MediaPipe puts its *right* landmarks."""
     image = np.load(shared_data / "pose" / "S001C001P001R001A001_mediapipe0.10.21_pose_full.npz")["image"]
-    kinect = _ntu_color_xy(shared_data / "ntu" / "skeletons" / "S001C001P001R001A001.skeleton")
+    skeleton = read_skeleton(shared_data / "ntu" / "skeletons" / "S001C001P001R001A001.skeleton")
+    assert skeleton.num_bodies == 1 and skeleton.present.all()
+    kinect = skeleton.to_pose_sequence().uv[:, 0]  # (T, 25, 2) colorX, colorY
     mapped = mediapipe_to_ntu25(image[..., :2]) * np.array([1920.0, 1080.0])
     assert mapped.shape == kinect.shape == (103, 25, 2)
     for joint in ("shoulder_l", "shoulder_r", "elbow_l", "hip_r"):

@@ -11,6 +11,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+# The allowed values of ModelConfig's choice fields, defined once: the models, the CLI and the
+# engine's config checks import these.
+VARIANTS = ("l1", "l2", "l3", "pose_only")
+BACKBONES = ("i3d", "resnext101")
+PIXEL_NORMS = ("none", "hara_activitynet", "hara_kinetics")
+POSE_BACKBONES = ("gcn", "lstm")
+ADJACENCIES = ("paper", "sparse")
+COUPLERS = ("coupled", "separable")
+ATTENTIONS = ("spatiotemporal", "spatial")
+EMBEDDING_LOSSES = ("normalized_euclidean", "kl_fp", "kl_pf", "bi_kl", "l1")
+EMBED_POSE_INPUTS = ("z1", "a_s")
+#: ModelConfig field -> its allowed values (``skeleton`` is checked by :func:`vpnet.skeletons.get_layout`).
+MODEL_CHOICES: dict[str, tuple[str, ...]] = {
+    "variant": VARIANTS, "backbone": BACKBONES, "pixel_norm": PIXEL_NORMS, "pose_backbone": POSE_BACKBONES,
+    "adjacency": ADJACENCIES, "coupler": COUPLERS, "attention": ATTENTIONS, "embedding_loss": EMBEDDING_LOSSES,
+    "embed_pose_input": EMBED_POSE_INPUTS,
+}
+
 
 @dataclass
 class ModelConfig:
@@ -23,6 +41,12 @@ class ModelConfig:
     backbone: str = "i3d"
     #: ``None`` (random init), ``kinetics400`` (DeepMind RGB I3D), or a path to a state dict.
     backbone_weights: Optional[str] = None
+    #: what the backbone's weights expect as input; the model converts its [-1, 1] clips to it.
+    #: ``none``: [-1, 1] as it is (I3D, and any backbone trained by vpnet or from scratch);
+    #: ``hara_activitynet``: [0, 255] pixels minus the ActivityNet mean (Hara et al.'s 2017-2018
+    #: ResNeXt releases, e.g. ``resnext-101-kinetics.pth``); ``hara_kinetics``: [0, 1] pixels
+    #: standardised with Kinetics mean and std (their 2020 releases). resnext101 only.
+    pixel_norm: str = "none"
     num_classes: int = 60
     #: input clip the model is built for: frames T and crop H = W. The attention grid follows the
     #: backbone's strides: t_c = T / 8 (i3d) or T / 16 (resnext101), m = n = crop / 32.
@@ -49,8 +73,8 @@ class ModelConfig:
     embed_dim: int = 256
     dropout: float = 0.3
     #: BatchNorm momentum of the backbone (PyTorch convention). DeepMind trained with 0.001
-    #: (their 0.999 decay); short runs need 0.1 (spec section 5). ``None`` keeps the builder's.
-    bn_momentum: Optional[float] = None
+    #: (their 0.999 decay); short runs need 0.1 (spec section 5).
+    bn_momentum: float = 0.1
 
 
 @dataclass
@@ -76,6 +100,9 @@ class DataConfig:
     #: folder with the split files (Smarthome) or the manifest (custom); dataset-specific.
     split_dir: Optional[str] = None
     manifest: Optional[str] = None
+    #: NTU: the owners' list of samples with missing or incomplete skeletons
+    #: (``NTU_RGBD[120]_samples_with_missing_skeletons.txt``), which the official protocols exclude.
+    missing_list: Optional[str] = None
     #: a folder written by ``vpnet prepare``; used instead of the raw videos when set.
     prepared_dir: Optional[str] = None
     #: a folder written by ``vpnet extract-features``; trains the head on cached backbone maps.

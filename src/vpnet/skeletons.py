@@ -24,11 +24,10 @@ joint so that every layout gets the same six.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 
-AdjacencyMode = Literal["paper", "sparse"]
+from vpnet.config import ADJACENCIES
 
 
 @dataclass(frozen=True)
@@ -151,8 +150,10 @@ def get_layout(name: str) -> Layout:
 
 
 def adjacency(layout: Layout | str, *, alpha: float = 5.0, beta: float = 2.0,
-              mode: AdjacencyMode = "paper") -> np.ndarray:
-    """The weighted adjacency E of the paper, (J, J) float64, symmetric, zero diagonal."""
+              mode: str = "paper") -> np.ndarray:
+    """The weighted adjacency E of the paper, (J, J) float64, symmetric, zero diagonal.
+
+    ``mode``: one of :data:`vpnet.config.ADJACENCIES` (see the module docstring)."""
     lay = get_layout(layout) if isinstance(layout, str) else layout
     n = lay.num_joints
     if mode == "paper":
@@ -162,7 +163,7 @@ def adjacency(layout: Layout | str, *, alpha: float = 5.0, beta: float = 2.0,
         for i, j in lay.extra_links:
             e[i, j] = e[j, i] = beta
     else:
-        raise ValueError(f"adjacency mode must be 'paper' or 'sparse', got {mode!r}")
+        raise ValueError(f"adjacency mode must be one of {', '.join(ADJACENCIES)}; got {mode!r}")
     for i, j in lay.bones:
         e[i, j] = e[j, i] = alpha
     np.fill_diagonal(e, 0.0)

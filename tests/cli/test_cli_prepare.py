@@ -96,7 +96,14 @@ def test_prepare_usage_errors(data, tmp_path):
     assert r.exit_code == 2 and "unknown dataset 'ntu61'" in r.output
     r = runner.invoke(app, ["prepare", "data.dataset=ntu60", f"data.video_dir={data.video_dir}",
                             f"data.pose_dir={data.pose_dir}"])
-    assert r.exit_code == 1 and "--out" in r.output
+    assert r.exit_code == 2 and "--out" in r.output
+    # The raw folders are checked up front, not item by item.
+    r = runner.invoke(app, ["prepare", "data.dataset=ntu60", "--out", str(tmp_path / "s")])
+    assert r.exit_code == 2 and "set data.video_dir and data.pose_dir" in r.output
+    r = runner.invoke(app, ["prepare", "data.dataset=ntu60", f"data.video_dir={data.video_dir}", "--out",
+                            str(tmp_path / "s")])
+    assert r.exit_code == 2 and "set data.pose_dir" in r.output and "video_dir" not in r.output
+    assert not (tmp_path / "s").exists()
     r = _run(data, tmp_path / "s", "--protocol", "xyz")
     assert r.exit_code == 2 and "protocols are cs, cv" in r.output
     # A store keeps its options: resuming with others is refused.

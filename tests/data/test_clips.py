@@ -53,8 +53,9 @@ def test_eval_windows_are_evenly_spread():
     starts = many[:, 0]
     assert many.shape == (10, 64)
     np.testing.assert_array_equal(np.diff(many, axis=1), np.full((10, 63), 2))
-    # Starts at (2k+1)/20 of the free range 173: symmetric about the centre, equal gaps (+-1).
-    np.testing.assert_array_equal(starts, np.floor(173 * (2 * np.arange(10) + 1) / 20 + 0.5))
+    # Starts at (2k+1)/20 of the free range 173 (8.65, 25.95, ... 164.35, rounded): symmetric about the
+    # centre, equal gaps (+-1).
+    np.testing.assert_array_equal(starts, [9, 26, 43, 61, 78, 95, 112, 130, 147, 164])
     assert starts[0] + starts[-1] in (173, 174)
     assert many.max() <= 299
     loop = clips.eval_windows(5, 8, stride=2, num_clips=2)

@@ -187,3 +187,24 @@ def test_parse_name():
     for bad in ("", "a/b", " padded"):
         with pytest.raises(DataError):
             custom.parse_name(bad)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_generated_row_without_label_is_skipped_not_a_class(tmp_path, fmt):
+    # a short CSV row and a JSON null used to become a class named "None"
+    _files(tmp_path, ["a", "b", "c"])
+    if fmt == "csv":
+        (tmp_path / "m.csv").write_text("video,label,split\nv/a.mp4,wave,train\nv/b.mp4,,train\nv/c.mp4\n")
+    else:
+        (tmp_path / "m.json").write_text(json.dumps([{"video": "v/a.mp4", "label": "wave", "split": "train"},
+                                                     {"video": "v/b.mp4", "label": None, "split": "train"},
+                                                     {"video": "v/c.mp4"}]))
+    manifest = tmp_path / f"m.{fmt}"
+    assert custom.class_names(manifest) == ["wave"]
+    r = custom.records(manifest=manifest, split="all")
+    assert [(x.name, x.label) for x in r] == [("a", 0)]
+    assert dict(r.skipped) == {"b": "row 2: no label", "c": "row 3: no label"}
+    assert custom.classes_and_splits(manifest, "split") == (["wave"], ("train",))
+    # index labels with one row missing its label: still 0..max
+    (tmp_path / "i.csv").write_text("video,label\nv/a.mp4,2\nv/b.mp4,\n")
+    assert custom.class_names(tmp_path / "i.csv") == ["class_0", "class_1", "class_2"]

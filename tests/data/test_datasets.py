@@ -16,7 +16,6 @@ from torch.utils.data import DataLoader
 
 from vpnet.config import DataConfig
 from vpnet.data import build_dataset, clips, collate, dataset_info, ntu, prepared, synthetic
-from vpnet.data.prepared import video_uv
 from vpnet.data.video import open_video
 
 SMALL = dict(clip_len=8, crop_size=48, t_p=4, seed=0)
@@ -212,10 +211,12 @@ def test_bad_items_are_skipped_and_reported_without_losing_others(ntu_data, tmp_
             assert max(s["meta"]["frames"][0]) < s["meta"]["num_frames"]
             longer = "skeleton longer" if what == "short video" else "video longer"
             assert len(s["meta"]["notes"]) == 1 and longer in s["meta"]["notes"][0]
+            assert f"{ds.records[i].name}: {s['meta']['notes'][0]}" in text
+    assert text.count("using the first") == 2
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="vpnet.data"):
         [ds[i] for i in range(len(ds))]
-    assert "frames: using the first" not in caplog.text  # already said
+    assert "using the first" not in caplog.text and "skipping" in caplog.text  # notes said once, failures each time
     # Through a DataLoader with workers: every good item arrives, the bad ones are dropped.
     names = [n for b in DataLoader(ds, batch_size=4, num_workers=2, collate_fn=collate) if b for n in b["name"]]
     assert sorted(names) == sorted(r.name for r in ds.records if r.name not in bad)
@@ -286,7 +287,7 @@ def _check_boxes_contain_people(ds, epochs=range(3)) -> None:
         seq = ntu.read_poses(ds.records[i].poses)
         video = open_video(ds.records[i].video)
         w, h = video.size
-        uv = video_uv(seq, video.size)
+        uv = clips.video_uv(seq, video.size)
         for epoch in epochs:
             ds.set_epoch(epoch)
             s = ds[i]
@@ -324,7 +325,7 @@ def _lag_profile(video, seq, joints: list[int], lags: range, scale: float) -> np
     size = (round(w * scale), round(h * scale))
     gray = video.read(np.arange(n), transform=lambda f: cv2.cvtColor(
         cv2.resize(f, size, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)).astype(np.float32)
-    uv = video_uv(seq, video.size)[:n, 0][:, joints] * scale
+    uv = clips.video_uv(seq, video.size)[:n, 0][:, joints] * scale
     r = max(2, round(0.02 * max(size)))
     change = np.abs(gray[2:] - gray[:-2])  # around frame i, for i = 1 .. n-2
     speed = np.linalg.norm(uv[2:] - uv[:-2], axis=-1).mean(axis=-1)

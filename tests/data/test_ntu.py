@@ -8,27 +8,10 @@ import numpy as np
 import pytest
 
 from vpnet.data import ntu
+from vpnet.data.synthetic import random_skeleton_text as skeleton_text
 from vpnet.data.types import DataError
 
 REAL = "S001C001P001R001A001"
-
-
-def joint_line(rng: np.random.Generator, state: int = 2) -> str:
-    v = rng.normal(size=11) * [0.5, 0.5, 3, 100, 100, 500, 300, 1, 1, 1, 1]
-    return " ".join(f"{x:.7g}" for x in v) + f" {state}"
-
-
-def skeleton_text(frames: list[list[str]], *, seed: int = 0, joints: int = 25) -> str:
-    """NTU text for frames given as lists of body ids (CRLF)."""
-    rng = np.random.default_rng(seed)
-    out = [str(len(frames))]
-    for bodies in frames:
-        out.append(str(len(bodies)))
-        for bid in bodies:
-            out.append(f"{bid} 0 1 1 1 1 0 0.02764709 0.05745083 2")
-            out.append(str(joints))
-            out += [joint_line(rng) for _ in range(joints)]
-    return "\r\n".join(out) + "\r\n"
 
 
 def write(tmp_path: Path, text: str, name: str = "S001C001P001R001A001.skeleton") -> Path:
@@ -111,10 +94,12 @@ def test_generated_bodies_appear_vanish_and_keep_slots(tmp_path):
     assert sk.body_ids == (a, b, c)
     assert sk.present.tolist() == [[1, 0, 0], [1, 1, 0], [1, 1, 0], [0, 0, 0], [0, 1, 0], [0, 1, 1]]
     assert np.isnan(sk.joints[~sk.present]).all() and np.isfinite(sk.joints[sk.present]).all()
-    # frame 2 lists b first: its values land in b's slot
-    rng = np.random.default_rng(0)
-    lines = [joint_line(rng) for _ in range(25 * 5)]  # frames 0 (a), 1 (a, b), 2 (b, ...)
-    first_b_in_frame2 = np.array([[float(x) for x in ln.split()] for ln in lines[75:100]])
+    # frame 2 lists b first: its values land in b's slot. Lines: frame count; frame 0: body count,
+    # a (27 lines); frame 1: body count, a, b; frame 2: body count (line 84), b's body line, joint
+    # count, b's 25 joint lines.
+    lines = p.read_text().splitlines()
+    assert lines[84] == "2" and lines[85].startswith(b) and lines[86] == "25"
+    first_b_in_frame2 = np.array([[float(x) for x in ln.split()] for ln in lines[87:112]])
     assert np.array_equal(sk.joints[2, 1], first_b_in_frame2)
     seq = ntu.read_poses(p)
     assert seq.num_frames == 6 and seq.num_bodies == 3 and seq.body_ids == (a, b, c)
@@ -259,7 +244,7 @@ def test_generated_records_pair_files_and_report(tmp_path):
                                       "S018C001P001R001A061"]
     assert r120[0].video is None
     assert ("S001C001P001R001A001", "in the official list of samples with missing skeletons") in r120.skipped
-    with pytest.raises(ValueError, match="split must be"):
+    with pytest.raises(ValueError, match="splits are train, test, all; got 'val'"):
         ntu.records(pose_dir=ske, protocol="cs", split="val")
     with pytest.raises(DataError, match="does not exist"):
         ntu.records(pose_dir=tmp_path / "nowhere", protocol="cs", split="all")

@@ -51,15 +51,23 @@ def test_item_round_trip_keeps_poses_and_maps_2d_joints(ntu_data, tmp_path):
         np.testing.assert_array_equal(item.poses.xyz, seq.xyz)
         np.testing.assert_array_equal(item.poses.present, seq.present)
         assert item.poses.body_ids == seq.body_ids and item.poses.layout == "ntu25"
-        # Region: the video-level box of everybody with a 20 % margin, square, stored at short side 64.
-        raw_uv = prepared.video_uv(seq, video.size)
-        expected = clips.crop_box(raw_uv, seq.present, video.size, margin=0.2)
-        np.testing.assert_array_equal(item.region, expected)
+        # Region: everybody's joints over the whole video with a 20 % margin (of the longer side of
+        # their box) per side, square, in the frame; a side where the frame stops it touches the frame.
+        raw_uv = clips.video_uv(seq, video.size)
+        pts = raw_uv[seq.present].reshape(-1, 2)
+        lo, hi = pts.min(axis=0), pts.max(axis=0)
+        side, m = 1.4 * (hi - lo).max(), 0.2 * (hi - lo).max()
+        x0, y0, x1, y1 = item.region
+        frame = video.size
+        assert x0 == int(x0) and 0 <= x0 < x1 <= frame[0] and 0 <= y0 < y1 <= frame[1]
+        for a, (r0, r1) in enumerate([(x0, x1), (y0, y1)]):
+            assert r1 - r0 == pytest.approx(min(side, frame[a]), abs=2)
+            assert r0 == 0 or r0 <= lo[a] - m + 1e-6
+            assert r1 == frame[a] or r1 >= hi[a] + m - 1e-6
         w, h = item.video.size
         assert min(w, h) == 64 and item.poses.image_size == (w, h)
         # 2D joints in stored pixels map back onto the video's pixels.
-        scale = (item.region[2:] - item.region[:2]) / np.array([w, h])
-        back = item.poses.uv * scale + item.region[:2]
+        back = prepared.source_pixels(item.poses.uv, item.region, (w, h))
         np.testing.assert_allclose(back[seq.present], raw_uv[seq.present], atol=1e-3)
         # Stored frames: the region of the video frames, shrunk (JPEG q95: within a few levels).
         idx = np.array([5, 0, 5, 17])
@@ -70,6 +78,18 @@ def test_item_round_trip_keeps_poses_and_maps_2d_joints(ntu_data, tmp_path):
         np.testing.assert_array_equal(got[0], got[2])
         with pytest.raises(DataError, match="out of range"):
             item.video.read([video.num_frames])
+        with pytest.raises(DataError, match="1-D"):
+            item.video.read(idx.reshape(2, 2))
+        with pytest.raises(DataError, match="integers"):
+            item.video.read([0.5])
+
+
+def test_stored_and_source_pixels_are_inverse_maps():
+    region, size = np.array([100.0, 50.0, 300.0, 250.0]), (64, 32)  # 200x200 stored as 64x32
+    src = np.array([[100.0, 50.0], [300.0, 250.0], [200.0, 100.0]])
+    stored = prepared.stored_pixels(src, region, size)
+    np.testing.assert_allclose(stored, [[0, 0], [64, 32], [32, 8]])
+    np.testing.assert_allclose(prepared.source_pixels(stored, region, size), src)
 
 
 def test_item_with_a_video_shorter_than_its_skeleton_keeps_the_common_frames(ntu_data, tmp_path):

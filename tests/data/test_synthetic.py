@@ -163,7 +163,7 @@ def test_smarthome_dataset(tmp_path):
         assert all(sets) and not (sets[0] & sets[1] or sets[0] & sets[2] or sets[1] & sets[2])
         r = smarthome.records(video_dir=ds.video_dir, pose_dir=ds.pose_dir, split_dir=ds.split_dir,
                               protocol=prot, split="train")
-        assert not r.skipped and {x.label for x in r} == set(range(4)) if prot == "cv2" else len(r) > 0
+        assert not r.skipped and ({x.label for x in r} == set(range(4)) if prot == "cv2" else len(r) > 0)
     name = ds.names[1]
     doc = json.loads((ds.pose_dir / f"{name}_pose3d.json").read_text())
     assert doc["njts"] == 13 and doc["frames"][0] == [] and len(doc["frames"][-1][0]["pose3d"]) == 39

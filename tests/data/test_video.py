@@ -110,8 +110,9 @@ def test_generated_transform_and_empty(tmp_path):
     assert small.shape == (3, 32, 48, 3)
     assert frame_ids(small) == [3, 1, 3]
     assert v.read([]).shape == (0, 64, 96, 3)
+    rows = iter([5, 8])  # a transform whose output shape changes between frames
     with pytest.raises(ValueError, match="transform returned shape"):
-        v.read([1, 2], transform=lambda f: f[: np.random.randint(5, 9)])
+        v.read([1, 2], transform=lambda f: f[: next(rows)])
 
 
 def test_generated_bad_indices(tmp_path):
@@ -200,6 +201,37 @@ def test_generated_frame_folder(tmp_path):
     cv2.imwrite(str(dup / "b_1.png"), np.zeros((4, 4, 3), np.uint8))
     with pytest.raises(DataError, match="number 1"):
         open_video(dup)
+
+
+def test_generated_frame_folder_size_from_the_header(tmp_path):
+    import cv2
+    from PIL import Image
+
+    # frame 1's pixel data is cut off: its header still gives the size, decoding it fails
+    d = tmp_path / "cut"
+    d.mkdir()
+    ok, png = cv2.imencode(".png", np.full((30, 50, 3), 90, np.uint8))
+    (d / "1.png").write_bytes(png.tobytes()[:60])  # signature + IHDR, no image data
+    cv2.imwrite(str(d / "2.png"), np.zeros((30, 50, 3), np.uint8))
+    v = open_video(d)
+    assert v.size == (50, 30)
+    assert v.read([1]).shape == (1, 30, 50, 3)
+    with pytest.raises(DataError, match="1.png: cannot decode"):
+        v.read([0])
+    # an EXIF-rotated JPEG: cv2 turns it upright, and the size says so
+    r = tmp_path / "rotated"
+    r.mkdir()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees
+    Image.fromarray(np.zeros((30, 50, 3), np.uint8)).save(r / "1.jpg", exif=exif.tobytes())
+    rv = open_video(r)
+    assert rv.size == (30, 50) and rv.read([0]).shape == (1, 50, 30, 3)
+    # a first frame that is no image at all
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "1.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(DataError, match="1.jpg: cannot read frame image"):
+        open_video(bad).size
 
 
 def test_video_file_pickles_without_open_handles(tmp_path):

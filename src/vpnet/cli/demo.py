@@ -131,24 +131,15 @@ def _kinetics_check(shared_data: Path | None) -> None:
     if not clip.is_file():
         typer.echo(f"Kinetics check skipped: {clip} not found (--shared-data FOLDER)")
         return
-    import cv2
     import torch
 
     from vpnet.data.video import open_video
-    from vpnet.models import KINETICS400, inception_i3d
+    from vpnet.models import KINETICS400, inception_i3d, kinetics_preprocess
 
     video = open_video(clip)
     n = min(64, video.num_frames)
     first = (video.num_frames - n) // 2
-    frames = video.read(np.arange(first, first + n))  # (n, H, W, 3) RGB
-    # DeepMind's preprocessing: short side 256, centre crop 224, [-1, 1]
-    h, w = frames.shape[1:3]
-    scale = 256 / min(h, w)
-    size = (round(w * scale), round(h * scale))
-    frames = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_LINEAR) for f in frames])
-    top, left = (frames.shape[1] - 224) // 2, (frames.shape[2] - 224) // 2
-    frames = frames[:, top : top + 224, left : left + 224]
-    x = torch.from_numpy(frames).permute(3, 0, 1, 2)[None].float() / 127.5 - 1.0
+    x = kinetics_preprocess(video.read(np.arange(first, first + n)))  # (n, H, W, 3) RGB -> (1, 3, n, 224, 224)
     model = inception_i3d(weights="kinetics400").eval()
     with torch.no_grad():
         probs = model(x).softmax(-1)[0]

@@ -32,9 +32,11 @@ def _collect(cfg, store: Path, protocols: list[str] | None, splits: list[str] | 
     from vpnet.data.prepared import write_records
 
     entry = get_entry(cfg.dataset)
-    if not (cfg.video_dir or cfg.manifest):
-        raise FileNotFoundError(f"{cfg.dataset}: prepare reads the raw data; set data.video_dir and "
-                                "data.pose_dir (data.manifest for custom data)")
+    # Custom data: the manifest names every item's files (dataset_info says when it is missing).
+    needed = () if cfg.dataset == "custom" else ("video_dir", "pose_dir")
+    missing = [f"data.{k}" for k in needed if not getattr(cfg, k)]
+    if missing:
+        raise ValueError(f"{cfg.dataset}: prepare reads the raw videos and poses; set {' and '.join(missing)}")
     raw = dataclasses.replace(cfg, prepared_dir=None)
     records, left_out = [], {}
     for protocol in protocols or ([cfg.protocol] if cfg.dataset == "custom" else entry.protocols):
@@ -89,12 +91,12 @@ def prepare_command(
         from vpnet.data.prepared import PrepareOptions, prepare
 
         cfg = load(config, overrides).data
-        store = out or (Path(cfg.prepared_dir) if cfg.prepared_dir else None)
-        if store is None:
-            raise FileNotFoundError("no store folder: give --out DIR (or set data.prepared_dir)")
-        try:
+        try:  # a store, dataset, protocol, split or folder not given or that does not exist
+            store = out or (Path(cfg.prepared_dir) if cfg.prepared_dir else None)
+            if store is None:
+                raise ValueError("no store folder: give --out DIR (or set data.prepared_dir)")
             read_poses, records, left_out = _collect(cfg, store, protocols, splits)
-        except ValueError as e:  # a dataset, protocol or split that does not exist, a folder missing
+        except ValueError as e:
             typer.echo(f"error: {e}", err=True)
             raise typer.Exit(2) from None
         summary = prepare(records, store, read_poses=read_poses,

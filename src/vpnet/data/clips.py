@@ -2,8 +2,9 @@
 poses, the crop box around the people, resize and the model's value range (spec section 2).
 
 Everything here is a pure function of arrays (and of an explicit ``numpy.random.Generator`` where
-training draws something); the datasets (:mod:`vpnet.data.datasets`) compose them with the readers
-and the video sources.
+training draws something; :func:`common_frames` only asks a video source its length); the datasets
+(:mod:`vpnet.data.datasets`) and the prepared store compose them with the readers and the video
+sources.
 
 Conventions:
 
@@ -25,7 +26,7 @@ import math
 
 import numpy as np
 
-from vpnet.data.types import DataError, PoseSequence
+from vpnet.data.types import DataError, PoseSequence, VideoSource
 from vpnet.skeletons import get_layout
 
 # ------------------------------------------------------------------------------------------------
@@ -97,12 +98,26 @@ def pose_positions(clip_len: int, t_p: int, *, rng: np.random.Generator | None =
 # Poses
 
 
-def first_frames(seq: PoseSequence, n: int) -> PoseSequence:
-    """The first ``n`` frames of ``seq`` (the frames it shares with a shorter video)."""
-    if n >= seq.num_frames:
-        return seq
-    return dataclasses.replace(seq, xyz=seq.xyz[:n], uv=None if seq.uv is None else seq.uv[:n],
-                               present=seq.present[:n])
+def common_frames(video: VideoSource, seq: PoseSequence, *, what: str = "") -> tuple[PoseSequence, str | None]:
+    """``seq`` cut to the frames it shares with ``video``, and a note when their lengths differ.
+
+    Frame i of the skeleton is frame i of the video (checked on the real NTU sample). When one is
+    longer, the extra frames have no counterpart and are left out (the usable length is the
+    returned sequence's ``num_frames``): the item is still usable, the note says so (datasets log
+    it, ``prepare`` reports it). ``what`` names the item in the error when nothing is left.
+    """
+    n_v, n_p = video.num_frames, seq.num_frames
+    n = min(n_v, n_p)
+    if n < 1:
+        raise DataError(what or seq.source or None, f"nothing to sample: video has {n_v} frames, skeleton {n_p}")
+    if n_v == n_p:
+        return seq, None
+    note = (f"video has {n_v} frames, skeleton {n_p}: using the first {n} of both "
+            f"({'video' if n_v > n_p else 'skeleton'} longer by {abs(n_v - n_p)})")
+    if n < n_p:
+        seq = dataclasses.replace(seq, xyz=seq.xyz[:n], uv=None if seq.uv is None else seq.uv[:n],
+                                  present=seq.present[:n])
+    return seq, note
 
 
 def motion(xyz: np.ndarray, present: np.ndarray) -> float:
@@ -221,6 +236,13 @@ def scale_uv(uv: np.ndarray, from_size: tuple[int, int], to_size: tuple[int, int
     return uv * np.array([sx, sy], dtype=uv.dtype)
 
 
+def video_uv(seq: PoseSequence, video_size: tuple[int, int]) -> np.ndarray | None:
+    """``seq``'s 2D joints in pixels of the video's frames (they may be given for another size), or None."""
+    if seq.uv is None:
+        return None
+    return scale_uv(seq.uv, seq.image_size or video_size, video_size)
+
+
 def people_box(uv: np.ndarray, present: np.ndarray) -> np.ndarray | None:
     """The tight box (x0, y0, x1, y1) around every present body's finite 2D joints, or None.
 
@@ -316,7 +338,9 @@ def to_model_range(frames: np.ndarray) -> np.ndarray:
     if frames.dtype != np.uint8 or frames.ndim < 4 or frames.shape[-1] != 3:
         raise ValueError(f"expected (..., T, H, W, 3) uint8 RGB frames, got {frames.shape} {frames.dtype}")
     lead = frames.ndim - 4
-    out = np.moveaxis(frames, -1, lead).astype(np.float32)  # one copy into channels-first order
+    # One copy, which keeps the channels-last memory order (channels-first by strides only, not
+    # contiguous): the fastest variant measured; stacking a batch makes it contiguous.
+    out = np.moveaxis(frames, -1, lead).astype(np.float32)
     out *= np.float32(1 / 127.5)
     out -= np.float32(1.0)
     return out

@@ -27,7 +27,7 @@ list of objects (or ``{"classes": [...], "items": [...]}``), with the fields
 
     video    path to a video file or frame folder   (at least one of video / poses)
     poses    path to a pose file (above)
-    label    class name, or 0-based class index
+    label    class name, or 0-based class index (a row without one is skipped and reported)
     subject, camera   optional ints
     name     optional (default: the video's, else the pose file's, file stem)
     <split>  any column naming the split of the item, e.g. ``split`` = train / val / test
@@ -41,15 +41,16 @@ every label is an index; else the sorted label names. ``protocol`` names the spl
 from __future__ import annotations
 
 import csv
+import io
 import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
-from vpnet.data._readers import Records, Skipped, check_finite, finish, load_json
+from vpnet.data._readers import Records, Skipped, check_finite, finish, load_json, read_bytes, read_text
 from vpnet.data.types import DataError, PoseSequence, SampleRecord
 from vpnet.skeletons import get_layout, mediapipe_to_ntu25
 
@@ -57,21 +58,12 @@ LAYOUT = "ntu25"
 POSE_SUFFIXES = (".npz", ".npy")
 
 
-class CustomName(NamedTuple):
-    """A custom item name: any non-empty text without path separators."""
-
-    name: str
-
-    def __str__(self) -> str:
-        return self.name
-
-
-def parse_name(name: str | Path) -> CustomName:
-    """Own data has no naming scheme; DataError only for an empty name, a path, or padding spaces."""
+def parse_name(name: str | Path) -> str:
+    """Own data has no naming scheme: the name itself; DataError for an empty name, a path, or padding spaces."""
     text = str(name).strip()
     if not text or re.search(r"[/\\]", text) or text != str(name):
         raise DataError(str(name), "an item name must be non-empty, without surrounding spaces or / \\")
-    return CustomName(text)
+    return text
 
 
 # ---------------------------------------------------------------------------------------------
@@ -88,15 +80,13 @@ def read_poses(path: str | Path, *, layout: str | None = None, image_size: tuple
     p = Path(path)
     if p.suffix.lower() not in POSE_SUFFIXES:
         raise DataError(p, "pose files must be .npz or .npy")
+    fh = io.BytesIO(read_bytes(p))
     try:
-        with open(p, "rb") as fh:  # our handle: numpy leaks its own when the file is not a zip
-            if p.suffix.lower() == ".npy":
-                data: dict[str, np.ndarray] = {"xyz": np.load(fh, allow_pickle=False)}
-            else:
-                with np.load(fh, allow_pickle=False) as z:
-                    data = {k: z[k] for k in z.files}
-    except FileNotFoundError:
-        raise DataError(p, "file not found") from None
+        if p.suffix.lower() == ".npy":
+            data: dict[str, np.ndarray] = {"xyz": np.load(fh, allow_pickle=False)}
+        else:
+            with np.load(fh, allow_pickle=False) as z:
+                data = {k: z[k] for k in z.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:  # truncated, not numpy, or pickled objects
         raise DataError(p, f"cannot read numpy pose file: {e}") from None
     if "world" in data and "image" in data:
@@ -200,8 +190,11 @@ class Manifest:
     classes: list[str]
 
 
-def read_manifest(path: str | Path) -> Manifest:
+def read_manifest(path: str | Path | None) -> Manifest:
     """Read a CSV/JSON manifest (module docstring); paths resolve against its folder."""
+    if path is None:
+        raise ValueError("custom data needs a manifest (a CSV/JSON file: data.manifest, or data.split_dir "
+                         "holding manifest.csv)")
     p = Path(path)
     explicit: list[str] | None = None
     if p.suffix.lower() == ".json":
@@ -213,15 +206,12 @@ def read_manifest(path: str | Path) -> Manifest:
             raise DataError(p, "a JSON manifest is a list of objects, or {\"classes\": [...], \"items\": [...]}")
         rows = [{k: v for k, v in r.items()} for r in doc]
     elif p.suffix.lower() == ".csv":
+        reader = csv.DictReader(io.StringIO(read_text(p, "manifest"), newline=""))
         try:
-            with open(p, newline="", encoding="utf-8") as fh:
-                reader = csv.DictReader(fh)
-                rows = [dict(r) for r in reader]
-                columns = reader.fieldnames or []
-        except FileNotFoundError:
-            raise DataError(p, "manifest not found") from None
-        except (OSError, UnicodeDecodeError, csv.Error) as e:
+            rows = [dict(r) for r in reader]
+        except csv.Error as e:
             raise DataError(p, f"cannot read CSV manifest: {e}") from None
+        columns = reader.fieldnames or []
         if "label" not in columns or not ({"video", "poses"} & set(columns)):
             raise DataError(p, f"manifest columns are {columns}; it needs 'label' and 'video' and/or 'poses'")
     else:
@@ -229,19 +219,19 @@ def read_manifest(path: str | Path) -> Manifest:
     if not rows:
         raise DataError(p, "manifest lists no items")
     if explicit is None and (p.parent / "classes.txt").is_file():
-        explicit = [s.strip() for s in (p.parent / "classes.txt").read_text(encoding="utf-8").splitlines() if s.strip()]
-    labels = [str(r.get("label", "")).strip() for r in rows]
+        explicit = [s.strip() for s in read_text(p.parent / "classes.txt", "class list").splitlines() if s.strip()]
+    labels = [s for s in (_text(r.get("label")) for r in rows) if s]  # rows without one are skipped by records()
     if explicit is not None:
         classes = [str(c) for c in explicit]
-    elif all(re.fullmatch(r"\d+", s) for s in labels):
+    elif labels and all(re.fullmatch(r"\d+", s) for s in labels):
         classes = [f"class_{i}" for i in range(max(int(s) for s in labels) + 1)]
     else:
-        classes = sorted({s for s in labels if s and not re.fullmatch(r"\d+", s)})
+        classes = sorted({s for s in labels if not re.fullmatch(r"\d+", s)})
     for r in rows:
         for key in ("video", "poses"):
-            v = r.get(key)
-            if v is not None and str(v).strip():
-                q = Path(str(v).strip()).expanduser()
+            v = _text(r.get(key))
+            if v:
+                q = Path(v).expanduser()
                 r[key] = str(q if q.is_absolute() else (p.parent / q))
             else:
                 r[key] = None
@@ -253,8 +243,15 @@ def class_names(manifest: str | Path) -> list[str]:
     return read_manifest(manifest).classes
 
 
+def _text(value: Any) -> str:
+    """A manifest field as text: "" when absent (a short CSV row, a JSON null)."""
+    return "" if value is None else str(value).strip()
+
+
 def _label(value: Any, classes: list[str]) -> int:
-    s = str(value).strip()
+    s = _text(value)
+    if not s:
+        raise DataError(None, "no label")
     if re.fullmatch(r"\d+", s):
         i = int(s)
         if i >= len(classes):
@@ -266,35 +263,34 @@ def _label(value: Any, classes: list[str]) -> int:
 
 
 def _opt_int(row: dict[str, Any], key: str) -> int | None:
-    v = row.get(key)
-    if v is None or str(v).strip() == "":
+    v = _text(row.get(key))
+    if not v:
         return None
     try:
-        return int(str(v).strip())
+        return int(v)
     except ValueError:
-        raise DataError(None, f"{key} must be an integer, got {v!r}") from None
+        raise DataError(None, f"{key} must be an integer, got {row[key]!r}") from None
 
 
-def records(*, video_dir: str | Path | None = None, pose_dir: str | Path | None = None, protocol: str = "split",
-            split: str, split_dir: str | Path | None = None, manifest: str | Path | None = None) -> Records:
+def classes_and_splits(manifest: str | Path | None, column: str) -> tuple[list[str], tuple[str, ...]]:
+    """The class list of a manifest and the values of its split ``column`` (first-seen order), read once."""
+    man = read_manifest(manifest)
+    return man.classes, tuple(dict.fromkeys(v for v in (_text(r.get(column)) for r in man.rows) if v))
+
+
+def records(*, manifest: str | Path | None, protocol: str = "split", split: str) -> Records:
     """The items of one split of a manifest.
 
     Args:
-        manifest: the CSV/JSON manifest (required; ``split_dir/manifest.csv`` if only split_dir given).
+        manifest: the CSV/JSON manifest (required).
         protocol: the manifest column holding each item's split (default ``split``).
         split: the value of that column to keep (``train``, ``test``, ... as you wrote them), or
             ``all`` for every row.
-        video_dir, pose_dir: not used (paths come from the manifest).
 
     Returns:
-        :class:`Records`; ``.skipped`` lists rows left out: a label not in the class list, a bad
-        subject/camera, a missing video or pose file.
+        :class:`Records`; ``.skipped`` lists rows left out: no label or one not in the class list, a
+        bad subject/camera, a missing video or pose file.
     """
-    del video_dir, pose_dir
-    if manifest is None:
-        if split_dir is None:
-            raise ValueError("custom records need manifest (a CSV/JSON file)")
-        manifest = Path(split_dir) / "manifest.csv"
     man = read_manifest(manifest)
     if split != "all" and not any(protocol in r for r in man.rows):
         raise ValueError(f"manifest {man.path} has no split column {protocol!r}")
@@ -303,14 +299,14 @@ def records(*, video_dir: str | Path | None = None, pose_dir: str | Path | None 
     seen: set[str] = set()
     for i, row in enumerate(man.rows):
         video, poses = row.get("video"), row.get("poses")
-        name = str(row.get("name") or "").strip() or Path(video or poses or f"row{i + 1}").stem
-        if split != "all" and str(row.get(protocol, "")).strip() != split:
+        name = _text(row.get("name")) or Path(video or poses or f"row{i + 1}").stem
+        if split != "all" and _text(row.get(protocol)) != split:
             continue
         try:
             parse_name(name)
             if name in seen:
                 raise DataError(None, f"name {name!r} appears twice in the manifest")
-            label = _label(row.get("label", ""), man.classes)
+            label = _label(row.get("label"), man.classes)
             subject, camera = _opt_int(row, "subject"), _opt_int(row, "camera")
         except DataError as e:
             skipped.append(Skipped(name, f"row {i + 1}: {e.problem}"))

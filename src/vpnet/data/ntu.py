@@ -10,9 +10,12 @@ performer, replication, action). Skeleton frame ``i`` is video frame ``i``.
 depthX/depthY in the 512x424 depth image, colorX/colorY in the 1920x1080 colour image.
 
 Protocols (spec section 3): NTU-60 ``cs`` (cross-subject) and ``cv`` (cross-view), NTU-120
-``csub`` and ``cset``. The 302 (NTU-60) / 535 (NTU-120) samples without usable skeletons have no
-``.skeleton`` file in the release, so :func:`records` leaves them out when it pairs videos with
-skeletons; pass ``missing_list`` (the official list) to exclude them explicitly as well.
+``csub`` and ``cset``. The official protocols also leave out the 302 (NTU-60) / 535 (NTU-120)
+samples whose skeletons are missing or incomplete. The release ships a ``.skeleton`` file for them
+too (empty or partial), and their videos, so pairing files keeps them: pass ``missing_list``, the
+owners' list (:data:`MISSING_LISTS`, from the NTU RGB+D GitHub repository; vpnet does not ship it),
+to exclude them; :func:`records` logs a warning without it. (A file with no body in any frame
+fails when it is read, so such a sample is skipped and reported when the dataset loads it.)
 """
 
 from __future__ import annotations
@@ -26,8 +29,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from vpnet.data._readers import Records, Skipped, check_split, finish, locate, resource_lines, scan
-from vpnet.data.types import DataError, PoseSequence, SampleRecord
+from vpnet.data._readers import SPLITS, Records, choice, log, pair, read_bytes, read_text, resource_lines, strip_suffix
+from vpnet.data.types import DataError, PoseSequence
 
 LAYOUT = "ntu25"
 NUM_JOINTS = 25
@@ -53,6 +56,9 @@ CV_TRAIN_CAMERAS = frozenset({2, 3})
 NTU60_SETUPS = 17
 
 PROTOCOLS = {60: ("cs", "cv"), 120: ("csub", "cset")}
+#: the owners' list of samples with missing or incomplete skeletons (file name, samples listed).
+MISSING_LISTS = {60: ("NTU_RGBD_samples_with_missing_skeletons.txt", 302),
+                 120: ("NTU_RGBD120_samples_with_missing_skeletons.txt", 535)}
 _ALIASES = {"xsub": {60: "cs", 120: "csub"}, "xview": {60: "cv"}, "xset": {120: "cset"},
             "cs": {60: "cs", 120: "csub"}}
 
@@ -80,12 +86,7 @@ class NTUName(NamedTuple):
 
 def parse_name(name: str | Path) -> NTUName:
     """``S001C002P003R002A013`` (also as a file name or path: ``..._rgb.avi``, ``.skeleton``)."""
-    stem = Path(str(name)).name
-    for suffix in (VIDEO_SUFFIX, SKELETON_SUFFIX, ".npy", ".npz"):
-        if stem.endswith(suffix):
-            stem = stem[: -len(suffix)]
-            break
-    m = _NAME.fullmatch(stem)
+    m = _NAME.fullmatch(strip_suffix(name, (VIDEO_SUFFIX, SKELETON_SUFFIX, ".npy", ".npz")))
     if m is None:
         raise DataError(name, "not an NTU RGB+D sample name (expected SsssCcccPpppRrrrAaaa, "
                               "e.g. S001C002P003R002A013)")
@@ -97,8 +98,7 @@ def parse_name(name: str | Path) -> NTUName:
 
 def class_names(version: int = 60) -> list[str]:
     """The 60 or 120 action names; index = 0-based label (action ``A(i+1)``)."""
-    names = resource_lines("ntu120_classes.txt")
-    return names[: _num_classes(version)]
+    return list(resource_lines("ntu120_classes.txt")[: _num_classes(version)])
 
 
 def _num_classes(version: int) -> int:
@@ -165,11 +165,7 @@ def read_skeleton(path: str | Path, *, dtype: np.dtype | type = np.float32) -> N
     """
     p = Path(path)
     try:
-        text = p.read_bytes().decode("ascii")
-    except FileNotFoundError:
-        raise DataError(p, "file not found") from None
-    except OSError as e:
-        raise DataError(p, f"cannot read file: {e}") from None
+        text = read_bytes(p).decode("ascii")
     except UnicodeDecodeError as e:
         raise DataError(p, f"not a text .skeleton file (byte {e.start} is not ASCII)") from None
     lines = text.split("\n")  # CRLF: the '\r' stays at the end of each line; int() and loadtxt ignore it
@@ -280,11 +276,8 @@ def read_poses(path: str | Path) -> PoseSequence:
 
 def _resolve(version: int, protocol: str) -> str:
     _num_classes(version)
-    prot = protocol.lower()
-    prot = _ALIASES.get(prot, {}).get(version, prot)
-    if prot not in PROTOCOLS[version]:
-        raise ValueError(f"NTU RGB+D {version} protocols are {', '.join(PROTOCOLS[version])}; got {protocol!r}")
-    return prot
+    aliases = {alias: to[version] for alias, to in _ALIASES.items() if version in to}
+    return choice(protocol, PROTOCOLS[version], f"NTU RGB+D {version} protocols", aliases=aliases)
 
 
 def version_of(protocol: str) -> int:
@@ -316,29 +309,33 @@ def in_version(name: NTUName, version: int) -> bool:
     return name.action <= 120
 
 
+def split_of(name: NTUName, *, version: int, protocol: str) -> str | None:
+    """``train`` or ``test`` under ``protocol``; None for a sample that is not part of ``version``."""
+    if not in_version(name, version):
+        return None
+    return "train" if is_train(name, version=version, protocol=protocol) else "test"
+
+
 def split_names(names: Iterable[str], *, version: int, protocol: str) -> tuple[list[str], list[str]]:
     """Split sample names into (train, test) by the official protocol, keeping their order.
 
     Raises DataError for a name that does not follow the scheme or is not part of ``version``.
     """
     _resolve(version, protocol)
-    train: list[str] = []
-    test: list[str] = []
+    out: dict[str, list[str]] = {"train": [], "test": []}
     for name in names:
         parts = parse_name(name)
-        if not in_version(parts, version):
+        split = split_of(parts, version=version, protocol=protocol)
+        if split is None:
             raise DataError(name, f"not a sample of NTU RGB+D {version} (setup {parts.setup}, action {parts.action})")
-        (train if is_train(parts, version=version, protocol=protocol) else test).append(str(name))
-    return train, test
+        out[split].append(str(name))
+    return out["train"], out["test"]
 
 
 def read_missing_list(path: str | Path) -> set[str]:
     """Sample names in an official ``*_samples_with_missing_skeletons.txt`` (header lines ignored)."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8", errors="replace")
-    except OSError as e:
-        raise DataError(p, f"cannot read the missing-skeleton list: {e}") from None
+    text = read_text(p, "missing-skeleton list")
     names = {line.strip() for line in text.splitlines() if _NAME.fullmatch(line.strip())}
     if not names:
         raise DataError(p, "no sample names (SsssCcccPpppRrrrAaaa) in the missing-skeleton list")
@@ -346,8 +343,7 @@ def read_missing_list(path: str | Path) -> set[str]:
 
 
 def records(*, video_dir: str | Path | None = None, pose_dir: str | Path | None = None, protocol: str,
-            split: str, split_dir: str | Path | None = None, manifest: str | Path | None = None,
-            version: int | None = None, missing_list: str | Path | None = None) -> Records:
+            split: str, version: int | None = None, missing_list: str | Path | None = None) -> Records:
     """The samples of one split, found by scanning the folders as the release ships them.
 
     Args:
@@ -355,47 +351,36 @@ def records(*, video_dir: str | Path | None = None, pose_dir: str | Path | None 
         pose_dir: folder with ``<name>.skeleton``; None for video-only use.
         protocol: ``cs``/``cv`` (NTU-60) or ``csub``/``cset`` (NTU-120).
         split: ``train``, ``test`` or ``all``.
-        split_dir, manifest: not used by NTU (the protocols are fixed); accepted for a uniform call.
         version: 60 or 120; by default the protocol's. NTU-60 from an NTU-120 folder takes setups 1-17.
-        missing_list: the official list of samples without usable skeletons, excluded (and reported).
+        missing_list: the official list of samples with missing or incomplete skeletons, excluded (and
+            reported) as the protocols say; without it they are kept and a warning is logged.
 
     Returns:
         :class:`Records` sorted by name; ``.skipped`` lists the items left out (a video without
         skeleton or the other way round, a name off the scheme, a listed missing sample).
     """
-    del split_dir, manifest
-    split = check_split(split)
     version = version_of(protocol) if version is None else version
-    _resolve(version, protocol)
-    if video_dir is None and pose_dir is None:
-        raise ValueError("NTU RGB+D records need video_dir, pose_dir or both")
-    videos = scan(video_dir, VIDEO_SUFFIX, "NTU video")
-    poses = scan(pose_dir, SKELETON_SUFFIX, "NTU skeleton")
+    prot = _resolve(version, protocol)
+    dataset = f"NTU RGB+D {version}"
+    split = choice(split, SPLITS, f"{dataset} splits")
     missing = read_missing_list(missing_list) if missing_list is not None else set()
-    items: list[SampleRecord] = []
-    skipped: list[Skipped] = []
-    for name in sorted(set(videos) | set(poses)):
-        try:
-            parts = parse_name(name)
-        except DataError as e:
-            skipped.append(Skipped(name, e.problem))
-            continue
-        if not in_version(parts, version):
-            continue  # e.g. NTU-120 samples in the folder of an NTU-60 run: not part of this dataset
-        if split != "all" and is_train(parts, version=version, protocol=protocol) != (split == "train"):
-            continue
+
+    def describe(name: str) -> dict | None:
+        parts = parse_name(name)
+        of = split_of(parts, version=version, protocol=prot)
+        if of is None or split not in ("all", of):
+            return None  # another split, or e.g. an NTU-120 sample in the folder of an NTU-60 run
         if name in missing:
-            skipped.append(Skipped(name, "in the official list of samples with missing skeletons"))
-            continue
-        try:
-            video, pose = locate(name, videos, video_dir, f"video {name}{VIDEO_SUFFIX}",
-                                 poses, pose_dir, f"skeleton {name}{SKELETON_SUFFIX}")
-        except DataError as e:
-            skipped.append(Skipped(name, e.problem))
-            continue
-        items.append(SampleRecord(
-            name=name, label=parts.label, video=video, poses=pose,
-            subject=parts.performer, camera=parts.camera,
-            meta={"setup": parts.setup, "replication": parts.replication},
-        ))
-    return finish(f"NTU RGB+D {version}", split, items, skipped)
+            raise DataError(None, "in the official list of samples with missing skeletons")
+        return dict(label=parts.label, subject=parts.performer, camera=parts.camera,
+                    meta={"setup": parts.setup, "replication": parts.replication})
+
+    out = pair(dataset, split, describe, video_dir=video_dir, video_suffixes=(VIDEO_SUFFIX,),
+               video_file="video {}" + VIDEO_SUFFIX, pose_dir=pose_dir, pose_suffixes=(SKELETON_SUFFIX,),
+               pose_file="skeleton {}" + SKELETON_SUFFIX)
+    if missing_list is None:
+        file, count = MISSING_LISTS[version]
+        log.warning("%s %s: the official protocol excludes the %d samples listed in %s from the official "
+                    "NTU RGB+D repository; without that list they are used (set data.missing_list=...)",
+                    dataset, split, count, file)
+    return out

@@ -21,15 +21,15 @@ images (the folders also hold depth images, which :class:`vpnet.data.video.Frame
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
-from vpnet.data._readers import Records, Skipped, check_split, finish, load_json, locate, resource_lines, scan
-from vpnet.data.types import DataError, PoseSequence, SampleRecord
+from vpnet.data._readers import (SPLITS, Records, check_finite, choice, load_json, pair, project, resource_lines,
+                                 strip_suffix)
+from vpnet.data.types import DataError, PoseSequence
 
 LAYOUT = "ucla20"
 NUM_JOINTS = 20
@@ -63,12 +63,7 @@ class NUCLAName(NamedTuple):
 
 def parse_name(name: str | Path) -> NUCLAName:
     """``a01_s01_e00_v01`` (also as a ``.json``/video file name or path)."""
-    stem = Path(str(name)).name
-    for suffix in (".json", *VIDEO_SUFFIXES):
-        if stem.endswith(suffix):
-            stem = stem[: -len(suffix)]
-            break
-    m = _NAME.fullmatch(stem)
+    m = _NAME.fullmatch(strip_suffix(name, (".json", *VIDEO_SUFFIXES)))
     if m is None:
         raise DataError(name, "not a Northwestern-UCLA clip name (expected aAA_sSS_eEE_vVV, e.g. a01_s01_e00_v01)")
     return NUCLAName(*(int(g) for g in m.groups()))
@@ -85,13 +80,7 @@ def label_of(name: str | NUCLAName) -> int:
 
 def class_names() -> list[str]:
     """The 10 action names; index = 0-based label."""
-    return resource_lines("nucla_classes.txt")
-
-
-def project(xyz: np.ndarray) -> np.ndarray:
-    """(..., 3) camera-space metres -> (..., 2) pixels of the 640x480 colour image."""
-    f, cx, cy = INTRINSICS
-    return np.stack([cx + f * xyz[..., 0] / xyz[..., 2], cy - f * xyz[..., 1] / xyz[..., 2]], axis=-1)
+    return list(resource_lines("nucla_classes.txt"))
 
 
 def read_poses(path: str | Path) -> PoseSequence:
@@ -114,9 +103,7 @@ def read_poses(path: str | Path) -> PoseSequence:
         raise DataError(p, "'skeletons' is not a T x 20 x 3 list of numbers") from None
     if sk.ndim != 3 or sk.shape[1:] != (NUM_JOINTS, 3) or sk.shape[0] == 0:
         raise DataError(p, f"'skeletons' has shape {sk.shape}; expected (T, 20, 3) with T >= 1")
-    if not np.isfinite(sk).all():
-        t = int(np.argwhere(~np.isfinite(sk))[0][0])
-        raise DataError(p, f"frame {t}: a joint coordinate is not finite (NaN or inf)")
+    check_finite(p, sk[:, None], "a joint coordinate")
     present = np.abs(sk).sum(axis=(1, 2)) > 0
     if not present.any():
         raise DataError(p, f"no tracked skeleton in any of the {len(sk)} frames (all zeros)")
@@ -132,7 +119,7 @@ def read_poses(path: str | Path) -> PoseSequence:
             raise DataError(p, f"label {doc['label']} contradicts action a{parts.action:02d} of file_name "
                                f"{doc['file_name']} (expected {ACTIONS.index(parts.action) + 1})")
     xyz = np.where(present[:, None, None], sk, np.nan).astype(np.float32)[:, None]
-    uv = project(xyz.astype(np.float64)).astype(np.float32)
+    uv = project(xyz.astype(np.float64), INTRINSICS).astype(np.float32)
     return PoseSequence(xyz=xyz, uv=uv, present=present[:, None].copy(), layout=LAYOUT, source=str(p),
                         body_ids=("0",), image_size=IMAGE_SIZE)
 
@@ -142,79 +129,57 @@ def read_poses(path: str | Path) -> PoseSequence:
 
 
 def _protocol(protocol: str) -> int:
-    p = protocol.lower()
-    if p not in PROTOCOLS:
-        raise ValueError(f"N-UCLA protocols are {', '.join(PROTOCOLS)} (v3 = the standard V^3_{{1,2}}); got {protocol!r}")
-    return int(p[1])
+    """The test view of ``protocol``."""
+    return int(choice(protocol, PROTOCOLS, "N-UCLA protocols", hint=" (v3 = the standard V^3_{1,2})")[1])
+
+
+def split_of(name: NUCLAName, test_view: int) -> str:
+    """``test`` for a clip of the test view, else ``train``."""
+    return "test" if name.view == test_view else "train"
 
 
 def split_names(names: list[str], *, protocol: str = "v3") -> tuple[list[str], list[str]]:
     """(train, test) names: test = the protocol's view, train = the other views."""
     test_view = _protocol(protocol)
-    train, test = [], []
+    out: dict[str, list[str]] = {"train": [], "test": []}
     for n in names:
-        (test if parse_name(n).view == test_view else train).append(n)
-    return train, test
+        out[split_of(parse_name(n), test_view)].append(n)
+    return out["train"], out["test"]
 
 
-def _scan_videos(video_dir: str | Path | None) -> dict[str, Path]:
-    """``{name: video file or frame folder}`` for the layouts of the module docstring."""
-    if video_dir is None:
-        return {}
-    found: dict[str, Path] = {}
-    for suffix in VIDEO_SUFFIXES:
-        for name, path in scan(video_dir, suffix, "N-UCLA video").items():
-            found.setdefault(name, path)
-    for dirpath, dirnames, _ in os.walk(video_dir):
-        dirnames.sort()
-        base = Path(dirpath)
-        for d in dirnames:
-            if _NAME.fullmatch(d):
-                found.setdefault(d, base / d)
-            elif _CLIP_DIR.fullmatch(d) and (v := _VIEW_DIR.fullmatch(base.name)):
-                found.setdefault(f"{d}_v{int(v.group(1)):02d}", base / d)
-    return found
+def _frame_folder(parent: Path, folder: str) -> str | None:
+    """The clip a folder of frames holds: ``<name>/``, or ``view_V/aAA_sSS_eEE/`` of the release."""
+    if _NAME.fullmatch(folder):
+        return folder
+    if _CLIP_DIR.fullmatch(folder) and (v := _VIEW_DIR.fullmatch(parent.name)):
+        return f"{folder}_v{int(v.group(1)):02d}"
+    return None
 
 
 def records(*, video_dir: str | Path | None = None, pose_dir: str | Path | None = None, protocol: str = "v3",
-            split: str, split_dir: str | Path | None = None, manifest: str | Path | None = None) -> Records:
-    """The clips of one split, found by scanning ``pose_dir`` (``<name>.json``) and ``video_dir``.
+            split: str) -> Records:
+    """The clips of one split, found by scanning ``pose_dir`` (``<name>.json``) and ``video_dir``
+    (video files or frame folders, the layouts of the module docstring).
 
     Args:
         protocol: ``v3`` (train views 1, 2; test view 3), or ``v1``/``v2``.
         split: ``train``, ``test`` or ``all``.
-        split_dir, manifest: not used (the protocol is fixed by the views).
 
     Returns:
         :class:`Records`; ``.skipped`` lists clips left out (name off the scheme, action outside
         the 10 classes, missing video or skeleton).
     """
-    del split_dir, manifest
-    split = check_split(split)
     test_view = _protocol(protocol)
-    if video_dir is None and pose_dir is None:
-        raise ValueError("N-UCLA records need video_dir, pose_dir or both")
-    poses = scan(pose_dir, ".json", "N-UCLA skeleton")
-    videos = _scan_videos(video_dir)
-    items: list[SampleRecord] = []
-    skipped: list[Skipped] = []
-    for name in sorted(set(poses) | set(videos)):
-        try:
-            parts = parse_name(name)
-            label = label_of(parts)
-        except DataError as e:
-            skipped.append(Skipped(name, e.problem))
-            continue
-        if split != "all" and (parts.view == test_view) != (split == "test"):
-            continue
-        try:
-            video, pose = locate(name, videos, video_dir, f"video or frame folder for {name}",
-                                 poses, pose_dir, f"skeleton {name}.json")
-        except DataError as e:
-            skipped.append(Skipped(name, e.problem))
-            continue
-        items.append(SampleRecord(
-            name=name, label=label, video=video, poses=pose,
-            subject=parts.subject, camera=parts.view, meta={"episode": parts.episode},
-        ))
-    return finish(f"N-UCLA {protocol.upper()}", split, items, skipped)
+    dataset = f"N-UCLA {protocol.upper()}"
+    split = choice(split, SPLITS, f"{dataset} splits")
+
+    def describe(name: str) -> dict | None:
+        parts = parse_name(name)
+        label = label_of(parts)
+        if split not in ("all", split_of(parts, test_view)):
+            return None
+        return dict(label=label, subject=parts.subject, camera=parts.view, meta={"episode": parts.episode})
+
+    return pair(dataset, split, describe, video_dir=video_dir, video_suffixes=VIDEO_SUFFIXES,
+                video_file="video or frame folder for {}", folder_name=_frame_folder,
+                pose_dir=pose_dir, pose_suffixes=(".json",), pose_file="skeleton {}.json")

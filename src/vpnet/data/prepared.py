@@ -19,7 +19,8 @@ header and memory-mapped tensors, so a slice reads only its bytes):
   (a clip reads only its own frames, any order) and OpenCV decodes a 256-pixel frame in ~0.3 ms;
   an all-intra video re-encode would add a demuxer and its seeking for the same pixels.
 - ``xyz`` (F, M, J, 3) float32, ``present`` (F, M) bool and ``uv`` (F, M, J, 2) float32 (absent for
-  formats without 2D joints): the parsed poses, the 2D joints mapped into the stored frame's pixels.
+  formats without 2D joints): the parsed poses, the 2D joints mapped into the stored frame's pixels
+  (:func:`stored_pixels`; :func:`source_pixels` maps back).
 - metadata (strings): name, layout, body ids, fps, sizes, the stored region, notes, the record.
 
 The stored region is the box around all people over the **whole** video with a margin (default 0.2
@@ -29,21 +30,19 @@ The clip-level crop of the spec is then computed at load time from the stored 2D
 from a raw video, with the stored region playing the frame: a clip box that would reach past the
 region is moved inside it (the people are always inside: the region holds every person of every
 frame). Formats without 2D joints store the whole frame. Frames beyond the shorter of video and
-skeleton are not stored (the item notes it; see :func:`common_length`).
+skeleton are not stored (the item notes it; see :func:`vpnet.data.clips.common_frames`).
 
 Writing is atomic (a temp file, fsync'ed, renamed into place), so a store is resumable: an item file
-that exists is complete and is skipped. (A killed run may leave ``items/.*.tmp-*`` files behind;
+that exists is complete and is skipped. (A killed run may leave ``items/.*.tmp`` files behind;
 they are never read and can be deleted when no prepare is running.)
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import multiprocessing
 import os
-import socket
 import zlib
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -54,8 +53,10 @@ from urllib.parse import quote
 
 import numpy as np
 
+from vpnet._io import atomic_write_bytes
 from vpnet.data import clips
 from vpnet.data.types import DataError, PoseSequence, SampleRecord, VideoSource
+from vpnet.data.video import check_indices, FrameCollector
 
 log = logging.getLogger(__name__)
 
@@ -87,29 +88,10 @@ def shard_of(name: str, num_shards: int) -> int:
     return zlib.crc32(name.encode()) % num_shards
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temp file beside ``path``, then rename: readers never see a partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Host and pid in the name: shards on several machines may share the folder.
-    tmp = path.with_name(f".{path.name}.tmp-{socket.gethostname()}-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())  # a crash after the rename must not leave an empty "done" item
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    _atomic_write_bytes(path, text.encode())
-
-
 def write_records(root: str | Path, protocol: str, split: str, records: Iterable[SampleRecord]) -> Path:
     """Save a split's records (one JSON object per line) so training can run from the store alone."""
     path = records_path(root, protocol, split)
-    _atomic_write_text(path, "".join(json.dumps(asdict(r)) + "\n" for r in records))
+    atomic_write_bytes(path, "".join(json.dumps(asdict(r)) + "\n" for r in records).encode())
     return path
 
 
@@ -128,10 +110,24 @@ def read_records(root: str | Path, protocol: str, split: str) -> list[SampleReco
 # Reading
 
 
+def stored_pixels(xy: np.ndarray, region: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Pixel coordinates (..., 2) in the source video -> in the stored frames of ``size`` = (W, H)
+    cut from its ``region`` = (x0, y0, x1, y1): shifted by the region's corner, scaled like the
+    pixels. float64."""
+    region = np.asarray(region, dtype=np.float64)
+    return (np.asarray(xy, dtype=np.float64) - region[:2]) * (np.asarray(size) / (region[2:] - region[:2]))
+
+
+def source_pixels(xy: np.ndarray, region: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The inverse of :func:`stored_pixels`: stored-frame pixel coordinates (..., 2) -> the source's."""
+    region = np.asarray(region, dtype=np.float64)
+    return np.asarray(xy, dtype=np.float64) * ((region[2:] - region[:2]) / np.asarray(size)) + region[:2]
+
+
 class PreparedVideo:
     """The stored frames of one item, as a :class:`~vpnet.data.types.VideoSource`."""
 
-    def __init__(self, handle, offsets: np.ndarray, fps: float, size: tuple[int, int], path: str):
+    def __init__(self, handle, offsets: np.ndarray, fps: float, size: tuple[int, int], path: Path):
         self._handle = handle
         self._offsets = offsets
         self._fps = fps
@@ -156,23 +152,15 @@ class PreparedVideo:
         frame once, as in :meth:`vpnet.data.video.VideoFile.read`)."""
         import cv2
 
-        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
-        if len(idx) and (idx.min() < 0 or idx.max() >= self.num_frames):
-            raise DataError(self._path, f"frame indices {idx.min()}..{idx.max()} out of range "
-                                        f"for {self.num_frames} stored frames")
-        uniq, inverse = np.unique(idx, return_inverse=True)
+        col = FrameCollector(check_indices(self._path, indices, self.num_frames), transform)
         w, h = self._size
         blob = self._handle.get_slice("jpeg")
-        out = np.empty((0, h, w, 3), np.uint8)
-        for k, f in enumerate(uniq):
+        for k, f in enumerate(col.wanted):
             img = cv2.imdecode(blob[self._offsets[f]:self._offsets[f + 1]], cv2.IMREAD_COLOR_RGB)
             if img is None or img.shape != (h, w, 3):
                 raise DataError(self._path, f"stored frame {f} is corrupt (its JPEG does not decode to {w}x{h})")
-            img = img if transform is None else transform(img)
-            if k == 0:
-                out = np.empty((len(uniq), *img.shape), img.dtype)
-            out[k] = img
-        return out if len(uniq) == len(idx) and np.all(uniq == idx) else out[inverse]
+            col.put(k, img)
+        return col.result((h, w, 3))
 
 
 class PreparedItem:
@@ -210,7 +198,7 @@ class PreparedItem:
             image_size=size,
         )
         self.video = PreparedVideo(self._handle, self._handle.get_tensor("offsets"), float(meta["fps"]),
-                                   size, self.path)
+                                   size, Path(self.path))
 
     def close(self) -> None:
         self._handle.__exit__(None, None, None)
@@ -226,43 +214,6 @@ class PreparedItem:
 # Writing one item
 
 
-def common_length(video: VideoSource, seq: PoseSequence, *, what: str = "") -> tuple[int, str | None]:
-    """The frames usable by both video and skeleton, and a note when their lengths differ.
-
-    Frame i of the skeleton is frame i of the video (checked on the real NTU sample). When one is
-    longer, the extra frames have no counterpart and are left out: the item is still usable, the
-    note says so (datasets log it, ``prepare`` reports it).
-    """
-    n_v, n_p = video.num_frames, seq.num_frames
-    n = min(n_v, n_p)
-    if n < 1:
-        raise DataError(what or seq.source or None, f"nothing to sample: video has {n_v} frames, skeleton {n_p}")
-    note = None
-    if n_v != n_p:
-        note = (f"video has {n_v} frames, skeleton {n_p}: using the first {n} of both "
-                f"({'video' if n_v > n_p else 'skeleton'} longer by {abs(n_v - n_p)})")
-    return n, note
-
-
-def video_uv(seq: PoseSequence, video_size: tuple[int, int]) -> np.ndarray | None:
-    """The 2D joints in pixels of the video's frames (they may be given for another size)."""
-    if seq.uv is None:
-        return None
-    return clips.scale_uv(seq.uv, seq.image_size or video_size, video_size)
-
-
-def read_frames(video: VideoSource, indices: np.ndarray, transform: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    """``video.read(indices)`` with ``transform`` applied to each frame as it is decoded.
-
-    The sources of this package take the transform themselves, so that only transformed frames
-    (small crops) are ever held, not a clip's worth of full-HD frames; any other VideoSource is
-    read whole, then transformed.
-    """
-    if "transform" in inspect.signature(video.read).parameters:
-        return video.read(indices, transform=transform)
-    return np.stack([transform(f) for f in video.read(indices)])
-
-
 def write_item(path: str | Path, record: SampleRecord, video: VideoSource, seq: PoseSequence, *,
                size: int = 256, margin: float = 0.2, quality: int = 90) -> list[str]:
     """Crop, shrink and JPEG-encode every frame of ``video``; store them with ``seq``. Returns notes.
@@ -273,11 +224,11 @@ def write_item(path: str | Path, record: SampleRecord, video: VideoSource, seq: 
     from safetensors.numpy import save
 
     path = Path(path)
-    n, note = common_length(video, seq, what=record.video or "")
+    seq, note = clips.common_frames(video, seq, what=record.video or "")
+    n = seq.num_frames
     notes = [note] if note else []
-    seq = clips.first_frames(seq, n)
     src_w, src_h = video.size
-    uv = video_uv(seq, (src_w, src_h))
+    uv = clips.video_uv(seq, (src_w, src_h))
     region = clips.crop_box(uv, seq.present, (src_w, src_h), margin=margin)
     x0, y0, x1, y1 = (int(v) for v in region)
     scale = min(1.0, size / min(x1 - x0, y1 - y0))
@@ -295,7 +246,7 @@ def write_item(path: str | Path, record: SampleRecord, video: VideoSource, seq: 
         chunks.append(buf.tobytes())
         return np.zeros(1, np.uint8)
 
-    read_frames(video, np.arange(n), encode)
+    video.read(np.arange(n), transform=encode)
     if len(chunks) != n:
         raise DataError(record.video, f"decoded {len(chunks)} frames, expected {n}")
 
@@ -306,9 +257,7 @@ def write_item(path: str | Path, record: SampleRecord, video: VideoSource, seq: 
         "present": np.ascontiguousarray(seq.present, dtype=bool),
     }
     if uv is not None:
-        # Into stored pixels: shift by the region's corner, then scale like the pixels were.
-        sx, sy = out_w / (x1 - x0), out_h / (y1 - y0)
-        tensors["uv"] = ((uv - np.array([x0, y0], np.float32)) * np.array([sx, sy], np.float32)).astype(np.float32)
+        tensors["uv"] = stored_pixels(uv, region, (out_w, out_h)).astype(np.float32)
     meta = {
         "format": ITEM_FORMAT,
         "name": record.name,
@@ -321,7 +270,7 @@ def write_item(path: str | Path, record: SampleRecord, video: VideoSource, seq: 
         "notes": json.dumps(notes),
         "record": json.dumps(asdict(record)),
     }
-    _atomic_write_bytes(path, save(tensors, metadata=meta))
+    atomic_write_bytes(path, save(tensors, metadata=meta))
     return notes
 
 
@@ -361,11 +310,12 @@ class PrepareSummary:
 
 
 def _prepare_one(record: SampleRecord, read_poses: Callable[[str], PoseSequence], out: str,
-                 opts: PrepareOptions) -> tuple[list[str], str | None]:
-    """Worker: one item. Returns (notes, None) when done, ([], reason) when it cannot be used.
+                 opts: PrepareOptions, threads: int) -> tuple[list[str], str | None]:
+    """Worker: one item, decoded with ``threads`` decoder threads (0: FFmpeg's choice). Returns
+    (notes, None) when done, ([], reason) when it cannot be used.
 
     Errors come back as text: any problem with one item is reported, never raised across the
-    process boundary (and DataError does not pickle).
+    process boundary.
     """
     from vpnet.data.video import open_video
 
@@ -375,7 +325,7 @@ def _prepare_one(record: SampleRecord, read_poses: Callable[[str], PoseSequence]
         if not record.poses:
             raise DataError(record.video, "the record has no pose file")
         seq = read_poses(record.poses)
-        video = open_video(record.video)
+        video = open_video(record.video, threads=threads)
         notes = write_item(item_path(out, record.name), record, video, seq,
                            size=opts.size, margin=opts.margin, quality=opts.quality)
         return notes, None
@@ -383,10 +333,10 @@ def _prepare_one(record: SampleRecord, read_poses: Callable[[str], PoseSequence]
         return [], str(e) if isinstance(e, DataError) else f"{type(e).__name__}: {e}"
 
 
-def _init_worker() -> None:
+def _init_worker(threads: int) -> None:
     import cv2
 
-    cv2.setNumThreads(1)  # one process per core already
+    cv2.setNumThreads(threads)  # the cores are shared out between the processes already
 
 
 def _check_store_options(root: Path, opts: PrepareOptions) -> None:
@@ -399,7 +349,7 @@ def _check_store_options(root: Path, opts: PrepareOptions) -> None:
             raise DataError(path, f"this store was prepared with other options ({diff}); "
                                   "use the same options to resume, or another folder")
     else:
-        _atomic_write_text(path, json.dumps(want, indent=1) + "\n")
+        atomic_write_bytes(path, (json.dumps(want, indent=1) + "\n").encode())
 
 
 def prepare(records: Iterable[SampleRecord], out: str | Path, *, read_poses: Callable[[str], PoseSequence],
@@ -454,12 +404,16 @@ def prepare(records: Iterable[SampleRecord], out: str | Path, *, read_poses: Cal
         write(summary.left_out)
         if workers <= 1:
             for rec in todo:
-                finished(rec, *_prepare_one(rec, read_poses, str(root), options))
+                finished(rec, *_prepare_one(rec, read_poses, str(root), options, 0))
         else:
+            # Each process gets its share of the cores (1 at the default, one process per core):
+            # FFmpeg's own choice, a thread per core in every process, measured 7-10 % slower.
+            threads = max(1, (os.cpu_count() or 1) // workers)
             # spawn, not fork: forking a process whose decoder/OpenCV threads hold locks can hang the child.
             with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                     initializer=_init_worker) as pool:
-                futures = {pool.submit(_prepare_one, rec, read_poses, str(root), options): rec for rec in todo}
+                                     initializer=_init_worker, initargs=(threads,)) as pool:
+                futures = {pool.submit(_prepare_one, rec, read_poses, str(root), options, threads): rec
+                           for rec in todo}
                 for fut in as_completed(futures):
                     try:
                         notes, reason = fut.result()

@@ -37,8 +37,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from vpnet.data._readers import Records, Skipped, finish, load_json, locate, resource_lines, scan
-from vpnet.data.types import DataError, PoseSequence, SampleRecord
+from vpnet.data._readers import Records, choice, load_json, pair, read_text, resource_lines, strip_suffix
+from vpnet.data.types import DataError, PoseSequence
 
 LAYOUT = "lcrnet13"
 NUM_JOINTS = 13
@@ -64,12 +64,7 @@ class SmarthomeName(NamedTuple):
 
 def parse_name(name: str | Path) -> SmarthomeName:
     """``Drink.Fromcup_p17_r02_v09_c01`` (also with ``.mp4`` / ``_pose3d.json`` / ``.json``, or a path)."""
-    stem = Path(str(name)).name
-    for suffix in (VIDEO_SUFFIX, *POSE_SUFFIXES):
-        if stem.endswith(suffix):
-            stem = stem[: -len(suffix)]
-            break
-    m = _NAME.fullmatch(stem)
+    m = _NAME.fullmatch(strip_suffix(name, (VIDEO_SUFFIX, *POSE_SUFFIXES)))
     if m is None:
         raise DataError(name, "not a Toyota Smarthome clip name (expected Action.Sub_pXX_rXX_vXX_cXX, "
                               "e.g. Drink.Fromcup_p17_r02_v09_c01)")
@@ -77,21 +72,22 @@ def parse_name(name: str | Path) -> SmarthomeName:
 
 
 def _protocol(protocol: str) -> str:
-    p = protocol.lower()
-    if p not in PROTOCOLS:
-        raise ValueError(f"Toyota Smarthome protocols are {', '.join(PROTOCOLS)}; got {protocol!r}")
-    return p
+    return choice(protocol, PROTOCOLS, "Toyota Smarthome protocols")
+
+
+def _classes(protocol: str) -> tuple[str, ...]:
+    return resource_lines("smarthome_cs_classes.txt" if _protocol(protocol) == "cs" else "smarthome_cv_classes.txt")
 
 
 def class_names(protocol: str = "cs") -> list[str]:
     """The 31 (``cs``) or 19 (``cv1``, ``cv2``) class names; index = 0-based label."""
-    return resource_lines("smarthome_cs_classes.txt" if _protocol(protocol) == "cs" else "smarthome_cv_classes.txt")
+    return list(_classes(protocol))
 
 
 def label_of(name: str | SmarthomeName, protocol: str) -> int:
     """0-based label of a clip under ``protocol``; DataError if its action is not in that table."""
     parts = name if isinstance(name, SmarthomeName) else parse_name(name)
-    names = class_names(protocol)
+    names = _classes(protocol)
     try:
         return names.index(parts.action)
     except ValueError:
@@ -104,19 +100,21 @@ def label_of(name: str | SmarthomeName, protocol: str) -> int:
 
 
 def _joints(path: Path, value, dims: int, what: str, where: str) -> np.ndarray:
-    """A pose2d (dims=2) / pose3d (dims=3) value as (13, dims), from any of its layouts."""
+    """A pose2d (dims=2) / pose3d (dims=3) value as (13, dims), from any of its layouts; finite."""
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
         raise DataError(path, f"{where}: {what} is not a list of numbers") from None
     if arr.shape == (dims * NUM_JOINTS,):
-        return arr.reshape(dims, NUM_JOINTS).T  # [13 x, 13 y(, 13 z)]
-    if arr.shape == (dims, NUM_JOINTS):
-        return arr.T
-    if arr.shape == (NUM_JOINTS, dims):
-        return arr
-    raise DataError(path, f"{where}: {what} has shape {arr.shape}; expected {dims * NUM_JOINTS} values "
-                          f"([13 x, 13 y{', 13 z' if dims == 3 else ''}]) or ({dims}, 13)")
+        arr = arr.reshape(dims, NUM_JOINTS).T  # [13 x, 13 y(, 13 z)]
+    elif arr.shape == (dims, NUM_JOINTS):
+        arr = arr.T
+    elif arr.shape != (NUM_JOINTS, dims):
+        raise DataError(path, f"{where}: {what} has shape {arr.shape}; expected {dims * NUM_JOINTS} values "
+                              f"([13 x, 13 y{', 13 z' if dims == 3 else ''}]) or ({dims}, 13)")
+    if not np.isfinite(arr).all():
+        raise DataError(path, f"{where}: {what} has a value that is not finite (NaN or inf)")
+    return arr
 
 
 def _link(centres: list[np.ndarray]) -> tuple[list[np.ndarray], int]:
@@ -178,9 +176,6 @@ def read_poses(path: str | Path, *, y_down: bool | None = None) -> PoseSequence:
         uv_f.append(np.asarray(us).reshape(-1, NUM_JOINTS, 2))
     if not any(len(x) for x in xyz_f):
         raise DataError(p, f"no detection in any of the {len(frames)} frames")
-    for t, (x, u) in enumerate(zip(xyz_f, uv_f)):
-        if not (np.isfinite(x).all() and np.isfinite(u).all()):
-            raise DataError(p, f"frame {t}: a pose2d/pose3d value is not finite (NaN or inf)")
 
     if y_down is None:
         y_down = _points_down(np.concatenate(uv_f)[..., 1], np.concatenate(xyz_f)[..., 1])
@@ -211,11 +206,7 @@ def _points_down(rows: np.ndarray, y3d: np.ndarray) -> bool:
 
 
 def _split(split: str) -> str:
-    s = split.lower()
-    s = "validation" if s == "val" else s
-    if s not in SPLITS:
-        raise ValueError(f"Toyota Smarthome splits are {', '.join(SPLITS)} (or val); got {split!r}")
-    return s
+    return choice(split, SPLITS, "Toyota Smarthome splits", aliases={"val": "validation"}, hint=" (or val)")
 
 
 def split_file(split_dir: str | Path, protocol: str, split: str) -> Path:
@@ -229,18 +220,13 @@ def read_split(split_dir: str | Path, protocol: str, split: str) -> list[str]:
     parts = ("train", "validation", "test") if s == "all" else (s,)
     names: list[str] = []
     for part in parts:
-        f = split_file(split_dir, protocol, part)
-        try:
-            text = f.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise DataError(f, f"split file not found (expected {{train,validation,test}}_"
-                               f"{protocol.upper()}.txt in the split folder)") from None
+        text = read_text(split_file(split_dir, protocol, part), "split file")
         names += [line.strip().removesuffix(VIDEO_SUFFIX) for line in text.splitlines() if line.strip()]
     return names
 
 
 def records(*, video_dir: str | Path | None = None, pose_dir: str | Path | None = None, protocol: str,
-            split: str, split_dir: str | Path | None = None, manifest: str | Path | None = None) -> Records:
+            split: str, split_dir: str | Path | None = None) -> Records:
     """The clips of one split, as listed in the split files.
 
     Args:
@@ -249,42 +235,21 @@ def records(*, video_dir: str | Path | None = None, pose_dir: str | Path | None 
         protocol: ``cs``, ``cv1`` or ``cv2``.
         split: ``train``, ``validation`` (``val``), ``test`` or ``all``.
         split_dir: folder with the split files (required).
-        manifest: not used.
 
     Returns:
         :class:`Records`; ``.skipped`` names every listed clip left out: a name off the scheme,
         an action outside the protocol's label table, a missing video or pose file.
     """
-    del manifest
     prot = _protocol(protocol)
     if split_dir is None:
         raise ValueError("Toyota Smarthome records need split_dir (the folder of the split files)")
-    if video_dir is None and pose_dir is None:
-        raise ValueError("Toyota Smarthome records need video_dir, pose_dir or both")
-    listed = read_split(split_dir, prot, split)
-    videos = scan(video_dir, VIDEO_SUFFIX, "Smarthome video")
-    poses: dict[str, Path] = {}
-    for suffix in POSE_SUFFIXES:  # _pose3d.json wins over .json for the same clip
-        for name, path in scan(pose_dir, suffix, "Smarthome pose").items():
-            poses.setdefault(name, path)
-    items: list[SampleRecord] = []
-    skipped: list[Skipped] = []
-    for name in dict.fromkeys(listed):  # unique, in file order
-        try:
-            parts = parse_name(name)
-            label = label_of(parts, prot)
-        except DataError as e:
-            skipped.append(Skipped(name, e.problem))
-            continue
-        try:
-            video, pose = locate(name, videos, video_dir, f"{name}{VIDEO_SUFFIX}", poses, pose_dir,
-                                 f"{name}_pose3d.json", context=f"listed in the {split} split file but ")
-        except DataError as e:
-            skipped.append(Skipped(name, e.problem))
-            continue
-        items.append(SampleRecord(
-            name=name, label=label, video=video, poses=pose,
-            subject=parts.subject, camera=parts.camera,
-            meta={"repetition": parts.repetition, "video": parts.video, "action": parts.action},
-        ))
-    return finish(f"Toyota Smarthome {prot.upper()}", split, items, skipped)
+
+    def describe(name: str) -> dict:
+        parts = parse_name(name)
+        return dict(label=label_of(parts, prot), subject=parts.subject, camera=parts.camera,
+                    meta={"repetition": parts.repetition, "video": parts.video, "action": parts.action})
+
+    return pair(f"Toyota Smarthome {prot.upper()}", split, describe, names=read_split(split_dir, prot, split),
+                video_dir=video_dir, video_suffixes=(VIDEO_SUFFIX,), video_file="{}" + VIDEO_SUFFIX,
+                pose_dir=pose_dir, pose_suffixes=POSE_SUFFIXES, pose_file="{}_pose3d.json",
+                context=f"listed in the {split} split file but ")

@@ -9,6 +9,8 @@ Each generator writes a folder laid out like the real release, with files the re
 - :func:`make_nucla`: ``skeletons/<name>.json`` and ``videos/<name>.avi`` (MPEG-4 Part 2);
 - :func:`make_custom`: ``videos/<name>.mp4``, generic ``poses/<name>.npz`` and ``manifest.csv``.
 
+:func:`random_skeleton_text` writes the ``.skeleton`` layout with random values (parser tests, benchmarks).
+
 The people are stick figures drawn with OpenCV. Every class has its own motion (waving one arm,
 squatting, kicking, turning, ...; :data:`MOTIONS`), so classes can be told apart from the video
 and from the poses alike. The 3D joints are placed in front of a pinhole camera and the 2D joints
@@ -22,12 +24,13 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from vpnet.data._readers import project
 from vpnet.skeletons import LCRNET13, NTU25, UCLA20
 
 #: the motion of class k is MOTIONS[k % len(MOTIONS)], played faster for k >= len(MOTIONS).
@@ -185,13 +188,6 @@ def _person_joints(person: _Person, num_frames: int, fps: float, floor_y: float,
     pose += np.array([person.x, floor_y + _PELVIS_HEIGHT * person.scale, person.z])
     pose += rng.normal(0.0, 0.004, pose.shape)  # sensor noise, a few millimetres
     return pose
-
-
-def _project(xyz: np.ndarray, cam: tuple[float, float, float]) -> np.ndarray:
-    """Pinhole projection (..., 3) -> (..., 2) pixels, image y down."""
-    f, cx, cy = cam
-    z = xyz[..., 2]
-    return np.stack([cx + f * xyz[..., 0] / z, cy - f * xyz[..., 1] / z], axis=-1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -374,8 +370,8 @@ def _fmt(v: float) -> str:
 
 def _ntu_text(joints: np.ndarray, present: np.ndarray, ids: list[str], rng: np.random.Generator) -> str:
     """The .skeleton text (CRLF) for camera-space joints (T, M, 25, 3) of bodies ``present`` (T, M)."""
-    uv = _project(joints, NTU_COLOR)
-    duv = _project(joints, NTU_DEPTH)
+    uv = project(joints, NTU_COLOR)
+    duv = project(joints, NTU_DEPTH)
     lean = rng.uniform(-0.3, 0.3, (len(ids), 2))
     lines = [str(joints.shape[0])]
     for t in range(joints.shape[0]):
@@ -390,6 +386,21 @@ def _ntu_text(joints: np.ndarray, present: np.ndarray, ids: list[str], rng: np.r
                 orient = "0 0 0 0" if j in (3, 15, 19, 21, 22, 23, 24) else "1 0 0 0"
                 lines.append(f"{_fmt(x)} {_fmt(y)} {_fmt(z)} {_fmt(duv[t, m, j, 0])} {_fmt(duv[t, m, j, 1])} "
                              f"{_fmt(uv[t, m, j, 0])} {_fmt(uv[t, m, j, 1])} {orient} 2")
+    return "\r\n".join(lines) + "\r\n"
+
+
+def random_skeleton_text(frames: Sequence[Sequence[str]], *, seed: int = 0) -> str:
+    """``.skeleton`` text (CRLF) with the bodies ``frames[t]`` (body ids) in frame ``t``, every value
+    random but of the release's magnitude and 7 significant digits: the exact layout without a
+    figure behind it, for parser tests and benchmarks (:func:`make_ntu` writes real figures)."""
+    rng = np.random.default_rng(seed)
+    scale = np.array([0.5, 0.5, 3, 100, 100, 500, 300, 1, 1, 1, 1])  # x y z depthXY colorXY orientation
+    lines = [str(len(frames))]
+    for bodies in frames:
+        lines.append(str(len(bodies)))
+        for bid in bodies:
+            lines += [f"{bid} 0 1 1 1 1 0 0.02764709 0.05745083 2", "25"]
+            lines += [" ".join(map(_fmt, rng.normal(size=11) * scale)) + " 2" for _ in range(25)]
     return "\r\n".join(lines) + "\r\n"
 
 
@@ -413,8 +424,10 @@ def make_ntu(root: str | Path, *, num_classes: int = 5, per_class: int = 6, fram
             main actor is the one who moves).
         tracking_gaps: fraction of clips where the actor's skeleton is lost for a few frames in
             the middle (still drawn) and comes back under a new body id, as the Kinect does.
-        missing_skeletons: this many samples get a video but no ``.skeleton``, listed in
-            ``samples_with_missing_skeletons.txt`` (official format), like the real release.
+        missing_skeletons: this many samples get a video but no ``.skeleton``, and are listed in
+            ``samples_with_missing_skeletons.txt`` (the official list's format). (The real release
+            ships empty or partial ``.skeleton`` files for its listed samples; an absent file also
+            exercises the pairing report.)
         videos: False writes the skeletons only (fast, for pose-only tests).
 
     Returns:
@@ -464,7 +477,7 @@ def make_ntu(root: str | Path, *, num_classes: int = 5, per_class: int = 6, fram
         if videos:
             # drawn at the projections written to the file (which keeps 7 significant digits:
             # < 0.001 px apart), tracked or not
-            uv = _project(clip.joints, NTU_COLOR) * np.array([w / 1920, h / 1080])
+            uv = project(clip.joints, NTU_COLOR) * np.array([w / 1920, h / 1080])
             clip.video(video_dir / f"{name}{ntu.VIDEO_SUFFIX}", uv, focal, (w, h), fps)
     missing_list = None
     if missing:
@@ -539,7 +552,7 @@ def make_smarthome(root: str | Path, *, num_classes: int = 5, per_class: int = 6
             name = str(smarthome.SmarthomeName(action, subject, i // 6, 1 + i, camera))
             clip = _make_clip(seed, "smarthome", label, i, performer=subject, yaw=_SH_CAMERA_YAW[camera],
                               frames=frames, fps=fps, two_body_every=0, bystander=bystander)
-            uv = _project(clip.joints, cam)
+            uv = project(clip.joints, cam)
             rng = clip.rng
             first = int(rng.integers(2, 5)) if rng.random() < empty_frames else 0
             doc_frames = []
@@ -606,7 +619,7 @@ def make_nucla(root: str | Path, *, num_classes: int = 10, per_class: int = 6, f
             doc = {"file_name": name, "skeletons": sk.tolist(), "label": label + 1}
             (pose_dir / f"{name}.json").write_text(json.dumps(doc, separators=(",", ":")))
             if videos:
-                uv = nucla.project(clip.joints) * scale
+                uv = project(clip.joints, nucla.INTRINSICS) * scale
                 clip.video(video_dir / f"{name}.avi", uv, f * scale[0], (w, h), fps, codec="mpeg4")
             names.append(name)
             labels.append(label)
@@ -641,7 +654,7 @@ def make_custom(root: str | Path, *, num_classes: int = 3, per_class: int = 4, f
             name = f"{classes[label]}_{i:03d}"
             clip = _make_clip(seed, "custom", label, i, performer=1 + i % 5, yaw=float(np.radians(30 * (i % 3 - 1))),
                               frames=frames, fps=fps, two_body_every=0, bystander=0.0)
-            uv = _project(clip.joints, cam)
+            uv = project(clip.joints, cam)
             np.savez(pose_dir / f"{name}.npz", xyz=clip.joints.astype(np.float32), uv=uv.astype(np.float32),
                      present=np.ones(clip.joints.shape[:2], bool), layout=np.array("ntu25"),
                      image_size=np.array([w, h]))

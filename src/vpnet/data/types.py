@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Callable, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -92,8 +92,13 @@ class VideoSource(Protocol):
         """(width, height) of the frames."""
         ...
 
-    def read(self, indices: np.ndarray | list[int]) -> np.ndarray:
-        """Frames at ``indices`` (any order, repeats allowed) as (K, H, W, 3) uint8 RGB."""
+    def read(self, indices: np.ndarray | list[int], *,
+             transform: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+        """Frames at ``indices`` (1-D, any order, repeats allowed) as (K, H, W, 3) uint8 RGB.
+
+        ``transform`` is applied to each distinct frame once, as soon as it is decoded (e.g. crop and
+        resize), so only transformed frames are ever held; the result is then (K, *its shape).
+        """
         ...
 
 

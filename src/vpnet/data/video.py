@@ -55,11 +55,6 @@ class VideoInfo:
     #: frame count claimed by the container (0 when it claims none); may disagree with num_frames.
     metadata_frames: int = 0
 
-    @property
-    def duration(self) -> float:
-        """Seconds (num_frames / fps)."""
-        return self.num_frames / self.fps if self.fps > 0 else 0.0
-
 
 def open_video(path: str | Path, *, fps: float | None = None, threads: int = 0) -> VideoFile | FrameFolder:
     """A :class:`VideoSource` for a video file or a folder of frames.
@@ -82,7 +77,7 @@ def video_info(path: str | Path) -> VideoInfo:
     return open_video(path).info()
 
 
-def _check_indices(path: Path, indices: np.ndarray | Sequence[int], num_frames: int) -> np.ndarray:
+def check_indices(path: Path, indices: np.ndarray | Sequence[int], num_frames: int) -> np.ndarray:
     idx = np.asarray(indices)
     if idx.ndim != 1:
         raise DataError(path, f"frame indices must be a 1-D list, got shape {idx.shape}")
@@ -97,7 +92,7 @@ def _check_indices(path: Path, indices: np.ndarray | Sequence[int], num_frames: 
     return idx
 
 
-class _Collector:
+class FrameCollector:
     """Puts each wanted decoded frame into every output slot that asked for it."""
 
     def __init__(self, idx: np.ndarray, transform: FrameTransform | None):
@@ -181,15 +176,15 @@ class VideoFile:
         resize), so only the transformed frames are kept; they must all have one shape.
         """
         ix = self._get_index()
-        idx = _check_indices(self.path, indices, ix.num_frames)
-        col = _Collector(idx, transform)
+        idx = check_indices(self.path, indices, ix.num_frames)
+        col = FrameCollector(idx, transform)
         if len(col.wanted):
             start = ix.seek_target(int(col.wanted[0]))
             if start is None or not self._decode(col, seek_pts=start):
                 self._decode(col, seek_pts=None)
         return col.result((ix.size[1], ix.size[0], 3))
 
-    def _decode(self, col: _Collector, *, seek_pts: int | None) -> bool:
+    def _decode(self, col: FrameCollector, *, seek_pts: int | None) -> bool:
         """Decode into ``col``; False if a keyframe seek could not find every frame exactly."""
         import av
 
@@ -341,9 +336,22 @@ class FrameFolder:
 
     @property
     def size(self) -> tuple[int, int]:
+        """(width, height) of the first frame, from its header (nothing decoded)."""
         if self._size is None:
-            h, w = self._load(0).shape[:2]
-            self._size = (w, h)
+            from PIL import Image
+
+            f = self.files[0]
+            try:
+                with Image.open(f) as img:
+                    w, h = img.size
+                    # cv2.imread (in _load) turns an image by its EXIF orientation: 5-8 swap the sides.
+                    # The EXIF block read at open, not getexif(), which decodes a PNG to look for it.
+                    exif = Image.Exif()
+                    if img.info.get("exif"):
+                        exif.load(img.info["exif"])
+                    self._size = (h, w) if exif.get(0x0112, 1) in (5, 6, 7, 8) else (w, h)
+            except OSError as e:  # PIL.UnidentifiedImageError included
+                raise DataError(f, f"cannot read frame image (corrupt or not an image): {e}") from None
         return self._size
 
     def info(self) -> VideoInfo:
@@ -364,8 +372,8 @@ class FrameFolder:
 
     def read(self, indices: np.ndarray | Sequence[int], *, transform: FrameTransform | None = None) -> np.ndarray:
         """Frames at ``indices`` as (K, H, W, 3) uint8 RGB; ``transform`` as in :meth:`VideoFile.read`."""
-        idx = _check_indices(self.path, indices, self.num_frames)
-        col = _Collector(idx, transform)
+        idx = check_indices(self.path, indices, self.num_frames)
+        col = FrameCollector(idx, transform)
         w, h = self.size
         for k, i in enumerate(col.wanted):
             img = self._load(int(i))

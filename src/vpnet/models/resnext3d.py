@@ -6,9 +6,11 @@ their checkpoints (``resnext-101-kinetics.pth``, ``{"state_dict": {"module.conv1
 load as they are. Strides: conv1 (1, 2, 2), max-pool 2, layers 2-4 stride 2, so the last stage is
 f = (N, 2048, T/16, H/32, W/32).
 
-Hara's models read [0, 255] pixels minus a mean (and, in later releases, divided by a std), not
-[-1, 1]: pass ``pixel_mean`` / ``pixel_std`` (in [0, 1] units) with their weights, e.g.
-:data:`HARA_ACTIVITYNET_NORM` for the original releases, and the model converts its [-1, 1] input.
+Hara's models read [0, 255] pixels minus a mean (and, in later releases, [0, 1] pixels standardised
+by a mean and std), not [-1, 1]: build it with the ``pixel_norm`` its weights were trained with
+(``model.pixel_norm``; :data:`PIXEL_NORM_STATS`) and it converts its [-1, 1] input. ``vpnet weights
+convert --arch resnext101 --pixel-norm ...`` records the choice in the safetensors file, and loading
+such a file with another ``pixel_norm`` is refused.
 """
 
 from __future__ import annotations
@@ -19,15 +21,19 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from vpnet.models.weights import load_into, resolve
+from vpnet.models.weights import WeightsError, load_into, resolve
 
-__all__ = ["ResNeXt3d", "resnext3d_101", "HARA_ACTIVITYNET_NORM", "HARA_KINETICS_NORM"]
+__all__ = ["ResNeXt3d", "resnext3d_101", "HARA_ACTIVITYNET_NORM", "HARA_KINETICS_NORM", "PIXEL_NORM_STATS"]
 
 #: (mean, std) in [0, 1] pixel units of Hara et al.'s first releases (ActivityNet mean, ``norm_value=1``,
 #: i.e. [0, 255] pixels minus the mean, std 1/255).
 HARA_ACTIVITYNET_NORM = ((114.7748 / 255, 107.7354 / 255, 99.4750 / 255), (1 / 255, 1 / 255, 1 / 255))
 #: (mean, std) of Hara et al.'s later releases (Kinetics statistics on [0, 1] pixels).
 HARA_KINETICS_NORM = ((0.4345, 0.4051, 0.3775), (0.2768, 0.2713, 0.2737))
+#: ``pixel_norm`` name (:data:`vpnet.config.PIXEL_NORMS`) -> (mean, std), None: [-1, 1] as it is.
+PIXEL_NORM_STATS: dict[str, tuple[tuple[float, ...], tuple[float, ...]] | None] = {
+    "none": None, "hara_activitynet": HARA_ACTIVITYNET_NORM, "hara_kinetics": HARA_KINETICS_NORM,
+}
 
 
 class ResNeXtBottleneck(nn.Module):
@@ -93,12 +99,9 @@ class ResNeXt3d(nn.Module):
         self.register_buffer("input_scale", (0.5 / std).view(1, 3, 1, 1, 1), persistent=False)
         self.register_buffer("input_shift", ((0.5 - mean) / std).view(1, 3, 1, 1, 1), persistent=False)
         self._identity_input = pixel_mean is None and pixel_std is None
-        for m in self.modules():
+        for m in self.modules():  # He init of the convolutions; BatchNorm keeps PyTorch's (1, 0)
             if isinstance(m, nn.Conv3d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm3d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
 
     def forward_features(self, x: Tensor) -> Tensor:
         """(N, 3, T, H, W) in [-1, 1] -> (N, 2048, ceil(T/16), ceil(H/32), ceil(W/32))."""
@@ -116,14 +119,32 @@ class ResNeXt3d(nn.Module):
 
 
 def resnext3d_101(*, weights: str | Path | None = None, num_classes: int = 400, bn_momentum: float = 0.1,
-                  pixel_mean: Sequence[float] | None = None, pixel_std: Sequence[float] | None = None) -> ResNeXt3d:
-    """3D ResNeXt-101 (32 groups). ``weights``: ``None`` or a path to a checkpoint in Hara et al.'s layout
-    (``torch.save`` file, optionally wrapped in ``{"state_dict": ...}`` with ``module.`` prefixes) or our
-    safetensors; a classifier of another class count is left at its init. See the module docstring
-    for ``pixel_mean`` / ``pixel_std``.
+                  pixel_norm: str | tuple[Sequence[float], Sequence[float]] = "none") -> ResNeXt3d:
+    """3D ResNeXt-101 (32 groups).
+
+    Args:
+        weights: ``None`` or a path to a checkpoint in Hara et al.'s layout (``torch.save`` file,
+            optionally wrapped in ``{"state_dict": ...}`` with ``module.`` prefixes) or our safetensors;
+            a classifier of another class count is left at its init.
+        num_classes: size of the classifier; 0 builds no classifier (a backbone).
+        bn_momentum: BatchNorm momentum, PyTorch convention.
+        pixel_norm: the input the weights expect: a name of :data:`PIXEL_NORM_STATS` (``none``,
+            ``hara_activitynet``, ``hara_kinetics``; see the module docstring) or (mean, std) in
+            [0, 1] pixel units. A safetensors file that records another ``pixel_norm`` is refused.
     """
-    model = ResNeXt3d(num_classes=num_classes, bn_momentum=bn_momentum, pixel_mean=pixel_mean, pixel_std=pixel_std)
+    if isinstance(pixel_norm, str):
+        if pixel_norm not in PIXEL_NORM_STATS:
+            raise ValueError(f"pixel_norm must be one of {', '.join(PIXEL_NORM_STATS)} or (mean, std), got {pixel_norm!r}")
+        mean, std = PIXEL_NORM_STATS[pixel_norm] or (None, None)
+    else:
+        mean, std = pixel_norm
+    if weights is not None:  # read (and check) the weights before building 48 M parameters
+        state, meta, source = resolve(weights, arch="resnext101")
+        recorded = meta.get("pixel_norm")
+        if recorded is not None and isinstance(pixel_norm, str) and recorded != pixel_norm:
+            raise WeightsError(source, f"these weights were converted for pixel_norm={recorded!r} input, "
+                                       f"but pixel_norm={pixel_norm!r} was asked (set model.pixel_norm={recorded})")
+    model = ResNeXt3d(num_classes=num_classes, bn_momentum=bn_momentum, pixel_mean=mean, pixel_std=std)
     if weights is not None:
-        state, source = resolve(weights, arch="resnext3d_101")
         load_into(model, state, source=source, head_prefixes=("fc.",))
     return model

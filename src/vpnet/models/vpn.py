@@ -20,17 +20,12 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from vpnet.config import ModelConfig
-from vpnet.models.attention import COUPLERS, SpatioTemporalCoupler
-from vpnet.models.embedding import EMBED_POSE_INPUTS, EMBEDDING_LOSSES, SpatialEmbedding
+from vpnet.config import ATTENTIONS, BACKBONES, EMBED_POSE_INPUTS, MODEL_CHOICES, VARIANTS, ModelConfig
+from vpnet.models.attention import SpatioTemporalCoupler
+from vpnet.models.embedding import SpatialEmbedding
 
 __all__ = ["VPN", "VPNOutput", "VPNRecognizer", "ClassifierHead", "build_recognizer", "build_backbone",
            "VARIANTS", "BACKBONES"]
-
-VARIANTS = ("l1", "l2", "l3", "pose_only")
-BACKBONES = ("i3d", "resnext101")
-POSE_BACKBONES = ("gcn", "lstm")
-ATTENTIONS = ("spatiotemporal", "spatial")
 
 
 @dataclass
@@ -71,10 +66,10 @@ class VPN(nn.Module):
                  embed_dim: int = 256, embedding_loss: str = "normalized_euclidean", embed_pose_input: str = "z1"):
         super().__init__()
         if attention not in ATTENTIONS:
-            raise ValueError(f"attention must be one of {ATTENTIONS}, got {attention!r}")
+            raise ValueError(f"attention must be one of {', '.join(ATTENTIONS)}; got {attention!r}")
         if embed_pose_input not in EMBED_POSE_INPUTS:
-            raise ValueError(f"embed_pose_input must be one of {EMBED_POSE_INPUTS}, got {embed_pose_input!r}")
-        self.in_channels, self.t_c, self.m, self.n = in_channels, t_c, m, n
+            raise ValueError(f"embed_pose_input must be one of {', '.join(EMBED_POSE_INPUTS)}; got {embed_pose_input!r}")
+        self.m, self.n = m, n  # the trained grid: L_e only exists on it
         self.embed_pose_input = embed_pose_input
         self.coupler = SpatioTemporalCoupler(in_features=pose_features, t_c=t_c, m=m, n=n, coupler=coupler,
                                              temporal=attention == "spatiotemporal")
@@ -196,7 +191,7 @@ class VPNRecognizer(nn.Module):
         if self.backbone is None:
             raise RuntimeError(f"variant {self.variant!r} has no visual backbone")
         self._check_video(video)
-        return self.backbone.forward_features(video)
+        return self.backbone.forward_features(video.to(_dtype_of(self.backbone)))
 
     def forward(self, video: Tensor | None = None, poses: Tensor | None = None, *,
                 features: Tensor | None = None) -> VPNOutput:
@@ -222,35 +217,42 @@ class VPNRecognizer(nn.Module):
             if self.uses_video and poses.shape[0] != clips.shape[0]:
                 raise ValueError(f"batch sizes differ: {clips.shape[0]} clips but {poses.shape[0]} pose sequences")
 
+        # Inputs take the dtype of the weights that read them (half cached features into a float
+        # model, float64 clips): autocast, when on, still decides the compute dtype inside.
         f = h = None
         if self.uses_video:
-            f = features if features is not None else self.backbone.forward_features(video)
+            f = features.to(_dtype_of(self.head)) if features is not None else self.forward_features(video)
         if self.uses_poses:
-            param = next(self.pose_backbone.parameters())
-            h = self.pose_backbone(poses.to(param.dtype))
+            h = self.pose_backbone(poses.to(_dtype_of(self.pose_backbone)))
         if self.vpn is None:
             return VPNOutput(logits=self.head(f if f is not None else h))
         f_prime, a_s, a_t, z1, l_e = self.vpn(f, h)
         return VPNOutput(logits=self.head(f_prime), a_s=a_s, a_t=a_t, z1=z1, l_e=l_e)
 
 
-def build_backbone(name: str, *, weights: str | None = None, bn_momentum: float | None = None) -> nn.Module:
-    """A visual backbone without classifier, by config name (``i3d``, ``resnext101``)."""
-    kw = {} if bn_momentum is None else {"bn_momentum": bn_momentum}
+def _dtype_of(module: nn.Module) -> torch.dtype:
+    return next(module.parameters()).dtype
+
+
+def build_backbone(name: str, *, weights: str | None = None, bn_momentum: float = 0.1,
+                   pixel_norm: str = "none") -> nn.Module:
+    """A visual backbone without classifier, by config name (``i3d``, ``resnext101``).
+
+    ``pixel_norm`` (``model.pixel_norm``): the input the weights expect, for ``resnext101``
+    (see :mod:`vpnet.models.resnext3d`); ``i3d`` reads [-1, 1] and takes ``none`` only.
+    """
     if name == "i3d":
         from vpnet.models.i3d import inception_i3d
 
-        return inception_i3d(weights=weights, num_classes=0, **kw)
+        if pixel_norm != "none":
+            raise ValueError(f"model.pixel_norm={pixel_norm} is for resnext101 with Hara et al.'s weights; "
+                             "i3d reads [-1, 1] clips (model.pixel_norm=none)")
+        return inception_i3d(weights=weights, num_classes=0, bn_momentum=bn_momentum)
     if name == "resnext101":
         from vpnet.models.resnext3d import resnext3d_101
 
-        return resnext3d_101(weights=weights, num_classes=0, **kw)
-    raise ValueError(f"backbone must be one of {BACKBONES}, got {name!r}")
-
-
-def _check_choice(field: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"model.{field} must be one of {', '.join(choices)}; got {value!r}")
+        return resnext3d_101(weights=weights, num_classes=0, bn_momentum=bn_momentum, pixel_norm=pixel_norm)
+    raise ValueError(f"model.backbone must be one of {', '.join(BACKBONES)}; got {name!r}")
 
 
 def build_recognizer(cfg: ModelConfig) -> VPNRecognizer:
@@ -258,16 +260,16 @@ def build_recognizer(cfg: ModelConfig) -> VPNRecognizer:
     from vpnet.models.pose import GCNPoseBackbone, LSTMPoseBackbone
     from vpnet.skeletons import adjacency, get_layout, normalized_adjacency
 
-    for field, choices in (("variant", VARIANTS), ("backbone", BACKBONES), ("pose_backbone", POSE_BACKBONES),
-                           ("coupler", COUPLERS), ("attention", ATTENTIONS), ("embedding_loss", EMBEDDING_LOSSES),
-                           ("embed_pose_input", EMBED_POSE_INPUTS), ("adjacency", ("paper", "sparse"))):
-        _check_choice(field, getattr(cfg, field), choices)
+    for field, choices in MODEL_CHOICES.items():
+        if getattr(cfg, field) not in choices:
+            raise ValueError(f"model.{field} must be one of {', '.join(choices)}; got {getattr(cfg, field)!r}")
     layout = get_layout(cfg.skeleton)
 
     backbone = None
     t_c = m = n = 0
     if cfg.variant != "pose_only":
-        backbone = build_backbone(cfg.backbone, weights=cfg.backbone_weights, bn_momentum=cfg.bn_momentum)
+        backbone = build_backbone(cfg.backbone, weights=cfg.backbone_weights, bn_momentum=cfg.bn_momentum,
+                                  pixel_norm=cfg.pixel_norm)
         ts, ss = backbone.temporal_stride, backbone.spatial_stride
         if cfg.clip_len % ts or cfg.crop_size % ss:
             raise ValueError(f"model.clip_len={cfg.clip_len} and model.crop_size={cfg.crop_size} must be multiples "

