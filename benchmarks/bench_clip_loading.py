@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 from _results import write_section  # noqa: E402
 from vpnet.config import DataConfig  # noqa: E402
 from vpnet.data import build_dataset, ntu, prepared, synthetic  # noqa: E402
-from vpnet.data.video import _Collector  # noqa: E402
+from vpnet.data.video import FrameCollector  # noqa: E402
 
 CLIP = dict(clip_len=64, crop_size=224, t_p=20, seed=0)
 SHARED = Path(os.environ.get("VPNET_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -96,7 +96,7 @@ def main() -> None:
                 return item.video.read(window)
 
         def from_memory() -> np.ndarray:  # the store's own decode loop, minus the file
-            col = _Collector(window, None)
+            col = FrameCollector(window, None)
             for k, b in enumerate(jpegs):
                 col.put(k, cv2.imdecode(b, cv2.IMREAD_COLOR_RGB))
             return col.result(())

@@ -8,13 +8,14 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from vpnet.cli import app
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = ["data.dataset=ntu60", "data.protocol=cs", "data.batch_size=2", "data.num_workers=0", "model.variant=l3",
-        "model.num_classes=60", "model.clip_len=8", "model.crop_size=64", "model.bn_momentum=0.1",
+        "model.num_classes=60", "model.clip_len=8", "model.crop_size=64",
         "train.epochs=1", "train.global_batch=4", "train.tensorboard=false", "train.log_every=1",
         "eval.num_clips=2", "eval.short_side=96"]
 
@@ -88,6 +89,11 @@ def test_bad_input_messages(tmp_path, monkeypatch):
     assert "Traceback" not in r.output
     r = invoke("train", "train.epochs=three")
     assert r.exit_code == 2 and "'train.epochs' expects int, got 'three'" in r.output
+    r = invoke("train", "model.variant=l4")
+    assert r.exit_code == 2 and "model.variant='l4' is not one of: l1, l2, l3, pose_only" in r.output
+    if not torch.cuda.is_available():
+        r = invoke("train", "train.device=cuda", "train.epochs=1")
+        assert r.exit_code == 2 and "train.device=cuda but CUDA is not available" in r.output
     r = invoke("train", "-c", REPO / "configs/vpn_i3d_smarthome-cs.yaml")
     assert r.exit_code == 2
     assert "data.video_dir: data/smarthome/mp4 does not exist" in r.output

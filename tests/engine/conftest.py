@@ -24,7 +24,7 @@ def tiny_overrides(data, run_root: Path, **extra: object) -> list[str]:
         "data.dataset": "ntu60", "data.protocol": "cs", "data.video_dir": str(data.video_dir),
         "data.pose_dir": str(data.pose_dir), "data.batch_size": 2, "data.num_workers": 0,
         "model.variant": "l3", "model.num_classes": 60, "model.clip_len": 8, "model.crop_size": 64,
-        "model.bn_momentum": 0.1, "model.dropout": 0.0,
+        "model.dropout": 0.0,
         "train.epochs": 2, "train.global_batch": 4, "train.deterministic": True, "train.ckpt_every_steps": 0,
         "train.tensorboard": False, "train.log_every": 1,
         "optim.lr": 0.01, "eval.num_clips": 2, "eval.short_side": 96, "eval.clip_batch": 4,

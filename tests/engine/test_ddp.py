@@ -119,8 +119,9 @@ def test_sync_batchnorm_under_ddp_gives_the_big_batch_gradients():
     y = torch.tensor([0, 1, 2, 3])
     ref = _model()
     vpn_loss(ref(x, p), y).total.backward()
-    out = mp.Manager().dict()
-    mp.spawn(_sync_worker, args=(_port(), x, p, y, out), nprocs=2, join=True)
+    shared = mp.Manager().dict()
+    mp.spawn(_sync_worker, args=(_port(), x, p, y, shared), nprocs=2, join=True)
+    out = dict(shared)  # one copy out of the manager (each proxy lookup would fetch every gradient again)
     for rank in (0, 1):
         for k, q in ref.named_parameters():  # relative to the tensor's largest gradient
             assert (out[rank][k] - q.grad).abs().max() <= 1e-9 * q.grad.abs().max(), k

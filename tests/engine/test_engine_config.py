@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
-from vpnet.config import Config
-from vpnet.engine.config import ConfigError, config_to_yaml, load_config, save_config, valid_keys
+from vpnet.config import MODEL_CHOICES, Config
+from vpnet.engine.config import ConfigError, config_to_yaml, load_config, save_config
 
 REPO = Path(__file__).resolve().parents[2]
 PRESETS = sorted(p for p in (REPO / "configs").rglob("*.yaml") if "_base_" not in p.parts)
@@ -130,9 +132,22 @@ def test_base_composition_order_cycle_and_missing(tmp_path):
         load_config(tmp_path / "absent.yaml")
 
 
-def test_valid_keys_and_yaml_cover_the_schema():
-    keys = valid_keys()
-    assert "model.t_p" in keys and "train.global_batch" in keys and "eval.short_side" in keys
-    text = config_to_yaml(Config())
-    for key in keys:
-        assert f"{key.split('.')[-1]}:" in text
+def _dotted(tree: dict, prefix: str = "") -> set[str]:
+    out = set()
+    for key, value in tree.items():
+        out |= _dotted(value, f"{prefix}{key}.") if isinstance(value, dict) else {prefix + key}
+    return out
+
+
+def test_yaml_holds_exactly_the_schema_keys():
+    schema = _dotted(dataclasses.asdict(Config()))
+    assert {"model.t_p", "train.global_batch", "eval.short_side", "data.missing_list"} <= schema
+    assert _dotted(OmegaConf.to_container(OmegaConf.create(config_to_yaml(Config())))) == schema
+
+
+def test_model_choices_are_checked_when_loading():
+    with pytest.raises(ConfigError) as e:
+        load_config(None, ["model.variant=l4", "model.embedding_loss=kl"])
+    msg = str(e.value)
+    assert "model.variant='l4' is not one of: l1, l2, l3, pose_only" in msg
+    assert f"model.embedding_loss='kl' is not one of: {', '.join(MODEL_CHOICES['embedding_loss'])}" in msg

@@ -51,3 +51,26 @@ def test_max_over_clips_of_the_softmax_by_hand():
 def test_every_item_failing_is_a_clear_error():
     with pytest.raises(DataError, match="no item of the dataset could be evaluated"):
         predict(ScoresAsFeatures(), [None, None], batch_size=2)
+
+
+def test_a_run_resumes_and_evaluates_after_its_pretraining_file_is_gone(tiny, tmp_path):
+    """The run's checkpoints hold the whole backbone: model.backbone_weights is neither read nor needed."""
+    from vpnet.engine.config import ConfigError, load_config
+    from vpnet.engine.evaluate import evaluate
+    from vpnet.engine.train import train
+    from vpnet.models import inception_i3d
+    from vpnet.models.weights import save_safetensors
+
+    torch.manual_seed(3)
+    pretrained = tmp_path / "i3d_pretrained.safetensors"
+    save_safetensors(inception_i3d(num_classes=0).state_dict(), pretrained)
+    cfg = load_config(None, tiny(model__backbone_weights=pretrained, train__epochs=1, train__val_split="null"))
+    first = train(cfg)
+    pretrained.unlink()
+    again = train(cfg)  # resumes the finished run: the model is built from its last checkpoint
+    assert again.state.global_step == first.state.global_step
+    ev = evaluate(cfg, run_dir=first.run_dir)
+    assert ev.metrics.num_samples == 12 and ev.results["checkpoint"] == str(first.run_dir / "final.safetensors")
+    # a fresh run does need the file: a config error naming it, not a traceback
+    with pytest.raises(ConfigError, match="i3d_pretrained.safetensors.* nor an existing file"):
+        train(load_config(None, tiny(name="fresh", model__backbone_weights=pretrained)))

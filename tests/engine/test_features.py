@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from vpnet.data.types import DataError
 from vpnet.engine.checkpoint import load_state_dict, save_weights
 from vpnet.engine.config import ConfigError, load_config
 from vpnet.engine.evaluate import evaluate
-from vpnet.engine.features import FeatureDataset, extract_features, from_bits, to_bits
+from vpnet.engine.features import FeatureDataset, _SplitWriter, extract_features, from_bits, to_bits
 from vpnet.engine.train import train
 from vpnet.models import build_recognizer
 
@@ -24,7 +25,7 @@ def test_half_precision_bits_roundtrip():
     assert torch.equal(from_bits(to_bits(x, "bfloat16"), "bfloat16"), x.bfloat16())
 
 
-def test_extract_then_train_and_evaluate_on_the_cache(tiny, tmp_path):
+def test_extract_then_train_and_evaluate_on_the_cache(tiny, tmp_path, vpnet_log):
     cfg = load_config(None, tiny(model__variant="l3"))
     torch.manual_seed(5)
     backbone_src = build_recognizer(cfg.model).eval()
@@ -59,6 +60,8 @@ def test_extract_then_train_and_evaluate_on_the_cache(tiny, tmp_path):
     assert test_item["features"].shape == (2, 1024, 1, 3, 3) and test_item["poses"].shape == (2, 3, 20, 25)
     with pytest.raises(DataError, match="holds test clips"):
         FeatureDataset(out, "test", mode="train")
+    with pytest.raises(DataError, match="holds random training clips; evaluation needs"):
+        FeatureDataset(out, "train", mode="test")
 
     # extraction resumes: items not marked done (a run stopped midway) are redone, the rest kept
     before = np.load(out / "test" / "features.npy").copy()
@@ -75,7 +78,10 @@ def test_extract_then_train_and_evaluate_on_the_cache(tiny, tmp_path):
     # train the VPN on the cache: same forward code after the backbone; the backbone stays frozen and
     # is the cache's (taken from its checkpoint), so the run's weights also work on video
     cfg2 = load_config(None, tiny(name="cached", data__feature_dir=out, train__epochs=2, data__batch_size=4))
-    result = train(cfg2)
+    with vpnet_log.at_level(logging.INFO, logger="vpnet"):
+        result = train(cfg2)
+    # validation reads the cached test clips, and says so
+    assert "test (2 clips, short side 96, max over clips): top-1" in vpnet_log.text
     final, _ = load_state_dict(result.final_weights)
     for k, v in backbone_src.state_dict().items():
         if k.startswith("backbone."):
@@ -83,12 +89,48 @@ def test_extract_then_train_and_evaluate_on_the_cache(tiny, tmp_path):
     assert not torch.equal(final["head.fc.weight"], backbone_src.state_dict()["head.fc.weight"])
     # the paper's inference on cached test clips (max over the 2 clips of the softmax)
     ev = evaluate(cfg2, run_dir=result.run_dir)
-    assert ev.metrics.num_samples == 12 and ev.results["num_clips"] == 2
+    assert ev.metrics.num_samples == 12 and ev.results["num_clips"] == 2 and ev.results["short_side"] == 96
+    # other eval settings than the cache holds: an error naming both, not the cached clips under another name
+    for other, asked in ((["eval.mode=single"], "single centre clip"),
+                         (["eval.num_clips=3"], "3 clips, short side 96"), (["eval.short_side=128"], "2 clips, short side 128")):
+        with pytest.raises(ConfigError, match=f"holds 2 clips, short side 96, max over clips per video, but the eval "
+                                              f"settings ask for {asked}"):
+            evaluate(load_config(None, [*tiny(name="cached", data__feature_dir=out), *other]), run_dir=result.run_dir)
     # and on video, the same weights give the same scores up to the cache's bfloat16 rounding
     ev_video = evaluate(load_config(None, tiny(name="cached")), checkpoint=result.final_weights,
                         out_dir=tmp_path / "ev_video")
     cached_scores = evaluate(cfg2, checkpoint=result.final_weights, out_dir=tmp_path / "ev_cached").predictions.scores
     assert np.abs(ev_video.predictions.scores - cached_scores).max() < 0.05
+
+
+def test_an_item_that_failed_in_one_view_is_not_cached(tmp_path):
+    """A training item whose view 0 failed must not be marked done with that slot left as zeros."""
+    w = _SplitWriter(tmp_path / "train", names=["a", "b"], labels=[3, 4], views=2, mode="train", dtype="float16",
+                     extra={})
+    f, p = torch.ones(1, 4, 1, 1, 1), torch.ones(1, 3, 2, 5)
+    w.put(0, 0, f, p)
+    w.fail(1, "could not be decoded")
+    w.put(0, 1, f * 2, p)
+    w.put(1, 1, f, p)  # view 1 of the item whose view 0 failed
+    meta = w.finish()
+    assert meta["written"] == 1 and meta["failed"] == 1
+    assert np.load(tmp_path / "train" / "done.npy").tolist() == [True, False]
+    assert json.loads((tmp_path / "train" / "failed.json").read_text()) == {"1": "could not be decoded"}
+    assert np.load(tmp_path / "train" / "labels.npy").tolist() == [3, 4]
+    ds = FeatureDataset(tmp_path, "train")
+    assert len(ds) == 1 and ds[0]["name"] == "a" and ds[0]["label"] == 3
+    ds.set_epoch(1)
+    assert torch.equal(ds[0]["features"].float(), f[0] * 2)
+    # the next extraction retries the failed item only; a success clears its failure
+    again = _SplitWriter(tmp_path / "train", names=["a", "b"], labels=[3, 4], views=2, mode="train", dtype="float16",
+                         extra={})
+    assert again.todo().tolist() == [1]
+    again.put(1, 0, f * 3, p)
+    again.put(1, 1, f * 4, p)
+    assert again.finish()["written"] == 2 and again.meta["failed"] == 0
+    with pytest.raises(DataError, match="other settings or data"):  # other records in the same folder
+        _SplitWriter(tmp_path / "train", names=["a", "c"], labels=[3, 4], views=2, mode="train", dtype="float16",
+                     extra={})
 
 
 def test_bad_settings(tiny, tmp_path):
@@ -99,3 +141,8 @@ def test_bad_settings(tiny, tmp_path):
         extract_features(cfg, tmp_path, splits=["val"])
     with pytest.raises(DataError, match="no feature cache for split 'train'"):
         FeatureDataset(tmp_path, "train")
+    with pytest.raises(ConfigError, match="pose_only has no visual backbone"):
+        extract_features(load_config(None, tiny(model__variant="pose_only")), tmp_path)
+    if not torch.cuda.is_available():  # the device comes from train.device, as for training: no silent CPU run
+        with pytest.raises(ConfigError, match="train.device=cuda but CUDA is not available"):
+            extract_features(load_config(None, tiny(train__device="cuda")), tmp_path / "cuda")

@@ -27,14 +27,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from vpnet.config import Config
+from vpnet.config import MODEL_CHOICES, Config
 
 #: the key that names the files a YAML file is composed on.
 BASE_KEY = "_base_"
 
-#: values that are not free-form, for the sections the engine owns (the model and data builders check
-#: their own sections when they are built).
+#: values that are not free-form (the model's from :data:`vpnet.config.MODEL_CHOICES`), checked when the
+#: config is loaded, before anything is built (the data package checks the dataset and protocol).
 CHOICES: dict[str, tuple[str, ...]] = {
+    **{f"model.{key}": values for key, values in MODEL_CHOICES.items()},
     "train.amp": ("none", "bf16", "fp16"),
     "train.init_mode": ("full", "backbone", "backbone+vpn"),
     "train.device": ("auto", "cpu", "cuda"),
@@ -147,18 +148,6 @@ def save_config(cfg: Config, path: str | Path) -> None:
     from vpnet.engine.checkpoint import atomic_write_bytes
 
     atomic_write_bytes(Path(path), config_to_yaml(cfg).encode())
-
-
-def valid_keys(schema: type = Config, prefix: str = "") -> list[str]:
-    """Every dotted key of the schema, e.g. ``["name", ..., "model.variant", ...]``."""
-    keys = []
-    for f in dataclasses.fields(schema):
-        ftype = _field_types(schema)[f.name]
-        if dataclasses.is_dataclass(ftype):
-            keys.extend(valid_keys(ftype, f"{prefix}{f.name}."))
-        else:
-            keys.append(prefix + f.name)
-    return keys
 
 
 # --- internals ------------------------------------------------------------------------------------

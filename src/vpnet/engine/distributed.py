@@ -18,6 +18,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import Sampler
 
+from vpnet.engine.config import ConfigError
+
 
 @dataclass(frozen=True)
 class DistContext:
@@ -44,12 +46,16 @@ def init_distributed(device: str = "auto") -> DistContext:
 
     Args:
         device: ``auto`` (CUDA device ``LOCAL_RANK`` when CUDA is available, else CPU), ``cpu``, ``cuda``.
+
+    Raises:
+        ConfigError: ``cuda`` without a usable CUDA device.
     """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("train.device=cuda but CUDA is not available (torch.cuda.is_available() is False)")
+        raise ConfigError("train.device=cuda but CUDA is not available (torch.cuda.is_available() is False); "
+                          "use train.device=auto or cpu")
     use_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
     if use_cuda:
         torch.cuda.set_device(local_rank)
@@ -92,22 +98,11 @@ def barrier(ctx: DistContext) -> None:
         dist.barrier()
 
 
-def broadcast_object(obj: Any, ctx: DistContext) -> Any:
-    """Rank 0's ``obj`` on every process."""
-    if not ctx.distributed:
-        return obj
-    box = [obj]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]
-
-
 # --- samplers -------------------------------------------------------------------------------------
 
 
-def epoch_permutation(num_items: int, *, seed: int, epoch: int, shuffle: bool = True) -> np.ndarray:
+def epoch_permutation(num_items: int, *, seed: int, epoch: int) -> np.ndarray:
     """The item order of an epoch: a pure function of (seed, epoch)."""
-    if not shuffle:
-        return np.arange(num_items)
     return np.random.default_rng([seed, epoch]).permutation(num_items)
 
 
@@ -132,7 +127,6 @@ class TrainSampler(Sampler[int]):
         rank: int = 0,
         grad_accum: int = 1,
         seed: int = 0,
-        shuffle: bool = True,
     ):
         self.num_items = num_items
         self.batch_size = batch_size
@@ -140,7 +134,6 @@ class TrainSampler(Sampler[int]):
         self.rank = rank
         self.grad_accum = grad_accum
         self.seed = seed
-        self.shuffle = shuffle
         self.epoch = 0
         self.start_step = 0
 
@@ -159,7 +152,7 @@ class TrainSampler(Sampler[int]):
         self.start_step = step
 
     def _indices(self) -> np.ndarray:
-        perm = epoch_permutation(self.num_items, seed=self.seed, epoch=self.epoch, shuffle=self.shuffle)
+        perm = epoch_permutation(self.num_items, seed=self.seed, epoch=self.epoch)
         b, w, a, g = self.batch_size, self.world_size, self.grad_accum, self.global_batch
         steps = perm[: self.steps_per_epoch * g].reshape(self.steps_per_epoch, a, w, b)
         return steps[self.start_step :, :, self.rank, :].reshape(-1)
@@ -173,7 +166,7 @@ class TrainSampler(Sampler[int]):
 
 class ShardSampler(Sampler[int]):
     """Items ``rank, rank + W, rank + 2W, ...`` in order: disjoint shards covering every item once
-    (evaluation and feature extraction; no padding, so no item is counted twice)."""
+    (evaluation; no padding, so no item is counted twice)."""
 
     def __init__(self, num_items: int, *, world_size: int = 1, rank: int = 0):
         self.indices = list(range(rank, num_items, world_size))

@@ -26,10 +26,18 @@ from torch.utils.data import Dataset
 
 from vpnet.config import Config
 from vpnet.data.types import DataError
-from vpnet.engine.checkpoint import CheckpointManager, apply_state_dict, load_state_dict
-from vpnet.engine.config import ConfigError
+from vpnet.engine.checkpoint import CheckpointManager
 from vpnet.engine.distributed import DistContext, ShardSampler, all_gather_objects, init_distributed, shutdown
-from vpnet.engine.inputs import batch_size_of, build_split, check_data_paths, forward_clips, make_loader
+from vpnet.engine.inputs import (
+    batch_size_of,
+    build_model,
+    build_split,
+    check_dataset,
+    describe_clips,
+    eval_clips,
+    forward_clips,
+    make_loader,
+)
 from vpnet.engine.metrics import ClassificationMetrics, classification_metrics, write_metrics
 
 log = logging.getLogger(__name__)
@@ -78,8 +86,8 @@ def predict(
             seen += n
             if n == 0:
                 continue
-            logits = forward_clips(model, batch, device=ctx.device, amp=amp, clip_batch=clip_batch,
-                                   channels_last=channels_last)
+            logits = forward_clips(lambda x: model(**x).logits, batch, device=ctx.device, amp=amp,
+                                   clip_batch=clip_batch, channels_last=channels_last)
             scores.append(logits.softmax(-1).amax(1).cpu().numpy())  # max over clips of the softmax
             names.extend(str(x) for x in batch["name"])
             labels.extend(int(x) for x in batch["label"])
@@ -136,9 +144,7 @@ def evaluate(
         out_dir: default ``<run>/eval/<split>-<mode>``.
         run_dir: the run folder (default ``<output_dir>/<name>``).
     """
-    from vpnet.data import dataset_info
     from vpnet.engine.logs import setup_logging
-    from vpnet.models import build_recognizer
 
     ctx = init_distributed(cfg.train.device)
     try:
@@ -148,29 +154,12 @@ def evaluate(
         split = split or cfg.eval.split
         mode = cfg.eval.mode
         out = Path(out_dir) if out_dir else run_dir / "eval" / f"{split}-{mode}"
-        check_data_paths(cfg.data)
-        info = dataset_info(cfg.data)
-        if split not in info.splits:
-            raise ConfigError(f"split {split!r} is not a split of {info.name} ({', '.join(info.splits)})")
-        if info.num_classes != cfg.model.num_classes:
-            raise ConfigError(f"model.num_classes={cfg.model.num_classes} but {info.name} ({cfg.data.protocol}) has "
-                              f"{info.num_classes} classes")
-
-        model = build_recognizer(cfg.model)
-        state, _ = load_state_dict(checkpoint)
-        apply_state_dict(model, state, mode="exact", source=str(checkpoint))
-        model.to(ctx.device)
-        if cfg.train.channels_last:
-            model.to(memory_format=torch.channels_last_3d)
-
-        multi = mode == "multi"
-        dataset = build_split(
-            cfg, split, mode="test", num_clips=cfg.eval.num_clips if multi else 1,
-            short_side=cfg.eval.short_side if multi else None,
-        )
+        info = check_dataset(cfg, [split])
+        model = build_model(cfg, ctx.device, checkpoint=checkpoint, mode="exact")
+        num_clips, short_side = eval_clips(cfg)
+        dataset = build_split(cfg, split, mode="test", clips=(num_clips, short_side))
         log.info("evaluating %s on %s/%s %s (%d videos, %s)", checkpoint, info.name, cfg.data.protocol, split,
-                 len(dataset), f"{cfg.eval.num_clips} clips, short side {cfg.eval.short_side}, max over clips"
-                 if multi else "single centre clip")
+                 len(dataset), describe_clips(num_clips, short_side))
         pred = predict(
             model, dataset, ctx=ctx, batch_size=cfg.eval.batch_size, num_workers=cfg.data.num_workers,
             amp=cfg.eval.amp, clip_batch=cfg.eval.clip_batch, channels_last=cfg.train.channels_last,
@@ -181,8 +170,7 @@ def evaluate(
         metrics = classification_metrics(pred.scores, pred.labels, class_names=info.class_names)
         extra = {
             "checkpoint": str(checkpoint), "dataset": info.name, "protocol": cfg.data.protocol, "split": split,
-            "mode": mode, "num_clips": cfg.eval.num_clips if multi else 1,
-            "short_side": cfg.eval.short_side if multi else None, "videos_failed": pred.dropped,
+            "mode": mode, "num_clips": num_clips, "short_side": short_side, "videos_failed": pred.dropped,
         }
         results: dict[str, Any] = {}
         if ctx.is_main:

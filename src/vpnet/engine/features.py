@@ -13,23 +13,27 @@ Layout (numpy ``.npy`` files, memory-mapped for random access without loading th
         meta.json      mode, views, shapes, dtype, backbone and data settings, complete flag
         features.npy   (N, V, C, t_c, m, n) uint16: the bits of float16 or bfloat16 values
         poses.npy      (N, V, 3, t_p, J) float32
-        labels.npy     (N,) int64;  names.json: N names
-        done.npy       (N,) bool: items written (extraction resumes from it)
-        failed.json    items that could not be loaded, with the reason
+        labels.npy     (N,) int64;  names.json: N names (both written once, from the split's records)
+        done.npy       (N,) bool: items whose V clips are all written (extraction resumes from it)
+        failed.json    items that could not be loaded, with the reason (not done: the next run retries them)
 
 A training split (``train``) stores V = ``views`` random training clips per video (view v is the
 dataset's sample at epoch v; epoch e of training reads view e mod V, so augmentation survives
 caching); other splits store the test clips (V = ``eval.num_clips`` in ``multi`` mode at
 ``eval.short_side``, else 1 centre clip), and :class:`FeatureDataset` returns all of them for
-max-over-clips inference. bfloat16 keeps float32's range (no overflow on large activations);
-float16 keeps more mantissa. Both are 0.8 MB per 1024x8x7x7 clip.
+max-over-clips inference. Evaluating a cache with other ``eval`` settings than it was extracted with
+is an error naming both (its clips cannot be re-cut); validation during training uses what the cache
+holds. bfloat16 keeps float32's range (no overflow on large activations); float16 keeps more
+mantissa. Both are 0.8 MB per 1024x8x7x7 clip.
+
+Extraction runs in one process on ``train.device`` (not sharded: under ``torchrun`` it refuses to start).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +41,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from vpnet._io import atomic_write_bytes
 from vpnet.config import Config
 from vpnet.data.types import DataError
 from vpnet.engine.config import ConfigError
@@ -69,9 +74,17 @@ class FeatureDataset(Dataset):
 
     Items that failed extraction are not in the dataset (they are listed in ``failed.json`` and
     reported when the split is opened).
+
+    Args:
+        mode: ``train`` (one cached training clip per item, view ``epoch mod V``) or ``test`` (every
+            cached test clip of an item).
+        clips: for ``test``: the (clips per video, short side) the caller wants
+            (:func:`vpnet.engine.inputs.eval_clips`); a cache holding others raises ConfigError. None
+            accepts the cache's (see :attr:`clips`).
     """
 
-    def __init__(self, root: str | Path, split: str, *, mode: str = "train"):
+    def __init__(self, root: str | Path, split: str, *, mode: str = "train",
+                 clips: tuple[int, int | None] | None = None):
         self.dir = Path(root) / split
         meta_path = self.dir / "meta.json"
         if not meta_path.is_file():
@@ -79,9 +92,21 @@ class FeatureDataset(Dataset):
         self.meta = json.loads(meta_path.read_text())
         if not self.meta.get("complete"):
             raise DataError(self.dir, "feature extraction of this split did not finish; run `vpnet extract-features` again to complete it")
-        if mode == "train" and self.meta["mode"] != "train":
-            raise DataError(self.dir, f"split {split!r} holds test clips; training needs a split extracted in train mode")
-        self.mode = mode
+        if mode != self.meta["mode"]:
+            held = "test clips" if self.meta["mode"] == "test" else "random training clips"
+            raise DataError(self.dir, f"split {split!r} holds {held}; {'training' if mode == 'train' else 'evaluation'} "
+                                      f"needs a split extracted in {mode} mode")
+        self.views = int(self.meta["views"])
+        #: (clips per video, short side) of a test split, as extracted.
+        self.clips: tuple[int, int | None] = (self.views, self.meta["extra"].get("short_side"))
+        if mode == "test" and clips is not None and tuple(clips) != self.clips:
+            from vpnet.engine.inputs import describe_clips
+
+            raise ConfigError(
+                f"data.feature_dir: {self.dir} holds {describe_clips(*self.clips)} per video, but the eval settings "
+                f"ask for {describe_clips(*clips)} (eval.mode, eval.num_clips, eval.short_side): set them to the "
+                f"cache's, or extract the features again with them into another folder"
+            )
         self.dtype = self.meta["dtype"]
         done = np.load(self.dir / "done.npy")
         self.index = np.flatnonzero(done)
@@ -90,7 +115,6 @@ class FeatureDataset(Dataset):
                         self.dir, len(done) - len(self.index), len(done))
         self.labels = np.load(self.dir / "labels.npy")
         self.names = json.loads((self.dir / "names.json").read_text())
-        self.views = int(self.meta["views"])
         self.epoch = 0
         self._features: np.ndarray | None = None
         self._poses: np.ndarray | None = None
@@ -158,24 +182,26 @@ def extract_features(
     views: int = 1,
     dtype: str = "float16",
     checkpoint: str | Path | None = None,
-    batch_size: int | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Write the feature cache of ``splits`` (default: every split of the dataset) to ``out_dir``.
 
     The backbone is ``cfg.model``'s (with ``model.backbone_weights``), or the backbone of
-    ``checkpoint`` (e.g. an ``l1`` run fine-tuned on the target data). Resumable: items already written
-    are skipped. Returns each split's meta.
+    ``checkpoint`` (e.g. an ``l1`` run fine-tuned on the target data). It runs on ``train.device`` in
+    one process, ``data.batch_size`` videos and ``eval.clip_batch`` clips at a time, with ``eval.amp``.
+    Resumable: items already written are skipped. Returns each split's meta.
 
     Args:
         views: training clips stored per video for the ``train`` split (epoch e reads view e mod V).
         dtype: ``float16`` or ``bfloat16`` on disk.
+
+    Raises:
+        ConfigError: bad settings, or several processes (``torchrun``): extraction is not sharded.
     """
     from tqdm import tqdm
 
-    from vpnet.data import build_dataset, collate, dataset_info
-    from vpnet.engine.checkpoint import load_model_weights
-    from vpnet.engine.inputs import autocast, check_data_paths, loading_config
-    from vpnet.models import build_recognizer
+    from vpnet.data import collate
+    from vpnet.engine.distributed import init_distributed, shutdown
+    from vpnet.engine.inputs import build_model, build_split, check_dataset, eval_clips, forward_clips
 
     dtype = _dtype_name(dtype)
     if views < 1:
@@ -183,74 +209,64 @@ def extract_features(
     if cfg.data.feature_dir:
         raise ConfigError("data.feature_dir is set: extraction reads videos (set data.feature_dir=null; "
                           "data.prepared_dir or the raw data paths say where they are)")
-    check_data_paths(cfg.data)
-    info = dataset_info(cfg.data)
+    if cfg.model.variant == "pose_only":
+        raise ConfigError("model.variant=pose_only has no visual backbone: there are no features to extract")
+    info = check_dataset(cfg, splits or ())
     splits = list(splits or info.splits)
-    for s in splits:
-        if s not in info.splits:
-            raise ConfigError(f"split {s!r} is not a split of {info.name} ({', '.join(info.splits)})")
-    device = torch.device("cuda" if cfg.train.device != "cpu" and torch.cuda.is_available() else "cpu")
-    model = build_recognizer(cfg.model)
-    if checkpoint:
-        load_model_weights(model, checkpoint, mode="backbone")
-    model.eval().to(device)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    bs = batch_size or cfg.data.batch_size
-    multi = cfg.eval.mode == "multi"
-    data = loading_config(cfg.data)
-    results = {}
-    for split in splits:
-        train_mode = split == "train"
-        if train_mode:
-            ds = build_dataset(data, split, mode="train")
-            nviews, clips = views, 1
-        else:
-            nclips = cfg.eval.num_clips if multi else 1
-            ds = build_dataset(data, split, mode="test", num_clips=nclips,
-                               short_side=cfg.eval.short_side if multi else None)
-            nviews, clips = 1, nclips
-        writer = _SplitWriter(out / split, num_items=len(ds), views=nviews if train_mode else clips,
-                              mode="train" if train_mode else "test", dtype=dtype,
-                              extra={"backbone": cfg.model.backbone, "backbone_weights": cfg.model.backbone_weights,
-                                     "checkpoint": str(checkpoint) if checkpoint else None,
-                                     "clip_len": cfg.data.clip_len, "crop_size": cfg.data.crop_size, "t_p": cfg.data.t_p,
-                                     "dataset": cfg.data.dataset, "protocol": cfg.data.protocol, "split": split,
-                                     "short_side": cfg.eval.short_side if (multi and not train_mode) else None})
-        todo = writer.todo()
-        bar = tqdm(total=len(todo) * nviews, desc=f"features {split}", unit="clip" if train_mode else "video",
-                   disable=None, dynamic_ncols=True)
-        for view in range(nviews):
-            if hasattr(ds, "set_epoch"):
-                ds.set_epoch(view)
-            loader = torch.utils.data.DataLoader(
-                _Indexed(ds, todo), batch_size=bs, num_workers=cfg.data.num_workers,
-                collate_fn=_indexed_collate(collate), shuffle=False,
-            )
-            for batch, indices, failed in loader:
-                for idx, reason in failed:
-                    writer.fail(idx, reason)
-                if batch is None:
-                    bar.update(len(failed))
-                    continue
-                video = batch["video"]
-                multi_clip = video.dim() == 6
-                flat = video.flatten(0, 1) if multi_clip else video
-                with torch.no_grad(), autocast(device, cfg.eval.amp):
-                    f = torch.cat([model.forward_features(flat[i : i + cfg.eval.clip_batch].to(device))
-                                   for i in range(0, len(flat), cfg.eval.clip_batch)]).float().cpu()
-                f = f.view(len(indices), -1, *f.shape[1:])  # (B, K or 1, C, t_c, m, n)
-                poses = batch["poses"]
-                poses = poses if multi_clip else poses.unsqueeze(1)
-                for j, idx in enumerate(indices):
-                    writer.put(idx, view if train_mode else None, f[j], poses[j], int(batch["label"][j]), str(batch["name"][j]))
-                bar.update(len(indices) + len(failed))
-            writer.flush()
-        bar.close()
-        results[split] = writer.finish()
-        log.info("%s: %d items cached in %s (%d failed)", split, results[split]["written"], out / split,
-                 results[split]["failed"])
-    return results
+    ctx = init_distributed(cfg.train.device)
+    try:
+        if ctx.distributed:
+            raise ConfigError(f"feature extraction runs in one process, but {ctx.world_size} were started "
+                              "(torchrun): run `vpnet extract-features` without torchrun")
+        model = build_model(cfg, ctx.device, checkpoint=checkpoint, mode="backbone").eval()
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        num_clips, short_side = eval_clips(cfg)
+        results = {}
+        for split in splits:
+            train_mode = split == "train"
+            if train_mode:
+                ds, passes = build_split(cfg, split, mode="train"), views
+            else:
+                ds, passes = build_split(cfg, split, mode="test", clips=(num_clips, short_side)), 1
+            extra = {"backbone": cfg.model.backbone, "backbone_weights": None if checkpoint else cfg.model.backbone_weights,
+                     "checkpoint": str(checkpoint) if checkpoint else None,
+                     "clip_len": cfg.data.clip_len, "crop_size": cfg.data.crop_size, "t_p": cfg.data.t_p,
+                     "dataset": cfg.data.dataset, "protocol": cfg.data.protocol, "split": split,
+                     "short_side": None if train_mode else short_side}
+            writer = _SplitWriter(out / split, names=[r.name for r in ds.records], labels=[r.label for r in ds.records],
+                                  views=views if train_mode else num_clips, mode="train" if train_mode else "test",
+                                  dtype=dtype, extra=extra)
+            todo = writer.todo()
+            bar = tqdm(total=len(todo) * passes, desc=f"features {split}", unit="clip" if train_mode else "video",
+                       disable=None, dynamic_ncols=True)
+            for view in range(passes):
+                ds.set_epoch(view)  # training view v = the dataset's sample at epoch v
+                items = np.array([i for i in todo if i not in writer.failed], dtype=np.int64)
+                bar.update(len(todo) - len(items))  # failed in an earlier view: not loaded again
+                loader = torch.utils.data.DataLoader(
+                    _Indexed(ds, items), batch_size=cfg.data.batch_size, num_workers=cfg.data.num_workers,
+                    collate_fn=_indexed_collate(collate), shuffle=False,
+                )
+                for batch, indices, failed in loader:
+                    for idx, reason in failed:
+                        writer.fail(idx, reason)
+                    if batch is not None:
+                        f = forward_clips(lambda x: model.forward_features(x["video"]), batch, device=ctx.device,
+                                          amp=cfg.eval.amp, clip_batch=cfg.eval.clip_batch,
+                                          channels_last=cfg.train.channels_last).cpu()  # (B, K or 1, C, t_c, m, n)
+                        poses = batch["poses"] if batch["poses"].dim() == 5 else batch["poses"].unsqueeze(1)
+                        for j, idx in enumerate(indices):
+                            writer.put(idx, view if train_mode else None, f[j], poses[j])
+                    bar.update(len(indices) + len(failed))
+                writer.flush()
+            bar.close()
+            results[split] = writer.finish()
+            log.info("%s: %d items cached in %s (%d failed)", split, results[split]["written"], out / split,
+                     results[split]["failed"])
+        return results
+    finally:
+        shutdown(ctx)
 
 
 class _Indexed(Dataset):
@@ -280,27 +296,41 @@ def _indexed_collate(collate):
     return fn
 
 
+def _npy_bytes(a: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, a)
+    return buf.getvalue()
+
+
 class _SplitWriter:
-    def __init__(self, folder: Path, *, num_items: int, views: int, mode: str, dtype: str, extra: dict[str, Any]):
+    """One split of the cache: :meth:`put` the clips of an item, :meth:`fail` an item, :meth:`finish`.
+
+    An item is done (``done.npy``) once its ``views`` slots are written. An item that failed in any view
+    of this extraction stays not done (never a slot of zeros) and is listed in ``failed.json``; the next
+    extraction retries it. Names and labels are known up front (the split's records) and written once.
+    """
+
+    def __init__(self, folder: Path, *, names: list[str], labels: list[int], views: int, mode: str, dtype: str,
+                 extra: dict[str, Any]):
         self.dir = folder
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.n, self.views, self.mode, self.dtype, self.extra = num_items, views, mode, dtype, extra
+        self.n, self.views, self.mode, self.dtype, self.extra = len(names), views, mode, dtype, extra
         meta_path = folder / "meta.json"
         self.meta = json.loads(meta_path.read_text()) if meta_path.is_file() else None
         if self.meta is not None:
             same = {k: self.meta.get(k) for k in ("num_items", "views", "mode", "dtype")} == {
-                "num_items": num_items, "views": views, "mode": mode, "dtype": dtype}
-            if not same or self.meta.get("extra") != extra:
-                raise DataError(folder, "holds a feature cache made with other settings; use another output folder")
+                "num_items": self.n, "views": views, "mode": mode, "dtype": dtype}
+            if not same or self.meta.get("extra") != extra or json.loads((folder / "names.json").read_text()) != names:
+                raise DataError(folder, "holds a feature cache made with other settings or data; use another "
+                                        "output folder")
             self.done = np.load(folder / "done.npy")
-        else:
-            self.done = np.zeros(num_items, dtype=bool)
+        else:  # meta.json comes last (with the first clip's shapes): once it exists, so do these
+            self.done = np.zeros(self.n, dtype=bool)
+            atomic_write_bytes(folder / "names.json", json.dumps(names).encode())
+            atomic_write_bytes(folder / "labels.npy", _npy_bytes(np.asarray(labels, dtype=np.int64)))
+            atomic_write_bytes(folder / "done.npy", _npy_bytes(self.done))
+        #: failures of this extraction (earlier ones are not done, so they are retried).
         self.failed: dict[int, str] = {}
-        failed_path = folder / "failed.json"
-        if failed_path.is_file():
-            self.failed = {int(k): v for k, v in json.loads(failed_path.read_text()).items()}
-        self.names = json.loads((folder / "names.json").read_text()) if (folder / "names.json").is_file() else [""] * num_items
-        self.labels = np.load(folder / "labels.npy") if (folder / "labels.npy").is_file() else np.full(num_items, -1, np.int64)
         self._f: np.ndarray | None = None
         self._p: np.ndarray | None = None
         self._pending = 0
@@ -324,18 +354,19 @@ class _SplitWriter:
             self._f = np.load(self.dir / "features.npy", mmap_mode="r+")
             self._p = np.load(self.dir / "poses.npy", mmap_mode="r+")
 
-    def put(self, idx: int, view: int | None, f: torch.Tensor, p: torch.Tensor, label: int, name: str) -> None:
-        """f (K, C, t_c, m, n), p (K, 3, t_p, J); ``view`` picks the slot of a training clip."""
+    def put(self, idx: int, view: int | None, f: torch.Tensor, p: torch.Tensor) -> None:
+        """f (K, C, t_c, m, n), p (K, 3, t_p, J) of item ``idx``; ``view`` picks the slot of a training clip
+        (None: the K test clips). Ignored for an item that failed in an earlier view."""
+        if idx in self.failed:
+            return
         self._arrays(f, p)
         assert self._f is not None and self._p is not None
         if view is None:
             self._f[idx], self._p[idx] = to_bits(f, self.dtype), p.numpy()
         else:
             self._f[idx, view], self._p[idx, view] = to_bits(f[0], self.dtype), p[0].numpy()
-        self.labels[idx], self.names[idx] = label, name
         if view is None or view == self.views - 1:
             self.done[idx] = True
-        self.failed.pop(idx, None)
         self._pending += 1
         if self._pending >= 64:
             self.flush()
@@ -346,23 +377,15 @@ class _SplitWriter:
 
     def flush(self) -> None:
         """Data first, then the index that says it is there (a crash leaves items to redo, never garbage)."""
-        from vpnet.engine.checkpoint import atomic_write_bytes
-
         if self._f is not None:
             self._f.flush()
             self._p.flush()
-        for name, arr in (("labels.npy", self.labels), ("done.npy", self.done)):
-            tmp = self.dir / f".{name}.tmp"
-            with open(tmp, "wb") as fh:
-                np.save(fh, arr)
-            os.replace(tmp, self.dir / name)
-        atomic_write_bytes(self.dir / "names.json", json.dumps(self.names).encode())
-        atomic_write_bytes(self.dir / "failed.json", json.dumps({str(k): v for k, v in sorted(self.failed.items())}, indent=1).encode())
+        atomic_write_bytes(self.dir / "done.npy", _npy_bytes(self.done))
+        atomic_write_bytes(self.dir / "failed.json",
+                           json.dumps({str(k): v for k, v in sorted(self.failed.items())}, indent=1).encode())
         self._pending = 0
 
     def _save_meta(self) -> None:
-        from vpnet.engine.checkpoint import atomic_write_bytes
-
         atomic_write_bytes(self.dir / "meta.json", json.dumps(self.meta, indent=2).encode())
 
     def finish(self) -> dict[str, Any]:

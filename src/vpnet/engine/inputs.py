@@ -1,19 +1,20 @@
-"""What the engine feeds the model: datasets of a config (raw, prepared or cached features), loaders,
-and the one forward path shared by video batches and cached-feature batches.
+"""What the engine feeds the model: the checked dataset of a config (raw, prepared or cached features),
+the model itself, loaders, and the one forward path shared by video batches and cached-feature batches.
 
 A batch is the dict of :func:`vpnet.data.collate` (keys of :data:`vpnet.data.types.SAMPLE_KEYS`):
 ``video`` (B, 3, T, H, W) or ``features`` (B, C, t_c, m, n), ``poses`` (B, 3, t_p, J), ``label`` (B,).
 Test batches hold K clips per video: ``video`` (B, K, 3, T, H, W), ``features`` (B, K, C, t_c, m, n),
-``poses`` (B, K, 3, t_p, J). :func:`forward_clips` flattens the clips, runs
-``model(video, poses, features=features)`` in chunks and returns per-clip logits (B, K, classes).
+``poses`` (B, K, 3, t_p, J). :func:`forward_clips` flattens the clips and applies a function (the
+model, or its backbone) to them in chunks, returning per-clip outputs (B, K, ...).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -22,60 +23,125 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from vpnet.config import Config, DataConfig
 from vpnet.engine.config import ConfigError
 
-_NEEDS_SPLIT_DIR = {"smarthome"}
-_NEEDS_MANIFEST = {"custom"}
+if TYPE_CHECKING:
+    from vpnet.data import DatasetInfo
 
 
-def check_data_paths(data: DataConfig) -> None:
-    """Fail early, naming the config key and the missing path, when the data a config needs is absent.
+def check_dataset(cfg: Config, splits: list[str] | tuple[str, ...] = ()) -> DatasetInfo:
+    """Fail early on a config whose data cannot be used; returns the dataset's :class:`DatasetInfo`.
 
-    Which paths are needed: ``feature_dir`` alone when set; else ``prepared_dir`` when set; else the raw
-    data (``video_dir`` and ``pose_dir``; ``split_dir`` for Smarthome; ``manifest`` for custom data).
+    Checks that the files the config needs exist (:func:`vpnet.data.check_paths` of :func:`loading_config`:
+    the feature cache, the prepared store or the raw data, without videos for ``pose_only``), that each of
+    ``splits`` is a split of the dataset and that ``model.num_classes`` is its class count.
+
+    Raises:
+        ConfigError: naming the key and the problem.
     """
-    if data.feature_dir:
-        needed = ["feature_dir"]
-    elif data.prepared_dir:
-        needed = ["prepared_dir"]
-    elif data.dataset in _NEEDS_MANIFEST:
-        needed = ["manifest"]
-    else:
-        needed = ["video_dir", "pose_dir"] + (["split_dir"] if data.dataset in _NEEDS_SPLIT_DIR else [])
-    problems = []
-    for key in needed:
-        value = getattr(data, key)
-        if not value:
-            problems.append(f"data.{key} is not set")
-        elif not Path(value).exists():
-            problems.append(f"data.{key}: {value} does not exist")
-    if problems:
-        hint = (
-            f"Set the paths of your copy of the {data.dataset} data on the command line, e.g. "
-            f"`data.video_dir=/path/to/videos data.pose_dir=/path/to/skeletons`, or point "
-            f"data.prepared_dir at a folder written by `vpnet prepare` (or data.feature_dir at one written by "
-            f"`vpnet extract-features`). Presets default to folders under $VPNET_DATA (else ./data)."
-        )
-        raise ConfigError("dataset files not found:\n  " + "\n  ".join(problems) + "\n" + hint)
+    from vpnet.data import check_paths, dataset_info
+
+    try:  # missing paths (DataError) or an unknown dataset: data.* values the user fixes in the config
+        check_paths(loading_config(cfg), needs_video=cfg.model.variant != "pose_only")
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    info = dataset_info(cfg.data)
+    for split in splits:
+        if split not in info.splits:
+            raise ConfigError(f"split {split!r} is not a split of {info.name} ({', '.join(info.splits)})")
+    if info.num_classes != cfg.model.num_classes:
+        raise ConfigError(f"model.num_classes={cfg.model.num_classes} but {info.name} ({cfg.data.protocol}) has "
+                          f"{info.num_classes} classes: set model.num_classes={info.num_classes}")
+    return info
 
 
-def loading_config(data: DataConfig) -> DataConfig:
-    """``data`` as the datasets should see it: with a prepared store, raw paths that do not exist (a
-    preset's placeholders) are dropped, so the store's own records are used."""
-    if not data.prepared_dir:
-        return data
-    missing = {k: None for k in ("video_dir", "pose_dir", "split_dir", "manifest")
-               if getattr(data, k) and not Path(getattr(data, k)).exists()}
-    return dataclasses.replace(data, **missing) if missing else data
+def eval_clips(cfg: Config) -> tuple[int, int | None]:
+    """(clips per video, short side) of ``cfg.eval``: ``multi`` -> (eval.num_clips, eval.short_side),
+    ``single`` -> (1, None): one centre clip at the training crop size."""
+    if cfg.eval.mode == "multi":
+        return cfg.eval.num_clips, cfg.eval.short_side
+    return 1, None
 
 
-def build_split(cfg: Config, split: str, *, mode: str, num_clips: int = 1, short_side: int | None = None) -> Dataset:
-    """The dataset of one split: cached features when ``data.feature_dir`` is set, else video + poses."""
+def describe_clips(num_clips: int, short_side: int | None) -> str:
+    """``(10, 256)`` -> ``"10 clips, short side 256, max over clips"``; ``(1, None)`` -> ``"single centre clip"``."""
+    if short_side is None:
+        return "single centre clip" if num_clips == 1 else f"{num_clips} clips at the training size, max over clips"
+    return f"{num_clips} clip{'s' * (num_clips != 1)}, short side {short_side}, max over clips"
+
+
+def loading_config(cfg: Config) -> DataConfig:
+    """``cfg.data`` as the datasets should see it: without ``video_dir`` for ``pose_only`` (it reads no
+    video); with a prepared store, without the raw paths that do not exist (a preset's placeholders, the
+    NTU missing-skeleton list included), so the store's own records are used."""
+    data = cfg.data
+    drop = {"video_dir"} if cfg.model.variant == "pose_only" else set()
+    if data.prepared_dir:
+        drop |= {k for k in ("video_dir", "pose_dir", "split_dir", "manifest", "missing_list")
+                 if getattr(data, k) and not Path(getattr(data, k)).exists()}
+    return dataclasses.replace(data, **dict.fromkeys(drop)) if drop else data
+
+
+def build_split(cfg: Config, split: str, *, mode: str, clips: tuple[int, int | None] | None = (1, None)) -> Dataset:
+    """The dataset of one split: cached features when ``data.feature_dir`` is set, else video + poses
+    (poses alone for ``pose_only``: no video is decoded).
+
+    Args:
+        mode: ``train`` or ``test``.
+        clips: (clips per video, short side) of test items (see :func:`eval_clips`). A feature cache
+            holds the clips it was extracted with: a different request is a ConfigError. None: the
+            cache's clips, or one centre clip from video (validation during training).
+    """
     if cfg.data.feature_dir:
         from vpnet.engine.features import FeatureDataset
 
-        return FeatureDataset(cfg.data.feature_dir, split, mode=mode)
+        return FeatureDataset(cfg.data.feature_dir, split, mode=mode, clips=clips if mode == "test" else None)
     from vpnet.data import build_dataset
 
-    return build_dataset(loading_config(cfg.data), split, mode=mode, num_clips=num_clips, short_side=short_side)
+    num_clips, short_side = clips or (1, None)
+    return build_dataset(loading_config(cfg), split, mode=mode, num_clips=num_clips, short_side=short_side,
+                         load_video=cfg.model.variant != "pose_only")
+
+
+def build_model(
+    cfg: Config,
+    device: torch.device,
+    *,
+    checkpoint: str | Path | Mapping[str, torch.Tensor] | None = None,
+    mode: str = "exact",
+    source: str | None = None,
+) -> nn.Module:
+    """``cfg.model``'s recognizer on ``device`` (``channels_last_3d`` when ``train.channels_last``), with the
+    tensors of ``checkpoint`` (a file or a state dict) loaded in ``mode`` (``exact`` or an ``init_mode``:
+    see :func:`vpnet.engine.checkpoint.apply_state_dict`).
+
+    Every mode takes the whole backbone from the checkpoint, so ``model.backbone_weights`` are not loaded
+    when there is one: no download, and a run still loads after its pretraining file is gone.
+
+    Raises:
+        ConfigError: a ``model.*`` value the builder rejects (e.g. a ``backbone_weights`` file that does not
+            exist); CheckpointError: a checkpoint that does not fit.
+    """
+    from vpnet.data.types import DataError
+    from vpnet.engine.checkpoint import apply_state_dict, load_state_dict
+    from vpnet.models import build_recognizer
+
+    model_cfg = cfg.model if checkpoint is None else dataclasses.replace(cfg.model, backbone_weights=None)
+    try:
+        model = build_recognizer(model_cfg)
+    except DataError:  # an unreadable weights file: names the file
+        raise
+    except ValueError as e:  # a model.* value: clip_len vs the strides, a skeleton, a weights name or path
+        raise ConfigError(str(e)) from None
+    if checkpoint is not None:
+        if isinstance(checkpoint, Mapping):
+            state = checkpoint
+        else:
+            state, _ = load_state_dict(checkpoint)
+            source = source or str(checkpoint)
+        apply_state_dict(model, state, mode=mode, source=source or "checkpoint")
+    model.to(device)
+    if cfg.train.channels_last:
+        model.to(memory_format=torch.channels_last_3d)
+    return model
 
 
 def make_loader(
@@ -124,47 +190,43 @@ def _to(x: torch.Tensor | None, device: torch.device, channels_last: bool) -> to
     return x
 
 
-def forward_batch(model: nn.Module, batch: dict[str, Any], *, device: torch.device, channels_last: bool = False):
-    """``model(video, poses, features=features)`` on a training batch (one clip per item)."""
-    return model(
-        _to(batch.get("video"), device, channels_last),
-        _to(batch.get("poses"), device, False),
-        features=_to(batch.get("features"), device, channels_last),
-    )
+def model_inputs(batch: Mapping[str, Any], *, device: torch.device, channels_last: bool = False) -> dict[str, Any]:
+    """The keyword arguments of ``model(video=..., poses=..., features=...)`` for a batch of single clips:
+    its tensors on ``device`` (None where absent), clips in ``channels_last_3d`` when asked."""
+    return {"video": _to(batch.get("video"), device, channels_last), "poses": _to(batch.get("poses"), device, False),
+            "features": _to(batch.get("features"), device, channels_last)}
 
 
 @torch.no_grad()
 def forward_clips(
-    model: nn.Module,
-    batch: dict[str, Any],
+    fn: Callable[[dict[str, Any]], torch.Tensor],
+    batch: Mapping[str, Any],
     *,
     device: torch.device,
     amp: str = "none",
     clip_batch: int = 10,
     channels_last: bool = False,
 ) -> torch.Tensor:
-    """Per-clip logits (B, K, classes) of a test batch (K clips per video; K = 1 for single-clip batches)."""
+    """``fn`` over every clip of a batch, ``clip_batch`` clips at a time: (B, K, ...) float32 on ``device``.
+
+    ``fn`` takes :func:`model_inputs` of a chunk of single clips and returns a tensor (n, ...): e.g.
+    ``lambda x: model(**x).logits`` (per-clip logits) or ``lambda x: model.forward_features(x["video"])``
+    (backbone maps). Test batches hold K clips per video; single-clip batches give K = 1.
+    """
     video, poses, features = batch.get("video"), batch.get("poses"), batch.get("features")
     visual = features if features is not None else video
     if visual is None and poses is None:
         raise ValueError("a batch needs video, features or poses")
+    multi = visual.dim() == 6 if visual is not None else poses.dim() == 5
     ref = visual if visual is not None else poses
-    multi = ref.dim() == 6 if visual is not None else poses.dim() == 5
     b = ref.shape[0]
     k = ref.shape[1] if multi else 1
-
-    def flat(x: torch.Tensor | None) -> torch.Tensor | None:
-        return None if x is None else (x.flatten(0, 1) if multi else x)
-
-    video, poses, features = flat(video), flat(poses), flat(features)
-    logits = []
+    flat = {key: x.flatten(0, 1) if multi else x
+            for key, x in (("video", video), ("poses", poses), ("features", features)) if x is not None}
+    outs = []
     for i in range(0, b * k, clip_batch):
-        part = slice(i, i + clip_batch)
+        part = {key: x[i : i + clip_batch] for key, x in flat.items()}
         with autocast(device, amp):
-            out = model(
-                _to(video[part] if video is not None else None, device, channels_last),
-                _to(poses[part] if poses is not None else None, device, False),
-                features=_to(features[part] if features is not None else None, device, channels_last),
-            )
-        logits.append(out.logits.float())
-    return torch.cat(logits).view(b, k, -1)
+            outs.append(fn(model_inputs(part, device=device, channels_last=channels_last)).float())
+    out = torch.cat(outs)
+    return out.view(b, k, *out.shape[1:])

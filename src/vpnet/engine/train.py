@@ -34,7 +34,7 @@ import time
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 import torch
@@ -46,8 +46,6 @@ from vpnet.engine.checkpoint import (
     CheckpointManager,
     LoadedTrainState,
     TrainState,
-    apply_state_dict,
-    load_model_weights,
     load_train_state,
     save_weights,
 )
@@ -61,8 +59,20 @@ from vpnet.engine.distributed import (
     init_distributed,
     shutdown,
 )
-from vpnet.engine.inputs import autocast, batch_size_of, build_split, check_data_paths, forward_batch, make_loader
+from vpnet.engine.inputs import (
+    autocast,
+    batch_size_of,
+    build_model,
+    build_split,
+    check_dataset,
+    describe_clips,
+    make_loader,
+    model_inputs,
+)
 from vpnet.engine.logs import RunLog, setup_logging
+
+if TYPE_CHECKING:
+    from vpnet.data import DatasetInfo
 
 log = logging.getLogger(__name__)
 
@@ -100,30 +110,25 @@ def resolve_grad_accum(cfg: Config, world_size: int) -> int:
     return accum
 
 
-def split_names(cfg: Config) -> tuple[str, str | None]:
-    """(training split, validation split or None) of the config's dataset (see ``train.val_split``)."""
-    from vpnet.data import dataset_info
-
-    splits = list(dataset_info(cfg.data).splits)
-    if "train" not in splits:
-        raise ConfigError(f"dataset {cfg.data.dataset!r} has no 'train' split (splits: {', '.join(splits)})")
+def validation_split(cfg: Config, info: DatasetInfo) -> str | None:
+    """The split that selects the best checkpoint (see ``train.val_split``), or None."""
     want = cfg.train.val_split
     if want is None:
-        return "train", None
+        return None
     if want == "auto":
         for name in ("val", "validation"):
-            if name in splits:
-                return "train", name
-        if "test" in splits:
+            if name in info.splits:
+                return name
+        if "test" in info.splits:
             log.warning(
                 "dataset %s/%s has no validation split: the best checkpoint is selected on the test split "
                 "(an optimistic estimate; set train.val_split=null to select none)", cfg.data.dataset, cfg.data.protocol,
             )
-            return "train", "test"
-        return "train", None
-    if want not in splits:
-        raise ConfigError(f"train.val_split={want!r} is not a split of {cfg.data.dataset} ({', '.join(splits)})")
-    return "train", want
+            return "test"
+        return None
+    if want not in info.splits:
+        raise ConfigError(f"train.val_split={want!r} is not a split of {cfg.data.dataset} ({', '.join(info.splits)})")
+    return want
 
 
 def train(cfg: Config, *, run_dir: str | Path | None = None, resume: str | Path | None = "auto") -> TrainResult:
@@ -192,15 +197,7 @@ class _Trainer:
         cfg, ctx = self.cfg, self.ctx
         setup_logging(self.run_dir, rank=ctx.rank)
         self.accum = resolve_grad_accum(cfg, ctx.world_size)
-        check_data_paths(cfg.data)
-        from vpnet.data import dataset_info
-
-        self.info = dataset_info(cfg.data)
-        if self.info.num_classes != cfg.model.num_classes:
-            raise ConfigError(
-                f"model.num_classes={cfg.model.num_classes} but {self.info.name} ({cfg.data.protocol}) has "
-                f"{self.info.num_classes} classes: set model.num_classes={self.info.num_classes}"
-            )
+        self.info = check_dataset(cfg, ["train"])
         if cfg.train.deterministic:
             _set_deterministic(self.device)
         torch.manual_seed(cfg.train.seed)  # model initialisation: the same on every process
@@ -209,11 +206,11 @@ class _Trainer:
         self._build_model(loaded)
         self._build_optimizer(loaded)
         self.state = loaded.state if loaded else TrainState()
-        train_split, self.val_split = split_names(cfg)
-        self.train_ds = build_split(cfg, train_split, mode="train")
-        self.val_ds = (
-            build_split(cfg, self.val_split, mode="test", num_clips=1) if self.val_split and cfg.train.val_every else None
-        )
+        self.val_split = validation_split(cfg, self.info)
+        self.train_ds = build_split(cfg, "train", mode="train")
+        # validation: one centre clip per video, or the clips a feature cache holds
+        self.val_ds = build_split(cfg, self.val_split, mode="test", clips=None) if self.val_split and cfg.train.val_every else None
+        self.val_clips = self.val_ds.clips if cfg.data.feature_dir and self.val_ds is not None else (1, None)
         self.sampler = TrainSampler(
             len(self.train_ds),
             batch_size=cfg.data.batch_size,
@@ -224,7 +221,7 @@ class _Trainer:
         )
         if self.sampler.steps_per_epoch == 0:
             raise ConfigError(
-                f"the {train_split} split has {len(self.train_ds)} items, fewer than one global batch "
+                f"the train split has {len(self.train_ds)} items, fewer than one global batch "
                 f"(train.global_batch={cfg.train.global_batch}); lower train.global_batch"
             )
         self.loader = make_loader(
@@ -295,21 +292,26 @@ class _Trainer:
             log.warning("resuming with config changes: %s", "; ".join(diffs))
 
     def _build_model(self, loaded: LoadedTrainState | None) -> None:
-        from vpnet.models import build_recognizer
-
         cfg = self.cfg
-        model = build_recognizer(cfg.model)
+        # on cached maps the backbone never runs, so it takes no optimiser steps; it is the cache's own,
+        # so that the run's weights also work on video
+        cache = self._cache_source() if cfg.data.feature_dir and cfg.model.variant != "pose_only" else None
+        checkpoint, mode, source = None, "exact", None
         if loaded is not None:
-            apply_state_dict(model, loaded.model, mode="exact", source=str(loaded.path))
+            checkpoint, source = loaded.model, str(loaded.path)
         elif cfg.train.init_from:
-            load_model_weights(model, cfg.train.init_from, mode=cfg.train.init_mode)
-        if cfg.data.feature_dir and getattr(model, "backbone", None) is not None:
-            self._cached_backbone(model, resumed=loaded is not None)
+            checkpoint, mode = cfg.train.init_from, cfg.train.init_mode
+        elif cache and cache.get("checkpoint"):
+            checkpoint, mode = cache["checkpoint"], "backbone"
+        elif cache and cache.get("backbone_weights") != cfg.model.backbone_weights:
+            log.warning("the cached maps come from backbone weights %r but model.backbone_weights=%r: the saved "
+                        "weights will not reproduce the maps on video", cache.get("backbone_weights"),
+                        cfg.model.backbone_weights)
+        model = build_model(cfg, self.device, checkpoint=checkpoint, mode=mode, source=source)
+        if cache is not None:
+            model.backbone.requires_grad_(False)
         if cfg.train.sync_bn and self.ctx.distributed:
             model = convert_sync_batchnorm(model, self.device)
-        model.to(self.device)
-        if cfg.train.channels_last:
-            model.to(memory_format=torch.channels_last_3d)
         self.model = model  # the bare module: checkpoints, validation
         net: nn.Module = model
         if self.ctx.distributed:
@@ -322,24 +324,16 @@ class _Trainer:
             net = torch.compile(net)
         self.net = net
 
-    def _cached_backbone(self, model: nn.Module, *, resumed: bool) -> None:
-        """Training on cached maps: the backbone never runs, so it takes no optimiser steps; it is the
-        cache's own backbone, so that the run's weights also work on video."""
+    def _cache_source(self) -> dict[str, Any]:
+        """Where the feature cache's backbone came from (:func:`~vpnet.engine.features.cache_backbone`),
+        checked against ``model.backbone``."""
         from vpnet.engine.features import cache_backbone
 
-        model.backbone.requires_grad_(False)
         source = cache_backbone(self.cfg.data.feature_dir)
         if source.get("backbone") not in (None, self.cfg.model.backbone):
             raise ConfigError(f"data.feature_dir holds {source['backbone']} maps but model.backbone="
                               f"{self.cfg.model.backbone!r}")
-        if resumed or self.cfg.train.init_from:
-            return
-        if source.get("checkpoint"):
-            load_model_weights(model, source["checkpoint"], mode="backbone")
-        elif source.get("backbone_weights") != self.cfg.model.backbone_weights:
-            log.warning("the cached maps come from backbone weights %r but model.backbone_weights=%r: the saved "
-                        "weights will not reproduce the maps on video", source.get("backbone_weights"),
-                        self.cfg.model.backbone_weights)
+        return source
 
     def _build_optimizer(self, loaded: LoadedTrainState | None) -> None:
         o = self.cfg.optim
@@ -444,7 +438,8 @@ class _Trainer:
         cfg, ctx, state = self.cfg, self.ctx, self.state
         torch.manual_seed(step_seed(cfg.train.seed, ctx.rank, state.global_step))
         self.optimizer.zero_grad(set_to_none=True)
-        local = [0.0, 0.0, 0.0, 0.0, 0.0]
+        # [loss, ce, embed, attn] sums x n, and n: kept on the device, read once per step (no sync per micro-batch)
+        local = torch.zeros(5, dtype=torch.float64, device=self.device)
         for a in range(self.accum):
             batch = next(batches)
             n = batch_size_of(batch)
@@ -462,19 +457,19 @@ class _Trainer:
             sync = nullcontext() if (last or not ctx.distributed) else self.net.no_sync()
             with sync:
                 with autocast(self.device, cfg.train.amp):
-                    out = forward_batch(self.net, batch, device=self.device, channels_last=cfg.train.channels_last)
+                    out = self.net(**model_inputs(batch, device=self.device, channels_last=cfg.train.channels_last))
                     labels = batch["label"].to(self.device)
                     terms = vpn_loss(out, labels, lambda1=cfg.loss.lambda1, lambda2=cfg.loss.lambda2)
                 self.scaler.scale(terms.total.float() * (weight / self.accum)).backward()
             if weight:
-                for i, t in enumerate((terms.total, terms.ce, terms.embed, terms.attn)):
-                    local[i] += float(t.detach()) * n
+                local[:4] += torch.stack([t.detach().double() for t in terms]) * n
                 local[4] += n
         if self.scaler.is_enabled():
             self.scaler.unscale_(self.optimizer)
         grads_ok = _grads_finite(self.optimizer)
-        loss_ok = all(math.isfinite(v) for v in local[:4])
-        totals = all_reduce_sum([*local, 0.0 if loss_ok else 1.0, 0.0 if grads_ok else 1.0, float(flag["stop"])], ctx)
+        sums = local.tolist()
+        loss_ok = all(math.isfinite(v) for v in sums[:4])
+        totals = all_reduce_sum([*sums, 0.0 if loss_ok else 1.0, 0.0 if grads_ok else 1.0, float(flag["stop"])], ctx)
         if totals[5]:
             raise TrainingError(
                 f"the loss is not finite (NaN or inf) at epoch {state.epoch + 1}, step {state.step_in_epoch + 1} of the "
@@ -515,9 +510,9 @@ class _Trainer:
                 row["best"] = 1
                 if ctx.is_main:
                     save_weights(best_path, self.model, self._weights_meta(metrics=m.summary()))
-            log.info("epoch %d: train loss %.4f; %s %s: top-1 %.2f %%, mean per-class %.2f %% (best %s %.2f %% at epoch %d)",
-                     state.epoch + 1, row["train_loss"], self.val_split, "(single clip)", 100 * m.top1, 100 * m.mean_class,
-                     self.info.primary_metric, 100 * state.best_metric, state.best_epoch)
+            log.info("epoch %d: train loss %.4f; %s (%s): top-1 %.2f %%, mean per-class %.2f %% (best %s %.2f %% at epoch %d)",
+                     state.epoch + 1, row["train_loss"], self.val_split, describe_clips(*self.val_clips), 100 * m.top1,
+                     100 * m.mean_class, self.info.primary_metric, 100 * state.best_metric, state.best_epoch)
         else:
             log.info("epoch %d: train loss %.4f", state.epoch + 1, row["train_loss"])
         state.history.append({k: v for k, v in row.items() if k != "best"})
@@ -532,7 +527,7 @@ class _Trainer:
 
         cfg = self.cfg
         pred = predict(
-            self.model, self.val_ds, ctx=self.ctx, batch_size=max(1, cfg.data.batch_size),
+            self.model, self.val_ds, ctx=self.ctx, batch_size=cfg.data.batch_size,
             num_workers=cfg.data.num_workers, amp=cfg.eval.amp, clip_batch=cfg.eval.clip_batch,
             channels_last=cfg.train.channels_last, desc=f"validate ({self.val_split})",
         )

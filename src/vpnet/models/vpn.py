@@ -191,6 +191,10 @@ class VPNRecognizer(nn.Module):
         if self.backbone is None:
             raise RuntimeError(f"variant {self.variant!r} has no visual backbone")
         self._check_video(video)
+        return self._features(video)
+
+    def _features(self, video: Tensor) -> Tensor:
+        """The backbone on an already checked clip, in the backbone's dtype."""
         return self.backbone.forward_features(video.to(_dtype_of(self.backbone)))
 
     def forward(self, video: Tensor | None = None, poses: Tensor | None = None, *,
@@ -221,7 +225,7 @@ class VPNRecognizer(nn.Module):
         # model, float64 clips): autocast, when on, still decides the compute dtype inside.
         f = h = None
         if self.uses_video:
-            f = features.to(_dtype_of(self.head)) if features is not None else self.forward_features(video)
+            f = features.to(_dtype_of(self.head)) if features is not None else self._features(video)
         if self.uses_poses:
             h = self.pose_backbone(poses.to(_dtype_of(self.pose_backbone)))
         if self.vpn is None:
