@@ -7,7 +7,8 @@ PYTEST_ARGS ?=
 
 .PHONY: demo test install bench clean
 
-$(STAMP): pyproject.toml
+# setup.py and the C source: a changed reader is rebuilt by the next make
+$(STAMP): pyproject.toml setup.py src/vpnet/data/_skeleton.c
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	# torch first and pinned: on these machines 2.13.0 resolves to a local CPU wheel,
 	# an unpinned torch would pull gigabytes of CUDA packages.
@@ -27,4 +28,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache src/vpnet/data/*.so

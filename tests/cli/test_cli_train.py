@@ -114,6 +114,7 @@ def test_info(monkeypatch, tmp_path):
     data = json.loads(invoke("info", "--json").output)
     assert data["cache"]["dir"] == str(tmp_path / "cache") and data["weights"]["kinetics400"]["cached"] is False
     assert data["threads"]["torch_threads"] >= 1 and data["devices"][0]["type"] == "cpu"
+    assert data["data"]["skeleton_reader"] == "C extension" and ".skeleton reader: C extension" in r.output
 
 
 def test_demo_runs_offline_at_a_tiny_size(tmp_path):

@@ -14,6 +14,16 @@ from vpnet.data.types import DataError
 REAL = "S001C001P001R001A001"
 
 
+@pytest.fixture(params=["c", "numpy"])
+def reader(request, monkeypatch):
+    """Run a test with the C reader (``vpnet.data._skeleton``) and again with the numpy reader."""
+    if request.param == "numpy":
+        monkeypatch.setattr(ntu, "_fast_parse", None)
+    elif ntu._fast_parse is None:
+        pytest.fail("the C skeleton reader is not built (pip install -e . printed why; a C compiler is needed)")
+    return request.param
+
+
 def write(tmp_path: Path, text: str, name: str = "S001C001P001R001A001.skeleton") -> Path:
     p = tmp_path / name
     p.write_bytes(text.encode("ascii") if isinstance(text, str) else text)
@@ -24,7 +34,7 @@ def write(tmp_path: Path, text: str, name: str = "S001C001P001R001A001.skeleton"
 # real files
 
 
-def test_real_parse_reproduces_authors_npy_exactly(shared_data):
+def test_real_parse_reproduces_authors_npy_exactly(shared_data, reader):
     ref = np.load(shared_data / "ntu" / f"{REAL}.skeleton.npy", allow_pickle=True).item()
     sk64 = ntu.read_skeleton(shared_data / "ntu" / "skeletons" / f"{REAL}.skeleton", dtype=np.float64)
     assert sk64.joints.shape == (103, 1, 25, 12)
@@ -41,7 +51,7 @@ def test_real_parse_reproduces_authors_npy_exactly(shared_data):
                                              519.1677, -0.2059419, 0.05349901, 0.9692109, -0.1239193, 2]
 
 
-def test_real_two_body_file(shared_data):
+def test_real_two_body_file(shared_data, reader):
     sk = ntu.read_skeleton(shared_data / "ntu" / "skeletons" / "S001C003P008R002A058.skeleton")
     assert sk.joints.shape == (70, 2, 25, 12)
     assert sk.body_ids == ("72057594037944738", "72057594037944734")
@@ -86,7 +96,7 @@ def test_real_missing_lists(shared_data):
 # generated files (always run)
 
 
-def test_generated_bodies_appear_vanish_and_keep_slots(tmp_path):
+def test_generated_bodies_appear_vanish_and_keep_slots(tmp_path, reader):
     a, b, c = "72057594037931101", "72057594037931102", "72057594037931103"
     frames = [[a], [a, b], [b, a], [], [b], [c, b]]
     p = write(tmp_path, skeleton_text(frames))
@@ -105,14 +115,14 @@ def test_generated_bodies_appear_vanish_and_keep_slots(tmp_path):
     assert seq.num_frames == 6 and seq.num_bodies == 3 and seq.body_ids == (a, b, c)
 
 
-def test_generated_duplicate_id_in_a_frame_is_a_second_body(tmp_path):
+def test_generated_duplicate_id_in_a_frame_is_a_second_body(tmp_path, reader):
     p = write(tmp_path, skeleton_text([["7"], ["7", "7"]]))
     sk = ntu.read_skeleton(p)
     assert sk.body_ids == ("7", "7#2")
     assert sk.present.tolist() == [[True, False], [True, True]]
 
 
-def test_generated_lf_line_endings_also_read(tmp_path):
+def test_generated_lf_line_endings_also_read(tmp_path, reader):
     text = skeleton_text([["1"], ["1"]])
     crlf = ntu.read_skeleton(write(tmp_path, text, "S001C001P001R001A001.skeleton"))
     lf = ntu.read_skeleton(write(tmp_path, text.replace("\r\n", "\n"), "S001C001P001R001A002.skeleton"))
@@ -129,7 +139,7 @@ def test_generated_lf_line_endings_also_read(tmp_path):
     (lambda t: t.replace("0.02764709", "abc", 1), "non-numeric"),
     (lambda t: t.replace("\r\n2\r\n", "\r\nx\r\n", 1), "body count"),
 ])
-def test_generated_garbled_files_raise_dataerror_naming_the_file(tmp_path, mutate, message):
+def test_generated_garbled_files_raise_dataerror_naming_the_file(tmp_path, reader, mutate, message):
     text = skeleton_text([["1", "2"], ["1", "2"]])
     p = write(tmp_path, mutate(text))
     with pytest.raises(DataError) as e:
@@ -139,7 +149,7 @@ def test_generated_garbled_files_raise_dataerror_naming_the_file(tmp_path, mutat
         assert message in str(e.value)
 
 
-def test_generated_shifted_values_caught_by_tracking_state(tmp_path):
+def test_generated_shifted_values_caught_by_tracking_state(tmp_path, reader):
     # one joint line loses a value and the next gains one: counts match, values shift
     text = skeleton_text([["1"]])
     lines = text.split("\r\n")
@@ -155,7 +165,7 @@ def test_generated_shifted_values_caught_by_tracking_state(tmp_path):
 
 
 @pytest.mark.parametrize("bad", ["nan", "inf", "-inf"])
-def test_generated_non_finite_values_rejected(tmp_path, bad):
+def test_generated_non_finite_values_rejected(tmp_path, reader, bad):
     lines = skeleton_text([["1"], ["1"]]).split("\r\n")
     vals = lines[10].split()
     vals[1] = bad
@@ -164,7 +174,7 @@ def test_generated_non_finite_values_rejected(tmp_path, bad):
         ntu.read_skeleton(write(tmp_path, "\r\n".join(lines)))
 
 
-def test_generated_zero_bodies_everywhere_and_other_bad_files(tmp_path):
+def test_generated_zero_bodies_everywhere_and_other_bad_files(tmp_path, reader):
     with pytest.raises(DataError, match="no body in any of the 3 frames"):
         ntu.read_skeleton(write(tmp_path, "3\r\n0\r\n0\r\n0\r\n"))
     with pytest.raises(DataError, match="0 frames"):

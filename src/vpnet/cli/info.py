@@ -19,6 +19,7 @@ def environment() -> dict[str, Any]:
     """Versions, devices, threads, cache folders and cached weights, as a JSON-able dict."""
     import torch
 
+    from vpnet.data import ntu
     from vpnet.models import weights
 
     versions: dict[str, str | None] = {"python": platform.python_version()}
@@ -65,7 +66,8 @@ def environment() -> dict[str, Any]:
                     "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")},
         "cache": {"dir": str(weights.cache_dir()), "weights_dir": str(weights.weights_dir()),
                   "VPNET_CACHE": os.environ.get("VPNET_CACHE")},
-        "data": {"VPNET_DATA": os.environ.get("VPNET_DATA")},
+        "data": {"VPNET_DATA": os.environ.get("VPNET_DATA"),
+                 "skeleton_reader": "C extension" if ntu._fast_parse is not None else "numpy"},
         "weights": cached,
     }
 
@@ -90,7 +92,10 @@ def info_command(as_json: bool = typer.Option(False, "--json", help="Print JSON 
                  f"{t['usable_cpus']} usable of {t['cpu_count']} CPUs; OMP_NUM_THREADS={t['OMP_NUM_THREADS']}")
     c = env["cache"]
     lines.append(f"cache:    {c['dir']}" + (" (from $VPNET_CACHE)" if c["VPNET_CACHE"] else " (set $VPNET_CACHE to move it)"))
-    lines.append(f"data:     $VPNET_DATA={env['data']['VPNET_DATA']} (presets look for datasets under it, else ./data)")
+    d = env["data"]
+    lines.append(f"data:     $VPNET_DATA={d['VPNET_DATA']} (presets look for datasets under it, else ./data)")
+    lines.append(f"          .skeleton reader: {d['skeleton_reader']}" + (
+        "" if d["skeleton_reader"] == "C extension" else " (slower: see benchmarks/RESULTS.md; reinstall with a C compiler for the C one)"))
     lines.append("weights:")
     for name, w in env["weights"].items():
         state = "cached" if w["cached"] else "not cached (vpnet weights fetch " + name + ")"

@@ -32,6 +32,11 @@ import numpy as np
 from vpnet.data._readers import SPLITS, Records, choice, log, pair, read_bytes, read_text, resource_lines, strip_suffix
 from vpnet.data.types import DataError, PoseSequence
 
+try:  # the C reader (setup.py builds it when a compiler is found); without it, the numpy reader
+    from vpnet.data._skeleton import parse as _fast_parse
+except ImportError:
+    _fast_parse = None
+
 LAYOUT = "ntu25"
 NUM_JOINTS = 25
 #: (width, height) of the colour frames colorX/colorY refer to.
@@ -153,10 +158,12 @@ class NTUSkeleton:
 def read_skeleton(path: str | Path, *, dtype: np.dtype | type = np.float32) -> NTUSkeleton:
     """Parse an NTU ``.skeleton`` file (all 12 joint values of every body in every frame).
 
-    The text is walked once per frame and body header (to learn where each body's 25 joint lines
-    are), and all joint lines are converted to numbers in one ``numpy.loadtxt`` call, which also
-    checks that every joint line has exactly 12 numbers. ``dtype=np.float64`` keeps the values
-    exactly as the dataset authors' own converter reads them.
+    Two readers give the same arrays, bit for bit: the C extension ``vpnet.data._skeleton`` (built
+    at install when a C compiler is present; ``vpnet info`` says whether it is) parses the whole
+    file in one pass, and the checking reader (numpy; any file the C reader does not accept, or
+    every file without the extension) explains what is wrong with a bad file. Numbers are
+    correctly rounded, as Python's ``float()`` rounds them, so ``dtype=np.float64`` keeps the
+    values exactly as the dataset authors' own converter reads them.
 
     Raises:
         DataError: unreadable file, wrong counts (truncated, garbled), non-numeric or non-finite
@@ -164,8 +171,61 @@ def read_skeleton(path: str | Path, *, dtype: np.dtype | type = np.float32) -> N
             file and the line.
     """
     p = Path(path)
+    data = read_bytes(p)
+    parsed = _fast_parse(data) if _fast_parse is not None else None
+    if parsed is None:
+        num_frames, frames, header_lines, ids, body_vals, joint_vals = _parse_checked(p, data)
+    else:
+        num_frames, frames, header_lines, ids, body_vals, joint_vals = parsed
+        frames, header_lines = np.frombuffer(frames, np.int64), np.frombuffer(header_lines, np.int64)
+        body_vals = np.frombuffer(body_vals, np.float64).reshape(-1, len(BODY_FIELDS))
+        joint_vals = np.frombuffer(joint_vals, np.float64).reshape(-1, NUM_JOINTS, len(JOINT_FIELDS))
+    state = joint_vals[..., 11]
+    bad = (state != 0) & (state != 1) & (state != 2)
+    if bad.any():
+        b, j = np.argwhere(bad)[0]
+        raise DataError(p, f"line {header_lines[b] + 3 + j}: trackingState {state[b, j]:g} is not 0, 1 or 2 "
+                           "(values shifted between lines?)")
+
+    # Bodies get slots in order of first appearance; a (rare) repeated id within one frame is a
+    # second body, not an overwrite.
+    slot_of = {bid: m for m, bid in enumerate(dict.fromkeys(ids))}
+    slots = np.fromiter(map(slot_of.__getitem__, ids), np.int64, len(ids))
+    if len(set(zip(frames.tolist(), ids))) < len(ids):
+        slot_of, slots = _split_repeated_ids(frames, ids)
+    m = len(slot_of)
+    joints = np.full((num_frames, m, NUM_JOINTS, len(JOINT_FIELDS)), np.nan, dtype=dtype)
+    joints[frames, slots] = joint_vals
+    bodies = np.full((num_frames, m, len(BODY_FIELDS)), np.nan, dtype=dtype)
+    bodies[frames, slots] = body_vals
+    present = np.zeros((num_frames, m), dtype=bool)
+    present[frames, slots] = True
+    return NTUSkeleton(joints=joints, bodies=bodies, body_ids=tuple(slot_of), present=present, source=str(p))
+
+
+def _split_repeated_ids(frames: np.ndarray, ids: list[str]) -> tuple[dict[str, int], np.ndarray]:
+    """Slots when an id repeats within a frame: the n-th repeat is the body ``"<id>#<n>"``."""
+    slot_of: dict[str, int] = {}
+    slots = np.empty(len(ids), dtype=np.int64)
+    seen: set[tuple[int, str]] = set()
+    for b, (t, bid) in enumerate(zip(frames.tolist(), ids)):
+        key, n = bid, 2
+        while (t, key) in seen:
+            key, n = f"{bid}#{n}", n + 1
+        seen.add((t, key))
+        slots[b] = slot_of.setdefault(key, len(slot_of))
+    return slot_of, slots
+
+
+def _parse_checked(p: Path, data: bytes) -> tuple[int, np.ndarray, np.ndarray, list[str], np.ndarray, np.ndarray]:
+    """The numpy reader: what ``_skeleton.parse`` returns, as arrays, or a DataError naming the line.
+
+    The text is walked once per frame and body header (to learn where each body's 25 joint lines
+    are), and all joint lines are converted to numbers in one ``numpy.loadtxt`` call, which also
+    checks that every joint line has exactly 12 numbers.
+    """
     try:
-        text = read_bytes(p).decode("ascii")
+        text = data.decode("ascii")
     except UnicodeDecodeError as e:
         raise DataError(p, f"not a text .skeleton file (byte {e.start} is not ASCII)") from None
     lines = text.split("\n")  # CRLF: the '\r' stays at the end of each line; int() and loadtxt ignore it
@@ -209,37 +269,11 @@ def read_skeleton(path: str | Path, *, dtype: np.dtype | type = np.float32) -> N
         raise DataError(p, f"no body in any of the {num_frames} frames")
 
     hdr = np.asarray(header_lines)
-    body_lines = _numbers(p, lines, hdr, len(BODY_FIELDS), "body line (bodyID + 9 values)")
+    body_vals = _numbers(p, lines, hdr, len(BODY_FIELDS), "body line (bodyID + 9 values)")
     jl = (hdr[:, None] + 2 + np.arange(NUM_JOINTS)).ravel()
     joint_vals = _numbers(p, lines, jl, len(JOINT_FIELDS), "joint line").reshape(num, NUM_JOINTS, 12)
-    state = joint_vals[..., 11]
-    bad = (state != 0) & (state != 1) & (state != 2)
-    if bad.any():
-        b, j = np.argwhere(bad)[0]
-        raise DataError(p, f"line {jl[b * NUM_JOINTS + j] + 1}: trackingState {state[b, j]:g} is not 0, 1 or 2 "
-                           "(values shifted between lines?)")
-
-    # Bodies get slots in order of first appearance; a (rare) repeated id within one frame is a
-    # second body, not an overwrite.
     ids = [lines[i].split(None, 1)[0] for i in header_lines]
-    slot_of: dict[str, int] = {}
-    slots = np.empty(num, dtype=np.int64)
-    seen: set[tuple[int, str]] = set()
-    for b, (t, bid) in enumerate(zip(body_frame, ids)):
-        key, n = bid, 2
-        while (t, key) in seen:
-            key, n = f"{bid}#{n}", n + 1
-        seen.add((t, key))
-        slots[b] = slot_of.setdefault(key, len(slot_of))
-    m = len(slot_of)
-    frames = np.asarray(body_frame)
-    joints = np.full((num_frames, m, NUM_JOINTS, 12), np.nan, dtype=dtype)
-    joints[frames, slots] = joint_vals
-    bodies = np.full((num_frames, m, len(BODY_FIELDS)), np.nan, dtype=dtype)
-    bodies[frames, slots] = body_lines
-    present = np.zeros((num_frames, m), dtype=bool)
-    present[frames, slots] = True
-    return NTUSkeleton(joints=joints, bodies=bodies, body_ids=tuple(slot_of), present=present, source=str(p))
+    return num_frames, np.asarray(body_frame), hdr, ids, body_vals, joint_vals
 
 
 def _numbers(path: Path, lines: list[str], idx: np.ndarray, width: int, what: str) -> np.ndarray:
@@ -250,18 +284,18 @@ def _numbers(path: Path, lines: list[str], idx: np.ndarray, width: int, what: st
     except ValueError:
         vals = None
     if vals is None or vals.shape != (len(idx), width) or not np.isfinite(vals).all():
-        for li, line in zip(idx.tolist(), chosen):
+        for li, line in zip(idx.tolist(), chosen):  # find the first bad line (error path only)
             fields = line.split()
             if len(fields) != width:
                 raise DataError(path, f"line {li + 1}: a {what} needs {width} numbers, found {len(fields)}: "
                                       f"{line.strip()[:80]!r}")
-            try:
-                nums = [float(f) for f in fields]
+            try:  # loadtxt, not float(): float() also reads "1_000"
+                nums = np.loadtxt([line], dtype=np.float64, comments=None, ndmin=2)
             except ValueError:
                 raise DataError(path, f"line {li + 1}: non-numeric value in {what}: {line.strip()[:80]!r}") from None
             if not np.isfinite(nums).all():
                 raise DataError(path, f"line {li + 1}: NaN or inf in {what}: {line.strip()[:80]!r}")
-        raise DataError(path, f"cannot parse the {what}s")  # not reached: loadtxt and float() agree
+        raise DataError(path, f"cannot parse the {what}s")  # not reached: every line was checked above
     return vals
 
 
