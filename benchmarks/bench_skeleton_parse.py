@@ -232,7 +232,9 @@ def main() -> None:
         "walks the bytes once: counts, body lines and joint lines, 8 characters at a time for the usual "
         "`[-]ddd.ddddddd` numbers. Its numbers are bit-identical to Python's `float()` (one exact IEEE "
         "division when digits and power of ten are both exact doubles, CPython's own converter for the rest; "
-        "tested on 90,000 random numbers in every form `float()` reads). `numbers only` is `numpy.fromstring` converting every number of "
+        "tested in `tests/data/test_skeleton_parser.py` on 90,000 random numbers: as NTU and `repr` write them, "
+        "long digit strings, exponents and edge cases). `numbers only` is `numpy.fromstring` converting every "
+        "number of "
         f"the file, with no structure or checks: numpy's C text-to-float conversion alone costs "
         f"{_range(ns_numbers, '.0f')} ns per value, more than our whole reader.",
         "",

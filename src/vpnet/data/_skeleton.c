@@ -49,8 +49,8 @@ typedef struct {
 } Cursor;
 
 static inline int is_blank(char ch) { return ch == ' ' || ch == '\t'; }
-/* what may follow a number: a blank or a line end */
-static inline int ends_number(char ch) { return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n'; }
+/* a blank or a line end: what may follow a number, and all that may follow the last frame */
+static inline int is_space(char ch) { return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n'; }
 static inline int is_digit(char ch) { return ch >= '0' && ch <= '9'; }
 
 static inline void skip_blanks(Cursor *c) {
@@ -127,7 +127,7 @@ static inline int read_number(Cursor *c, double *out) {
             if (x < 100000) x = x * 10 + (*q - '0');
         e += eneg ? -x : x;
     }
-    if (q < c->end ? !ends_number(*q) : q != c->end) return 0;
+    if (q != c->end && !is_space(*q)) return 0;
     double v;
     if (EXACT_DOUBLE_OPS && digits <= 19 && w <= (UINT64_C(1) << 53) && e >= -22 && e <= 22) {
         v = e < 0 ? (double)w / POW10[-e] : (double)w * POW10[e]; /* w has no overflow: <= 19 digits */
@@ -170,7 +170,7 @@ static inline uint64_t digits_value(uint64_t v, int n) {
     return (v * 10000 + (v >> 32)) & UINT64_C(0xFFFFFFFF);
 }
 
-static const uint64_t POW10_INT[8] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
+static const uint64_t POW10_INT[9] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
 
 static inline int read_number_fast(Cursor *c, double *out) {
     const char *q = c->p;
@@ -193,7 +193,7 @@ static inline int read_number_fast(Cursor *c, double *out) {
         } else { /* up to 15 fraction digits, in two more loads (NTU writes e.g. 0.08028003) */
             w = digits_value(v, n);
             if (k == 8) {
-                w = w * POW10_INT[7] * 10 + digits_value(f, 8);
+                w = w * POW10_INT[8] + digits_value(f, 8);
                 q += 8;
                 frac = 8;
                 f = load8(q);
@@ -205,7 +205,7 @@ static inline int read_number_fast(Cursor *c, double *out) {
         q += k;
         frac += k;
     }
-    if (!ends_number(*q)) return read_number(c, out); /* e.g. an exponent */
+    if (!is_space(*q)) return read_number(c, out); /* e.g. an exponent */
     /* at most 7 + 15 digits: w may have wrapped past 19 digits, so count them */
     if (n + frac > 15 && (n + frac > 19 || w > (UINT64_C(1) << 53))) return read_number(c, out);
     double x = (double)w / POW10[frac]; /* w <= 2^53, frac <= 15: one rounding, as in read_number */
@@ -226,19 +226,20 @@ static inline int read_row(Cursor *c, double *out, int width) {
     return end_line(c);
 }
 
-/* Output buffers, grown as bodies are found. */
+/* Output buffers, sized for the most bodies the file could hold (see parse). */
 typedef struct {
     PyObject *frames, *lines, *bodies, *joints, *ids;
     Py_ssize_t cap, n;
 } Out;
 
-static int out_grow(Out *o, Py_ssize_t cap) {
-    if (_PyBytes_Resize(&o->frames, cap * (Py_ssize_t)sizeof(int64_t)) < 0 ||
-        _PyBytes_Resize(&o->lines, cap * (Py_ssize_t)sizeof(int64_t)) < 0 ||
-        _PyBytes_Resize(&o->bodies, cap * BODY_WIDTH * (Py_ssize_t)sizeof(double)) < 0 ||
-        _PyBytes_Resize(&o->joints, cap * NUM_JOINTS * JOINT_WIDTH * (Py_ssize_t)sizeof(double)) < 0)
+/* Shrink the buffers to the n bodies found. */
+static int out_shrink(Out *o, Py_ssize_t n) {
+    if (_PyBytes_Resize(&o->frames, n * (Py_ssize_t)sizeof(int64_t)) < 0 ||
+        _PyBytes_Resize(&o->lines, n * (Py_ssize_t)sizeof(int64_t)) < 0 ||
+        _PyBytes_Resize(&o->bodies, n * BODY_WIDTH * (Py_ssize_t)sizeof(double)) < 0 ||
+        _PyBytes_Resize(&o->joints, n * NUM_JOINTS * JOINT_WIDTH * (Py_ssize_t)sizeof(double)) < 0)
         return 0;
-    o->cap = cap;
+    o->cap = n;
     return 1;
 }
 
@@ -270,7 +271,7 @@ static int parse_into(const char *data, Py_ssize_t size, long *num_frames, Out *
         long nb, nj;
         if (!read_count(&c, &nb)) return 0;
         for (long b = 0; b < nb; b++) {
-            if (o->n == o->cap && !out_grow(o, 2 * o->cap)) return -1;
+            if (o->n == o->cap) return 0; /* cannot happen: the capacity counts every line (see parse) */
             Py_ssize_t i = o->n;
             ((int64_t *)PyBytes_AS_STRING(o->frames))[i] = t;
             ((int64_t *)PyBytes_AS_STRING(o->lines))[i] = c.line;
@@ -293,7 +294,7 @@ static int parse_into(const char *data, Py_ssize_t size, long *num_frames, Out *
         }
     }
     for (; c.p < c.end; c.p++) /* only blank lines may follow */
-        if (!is_blank(*c.p) && *c.p != '\r' && *c.p != '\n') return 0;
+        if (!is_space(*c.p)) return 0;
     if (o->n == 0) return 0;
     *num_frames = nf;
     return 1;
@@ -316,7 +317,7 @@ static PyObject *parse(PyObject *Py_UNUSED(module), PyObject *arg) {
         int rc = parse_into(data, size, &nf, &o);
         if (rc == 0) {
             result = Py_NewRef(Py_None);
-        } else if (rc == 1 && out_grow(&o, o.n)) {
+        } else if (rc == 1 && out_shrink(&o, o.n)) {
             result = Py_BuildValue("lOOOOO", nf, o.frames, o.lines, o.ids, o.bodies, o.joints);
         }
     }
