@@ -121,16 +121,16 @@ def test_nonfinite_gradients_are_skipped_and_counted(tiny, monkeypatch, vpnet_lo
 
 def test_a_full_disk_keeps_the_previous_checkpoint_and_training_goes_on(tiny, monkeypatch, vpnet_log):
     caplog = vpnet_log
-    from vpnet.engine import checkpoint
+    from vpnet import _io
 
-    real = checkpoint.atomic_write_bytes
+    real = _io.atomic_write_bytes
 
     def disk_full_for_step_3(path, data):
         if path.name == "step_000000003.safetensors":
             raise OSError(errno.ENOSPC, "No space left on device")
         return real(path, data)
 
-    monkeypatch.setattr(checkpoint, "atomic_write_bytes", disk_full_for_step_3)
+    monkeypatch.setattr(_io, "atomic_write_bytes", disk_full_for_step_3)
     cfg = load_config(None, tiny(train__ckpt_every_steps=1, train__keep_checkpoints=5, train__val_split="null"))
     with caplog.at_level(logging.ERROR, logger="vpnet"):
         result = train(cfg)

@@ -145,7 +145,7 @@ def config_to_yaml(cfg: Config) -> str:
 
 def save_config(cfg: Config, path: str | Path) -> None:
     """Write the resolved config as YAML; :func:`load_config` reads it back to an equal config."""
-    from vpnet.engine.checkpoint import atomic_write_bytes
+    from vpnet._io import atomic_write_bytes
 
     atomic_write_bytes(Path(path), config_to_yaml(cfg).encode())
 
