@@ -136,7 +136,7 @@ def dataset_records(cfg: DataConfig, split: str) -> list[SampleRecord]:
     ``missing_list``, ``split_dir`` or ``manifest`` as the dataset has them) through the reader module; when only ``prepared_dir`` is set, from the records ``vpnet prepare`` saved.
     The result is a list whose ``skipped`` attribute lists the items left out and why.
     """
-    from vpnet.data import prepared
+    import vpnet.data.prepared as prepared
     from vpnet.data._readers import Records
 
     entry = get_entry(cfg.dataset)

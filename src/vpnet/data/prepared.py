@@ -54,7 +54,7 @@ from urllib.parse import quote
 import numpy as np
 
 from vpnet._io import atomic_write_bytes, write_safetensors
-from vpnet.data import clips
+import vpnet.data.clips as clips
 from vpnet.data.types import DataError, PoseSequence, SampleRecord, VideoSource
 from vpnet.data.video import check_indices, FrameCollector
 

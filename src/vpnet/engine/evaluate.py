@@ -28,16 +28,8 @@ from vpnet.config import Config
 from vpnet.data.types import DataError
 from vpnet.engine.checkpoint import CheckpointManager
 from vpnet.engine.distributed import DistContext, ShardSampler, all_gather_objects, init_distributed, shutdown
-from vpnet.engine.inputs import (
-    batch_size_of,
-    build_model,
-    build_split,
-    check_dataset,
-    describe_clips,
-    eval_clips,
-    forward_clips,
-    make_loader,
-)
+from vpnet.engine.builders import build_model, build_split, check_dataset, make_loader
+from vpnet.engine.forward import batch_size_of, describe_clips, eval_clips, forward_clips
 from vpnet.engine.metrics import ClassificationMetrics, classification_metrics, write_metrics
 
 log = logging.getLogger(__name__)
