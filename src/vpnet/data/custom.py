@@ -51,6 +51,7 @@ from typing import Any
 import numpy as np
 
 from vpnet.data._readers import Records, Skipped, check_finite, finish, load_json, read_bytes, read_text
+from vpnet.data.registry import DatasetReader
 from vpnet.data.types import DataError, PoseSequence, SampleRecord
 from vpnet.skeletons import get_layout, mediapipe_to_ntu25
 
@@ -323,3 +324,38 @@ def records(*, manifest: str | Path | None, protocol: str = "split", split: str)
         items.append(SampleRecord(name=name, label=label, video=video, poses=poses, subject=subject,
                                   camera=camera, meta=meta))
     return finish(f"custom manifest {man.path.name}", split, items, skipped)
+
+
+class CustomDataset(DatasetReader):
+    """Your own data, described by a manifest (``data.dataset=custom``): ``data.protocol`` names the
+    manifest's split column, whose values are the splits."""
+
+    name = "custom"
+    protocols = ("split",)
+    layout = LAYOUT
+    t_p = 20
+    path_keys = ("manifest",)
+
+    def paths(self, cfg: Any) -> dict[str, str | None]:
+        """The manifest: ``data.manifest``, else ``data.split_dir/manifest.csv``."""
+        if cfg.manifest or not cfg.split_dir:
+            return {"manifest": cfg.manifest}
+        return {"manifest": str(Path(cfg.split_dir) / "manifest.csv")}
+
+    def classes_and_splits(self, cfg: Any) -> tuple[list[str], tuple[str, ...]]:
+        return classes_and_splits(self.paths(cfg)["manifest"], cfg.protocol)
+
+    def class_names(self, cfg: Any) -> list[str]:
+        return self.classes_and_splits(cfg)[0]
+
+    def splits(self, cfg: Any) -> tuple[str, ...]:
+        return self.classes_and_splits(cfg)[1]
+
+    def records(self, cfg: Any, split: str) -> Records:
+        return records(protocol=cfg.protocol, split=split, **self.paths(cfg))
+
+    def read_poses(self, path: str | Path) -> PoseSequence:
+        return read_poses(path)
+
+
+CUSTOM = CustomDataset()

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from vpnet.config import MODEL_CHOICES, Config
+from vpnet.models.registry import backbone_names
 
 #: the key that names the files a YAML file is composed on.
 BASE_KEY = "_base_"
@@ -119,6 +120,8 @@ def check_values(cfg: Config) -> None:
         value = get_key(cfg, key)
         if value not in choices:
             problems.append(f"{key}={value!r} is not one of: {', '.join(choices)}")
+    if cfg.model.backbone not in backbone_names():
+        problems.append(f"model.backbone={cfg.model.backbone!r} is not one of: {', '.join(backbone_names())}")
     for key, low in MINIMUM.items():
         value = get_key(cfg, key)
         if value is not None and value < low:
