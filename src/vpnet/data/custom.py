@@ -148,6 +148,13 @@ def _generic(p: Path, data: dict[str, np.ndarray], layout: str | None) -> PoseSe
                         image_size=image_size)
 
 
+def mediapipe_sequence(world: np.ndarray, image: np.ndarray, *, source: str | Path = "",
+                       image_size: tuple[int, int] | None = None) -> PoseSequence:
+    """MediaPipe ``world`` and ``image`` arrays (T, 33, 3|4) as an NTU-25 :class:`PoseSequence`, exactly as
+    :func:`read_poses` maps a MediaPipe file (``source`` names them in errors)."""
+    return _mediapipe(Path(source) if source else None, np.asarray(world), np.asarray(image), image_size)
+
+
 def _mediapipe(p: Path, world: np.ndarray, image: np.ndarray, image_size: tuple[int, int] | None) -> PoseSequence:
     for key, arr in (("world", world), ("image", image)):
         if arr.ndim != 3 or arr.shape[1] != 33 or arr.shape[2] not in (3, 4) or arr.shape[0] == 0:
@@ -173,7 +180,7 @@ def _mediapipe(p: Path, world: np.ndarray, image: np.ndarray, image_size: tuple[
     nan = ~present[:, None, None]
     xyz = np.where(nan, np.nan, xyz).astype(np.float32)[:, None]
     uv = np.where(nan, np.nan, uv).astype(np.float32)[:, None]
-    return PoseSequence(xyz=xyz, uv=uv, present=present[:, None].copy(), layout="ntu25", source=str(p),
+    return PoseSequence(xyz=xyz, uv=uv, present=present[:, None].copy(), layout="ntu25", source=str(p) if p else "",
                         body_ids=("0",), image_size=size)
 
 
