@@ -312,14 +312,15 @@ def load_or_extract(video: str | Path, *, cache_dir: str | Path | None = None, m
     video = Path(video)
     cached = cache_path(video, cache_dir) if cache_dir is not None else None
     poses = load_poses(cached, video=video) if cached is not None and cached.is_file() else None
-    if poses is None:
-        poses = extract_poses(video, progress=progress, threads=_threads())
-        if cached is not None:
-            save_poses(cached, poses, video=video)
-    else:
+    if poses is not None:
         log.info("poses of %s from the cache %s", video, cached)
-    poses.source = str(video)
-    return fill_gaps(poses, max_gap=max_gap)
+        poses.source = str(video)
+        return fill_gaps(poses, max_gap=max_gap)
+    poses = extract_poses(video, progress=progress, threads=_threads())
+    filled = fill_gaps(poses, max_gap=max_gap)  # raises for a video without anybody: nothing is cached
+    if cached is not None:
+        save_poses(cached, poses, video=video)
+    return filled
 
 
 def _threads() -> int:
