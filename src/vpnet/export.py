@@ -40,9 +40,10 @@ class InferenceModel(nn.Module):
         self.has_attention = model.vpn is not None
         self.has_temporal = self.has_attention and model.vpn.coupler.temporal is not None
 
-    def forward(self, *inputs: Tensor) -> tuple[Tensor, ...]:
-        video = inputs[0] if self.uses_video else None
-        poses = inputs[-1] if self.uses_poses else None
+    def forward(self, x: Tensor, y: Tensor | None = None) -> tuple[Tensor, ...]:
+        """``(video, poses)``, or the one input the variant reads (``video`` for l1, ``poses`` for pose_only)."""
+        video = x if self.uses_video else None
+        poses = (y if self.uses_video else x) if self.uses_poses else None
         out = self.model(video, poses)
         result = [out.logits]
         if self.has_attention:
@@ -100,7 +101,8 @@ def onnx_bytes(net: InferenceModel, spec, example: tuple[Tensor, ...], *, opset:
     with torch.no_grad():
         program = torch.onnx.export(
             net, example, input_names=list(spec.inputs), output_names=list(spec.outputs), opset_version=opset,
-            dynamo=True, dynamic_shapes=tuple({0: batch} for _ in example), verbose=False)
+            dynamo=True, dynamic_shapes={"x": {0: batch}, "y": {0: batch} if len(example) == 2 else None},
+            verbose=False)
     proto = program.model_proto
     entry = proto.metadata_props.add()
     entry.key, entry.value = "vpnet", spec.to_json()

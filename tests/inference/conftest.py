@@ -74,7 +74,7 @@ def train_tiny(root: Path, *, skeleton: str = "ntu25") -> Path:
            "data.num_workers=0", "model.variant=l3", "model.num_classes=2", "model.clip_len=8",
            "model.crop_size=64", "model.t_p=4", "model.dropout=0.0", f"model.skeleton={skeleton}",
            "train.epochs=1", "train.global_batch=2", "train.ckpt_every_steps=0", "train.tensorboard=false",
-           "train.deterministic=true", "optim.lr=0.01", "eval.mode=single", "eval.clip_batch=4",
+           "train.deterministic=true", "optim.lr=0.001", "eval.mode=single", "eval.clip_batch=4",
            "--run-dir", str(run)]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, f"tiny training failed:\n{res.stdout}\n{res.stderr}"
@@ -107,3 +107,12 @@ def has_mediapipe() -> bool:
     except ImportError:
         return False
     return True
+
+
+@pytest.fixture(scope="session")
+def onnx_file(tiny_run, tmp_path_factory) -> Path:
+    """The tiny run exported to ONNX (once per session: the export takes ~15 s)."""
+    pytest.importorskip("onnxruntime", reason="the export extra is not installed (pip install 'vpnet[export]')")
+    from vpnet.export import export_model
+
+    return export_model(out=tmp_path_factory.mktemp("onnx") / "tiny.onnx", fmt="onnx", run=tiny_run)

@@ -1,0 +1,60 @@
+"""The Python inference API: windows, scores, poses from files, checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vpnet.inference import InferenceError, load_recognizer, plan_windows
+
+from .conftest import FRAMES
+
+
+def test_plan_windows_tiles_the_video():
+    w = plan_windows(100, 8, stride=2)  # span 15: starts 0, 15, ..., 75, then 85 so the last ends on 99
+    assert w.shape == (7, 8) and w[:, 0].tolist() == [0, 15, 30, 45, 60, 75, 85] and w[-1, -1] == 99
+    assert (w[:, 1] - w[:, 0] == 2).all()
+    assert plan_windows(10, 8, stride=2).tolist() == [list(range(8)), list(range(2, 10))]  # stride 1 fits
+    assert plan_windows(5, 8, stride=2).shape == (1, 8)  # shorter than a clip: one looped window
+    assert plan_windows(30, 8, stride=2, hop=5)[:, 0].tolist() == [0, 5, 10, 15]
+
+
+def test_predict_file_and_frames_agree(tiny_run, tiny_data):
+    """A video with its pose file: one result per window, the video's score is the max over windows of
+    the softmax; frames held in memory give the same numbers as the file."""
+    rec = load_recognizer(run=tiny_run)
+    assert rec.class_names == ("left", "right")
+    pred = rec.predict(tiny_data / "right3.mp4", poses=tiny_data / "right3.npz")
+    assert pred.num_frames == FRAMES and pred.fps == 30 and pred.size == (128, 96)
+    assert [(w.start_frame, w.end_frame) for w in pred.windows] == [(0, 14), (5, 19)]
+    stacked = np.stack([w.scores for w in pred.windows])
+    np.testing.assert_allclose(stacked.sum(1), 1, atol=1e-5)
+    np.testing.assert_array_equal(pred.scores, stacked.max(0))
+    assert pred.windows[0].a_s.shape == (2, 2) and pred.windows[0].a_t.shape == (1,)
+    d = pred.to_dict()
+    assert d["top_class"] == pred.top_class and d["top_score"] == pytest.approx(float(pred.scores.max()))
+    assert set(d["windows"][0]) >= {"start_frame", "end_frame", "top_class", "score"}
+
+    from vpnet.poses import iter_frames
+
+    frames = np.stack(list(iter_frames(tiny_data / "right3.mp4")))
+    again = rec.predict(frames, poses=tiny_data / "right3.npz")
+    np.testing.assert_allclose(again.scores, pred.scores, atol=1e-6)
+
+
+def test_poses_of_another_skeleton_layout(tiny_run, tiny_data, tmp_path):
+    """A model for ntu25 skeletons given ucla20 poses: an error naming the model and the fix."""
+    rec = load_recognizer(run=tiny_run)
+    xyz = np.random.default_rng(0).normal(size=(FRAMES, 20, 3)).astype(np.float32)
+    np.savez(tmp_path / "u.npz", xyz=xyz, layout=np.array("ucla20"))
+    with pytest.raises(InferenceError, match=r"trained on ntu25 skeletons \(25 joints\).*ucla20.*model\.skeleton="):
+        rec.predict(tiny_data / "left0.mp4", poses=tmp_path / "u.npz")
+
+
+def test_checkpoint_without_config(tiny_weights, tmp_path):
+    """A bare state dict (no vpnet config inside) cannot be used alone: the error says to use --run."""
+    from safetensors.torch import load_file, save_file
+
+    save_file(load_file(tiny_weights), tmp_path / "bare.safetensors")
+    with pytest.raises(InferenceError, match="has no model config.*--run"):
+        load_recognizer(checkpoint=tmp_path / "bare.safetensors")
