@@ -162,6 +162,7 @@ pose_app = typer.Typer(help="MediaPipe pose extraction (the pose extra).", no_ar
 @pose_app.command("install")
 def pose_install_command(
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the pip commands only."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Pass -q to pip."),
 ) -> None:
     """Install MediaPipe 0.10.21 (numpy-2 build, without the jax/opencv-contrib it declares but pose does
     not use) and its light dependencies into this Python."""
@@ -170,6 +171,7 @@ def pose_install_command(
     from vpnet.poses import install_command
 
     for cmd in install_command():
+        cmd = [*cmd[:4], "-q", *cmd[4:]] if quiet else cmd
         typer.echo(" ".join(cmd))
         if not dry_run:
             if subprocess.run(cmd).returncode != 0:
