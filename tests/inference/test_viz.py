@@ -74,3 +74,20 @@ def test_class_difference(tmp_path):
     bars = fig.axes[0].patches
     assert [round(b.get_width(), 1) for b in bars] == [-10.0, 44.3]
     assert _png(tmp_path / "c.png").shape[1] == 700
+
+
+def test_viz_cli_attention_and_class_diff(tiny_run, tiny_data, tmp_path):
+    from typer.testing import CliRunner
+
+    from vpnet.cli import app
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["viz", "attention", str(tiny_data / "left2.mp4"), "--run", str(tiny_run), "--poses",
+                              str(tiny_data / "left2.npz"), "--out", str(tmp_path / "a.png"), "--joints-out",
+                              str(tmp_path / "j.png")], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert _png(tmp_path / "a.png").shape == (260, 220, 3)  # t_c = 1: one panel
+    _png(tmp_path / "j.png")
+    res = runner.invoke(app, ["viz", "class-diff", str(tmp_path / "nope.csv"), str(tmp_path / "b.csv"), "--out",
+                              str(tmp_path / "c.png")])
+    assert res.exit_code == 1 and "nope.csv" in res.output and not (tmp_path / "c.png").exists()
