@@ -58,3 +58,32 @@ def test_checkpoint_without_config(tiny_weights, tmp_path):
     save_file(load_file(tiny_weights), tmp_path / "bare.safetensors")
     with pytest.raises(InferenceError, match="has no model config.*--run"):
         load_recognizer(checkpoint=tmp_path / "bare.safetensors")
+
+
+def test_evaluate_manifest_without_labels(tiny_run, tiny_data, tmp_path):
+    """A manifest without labels: evaluate writes predictions and no accuracy; training refuses it."""
+    from typer.testing import CliRunner
+
+    from vpnet.cli import app
+
+    rows = ["video,poses"] + [f"{tiny_data / n}.mp4,{tiny_data / n}.npz" for n in ("left3", "right3")]
+    (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
+    res = CliRunner().invoke(app, ["evaluate", "--run", str(tiny_run), f"data.manifest={tmp_path / 'm.csv'}",
+                                   "--split", "all", "--out", str(tmp_path / "ev")], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert "2 videos without labels" in res.output
+    lines = (tmp_path / "ev" / "predictions.csv").read_text().splitlines()
+    assert lines[0] == "name,prediction,prediction_name,score" and len(lines) == 3
+    assert lines[1].split(",")[0] == "left3" and lines[1].split(",")[2] in ("left", "right")
+    import json
+
+    doc = json.loads((tmp_path / "ev" / "results.json").read_text())
+    assert doc["labelled"] is False and "top1" not in doc
+    assert not (tmp_path / "ev" / "confusion.csv").exists()
+
+    from vpnet.engine.config import ConfigError, load_config
+    from vpnet.engine.inputs import check_dataset
+
+    cfg = load_config(tiny_run / "config.yaml", [f"data.manifest={tmp_path / 'm.csv'}"])
+    with pytest.raises(ConfigError, match="has no labels.*not trained on"):
+        check_dataset(cfg, ["all"])

@@ -27,7 +27,9 @@ list of objects (or ``{"classes": [...], "items": [...]}``), with the fields
 
     video    path to a video file or frame folder   (at least one of video / poses)
     poses    path to a pose file (above)
-    label    class name, or 0-based class index (a row without one is skipped and reported)
+    label    class name, or 0-based class index (a row without one is skipped and reported; a
+             manifest where no row has one is for inference only: its items get label -1 and
+             ``vpnet evaluate`` writes their predictions, no accuracy)
     subject, camera   optional ints
     name     optional (default: the video's, else the pose file's, file stem)
     <split>  any column naming the split of the item, e.g. ``split`` = train / val / test
@@ -35,7 +37,7 @@ list of objects (or ``{"classes": [...], "items": [...]}``), with the fields
 Relative paths resolve against the manifest's folder. The class list is, in order of preference:
 the JSON ``classes``; a ``classes.txt`` beside the manifest (one name per line); ``0..max`` when
 every label is an index; else the sorted label names. ``protocol`` names the split column
-(``records(protocol="split", split="train")``).
+(``records(protocol="split", split="train")``); the split ``all`` takes every row.
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ from vpnet.data.types import DataError, PoseSequence, SampleRecord
 from vpnet.skeletons import get_layout, mediapipe_to_ntu25
 
 LAYOUT = "ntu25"
+#: the label of every item of a manifest without labels (inference only: evaluate writes predictions).
+UNLABELLED = -1
 POSE_SUFFIXES = (".npz", ".npy")
 
 
@@ -195,6 +199,8 @@ class Manifest:
     path: Path
     rows: list[dict[str, Any]]
     classes: list[str]
+    #: False when no row has a label: an inference-only manifest (items get :data:`UNLABELLED`).
+    labelled: bool = True
 
 
 def read_manifest(path: str | Path | None) -> Manifest:
@@ -219,8 +225,9 @@ def read_manifest(path: str | Path | None) -> Manifest:
         except csv.Error as e:
             raise DataError(p, f"cannot read CSV manifest: {e}") from None
         columns = reader.fieldnames or []
-        if "label" not in columns or not ({"video", "poses"} & set(columns)):
-            raise DataError(p, f"manifest columns are {columns}; it needs 'label' and 'video' and/or 'poses'")
+        if not ({"video", "poses"} & set(columns)):
+            raise DataError(p, f"manifest columns are {columns}; it needs 'video' and/or 'poses' (and 'label' "
+                               "for training and accuracy)")
     else:
         raise DataError(p, "a manifest is a .csv or .json file")
     if not rows:
@@ -242,7 +249,7 @@ def read_manifest(path: str | Path | None) -> Manifest:
                 r[key] = str(q if q.is_absolute() else (p.parent / q))
             else:
                 r[key] = None
-    return Manifest(path=p, rows=rows, classes=classes)
+    return Manifest(path=p, rows=rows, classes=classes, labelled=bool(labels))
 
 
 def class_names(manifest: str | Path) -> list[str]:
@@ -313,7 +320,7 @@ def records(*, manifest: str | Path | None, protocol: str = "split", split: str)
             parse_name(name)
             if name in seen:
                 raise DataError(None, f"name {name!r} appears twice in the manifest")
-            label = _label(row.get("label"), man.classes)
+            label = _label(row.get("label"), man.classes) if man.labelled else UNLABELLED
             subject, camera = _opt_int(row, "subject"), _opt_int(row, "camera")
         except DataError as e:
             skipped.append(Skipped(name, f"row {i + 1}: {e.problem}"))

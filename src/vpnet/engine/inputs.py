@@ -27,12 +27,13 @@ if TYPE_CHECKING:
     from vpnet.data import DatasetInfo
 
 
-def check_dataset(cfg: Config, splits: list[str] | tuple[str, ...] = ()) -> DatasetInfo:
+def check_dataset(cfg: Config, splits: list[str] | tuple[str, ...] = (), *, labels: bool = True) -> DatasetInfo:
     """Fail early on a config whose data cannot be used; returns the dataset's :class:`DatasetInfo`.
 
     Checks that the files the config needs exist (:func:`vpnet.data.check_paths` of :func:`loading_config`:
     the feature cache, the prepared store or the raw data, without videos for ``pose_only``), that each of
-    ``splits`` is a split of the dataset and that ``model.num_classes`` is its class count.
+    ``splits`` is a split of the dataset and that ``model.num_classes`` is its class count. ``labels=False``
+    (evaluation) accepts a custom manifest without labels, whose items are only predicted.
 
     Raises:
         ConfigError: naming the key and the problem.
@@ -45,12 +46,26 @@ def check_dataset(cfg: Config, splits: list[str] | tuple[str, ...] = ()) -> Data
         raise ConfigError(str(e)) from None
     info = dataset_info(cfg.data)
     for split in splits:
-        if split not in info.splits:
+        if split not in info.splits and not (cfg.data.dataset == "custom" and split == "all"):  # all: every row
             raise ConfigError(f"split {split!r} is not a split of {info.name} ({', '.join(info.splits)})")
+    if cfg.data.dataset == "custom" and not _manifest_labelled(cfg):
+        if labels:
+            raise ConfigError(f"the manifest of data.manifest has no labels: it can be evaluated (predictions, no "
+                              "accuracy) or predicted on, not trained on; add a 'label' column")
+        return info
     if info.num_classes != cfg.model.num_classes:
         raise ConfigError(f"model.num_classes={cfg.model.num_classes} but {info.name} ({cfg.data.protocol}) has "
                           f"{info.num_classes} classes: set model.num_classes={info.num_classes}")
     return info
+
+
+def _manifest_labelled(cfg: Config) -> bool:
+    from vpnet.data import get_entry
+    from vpnet.data.custom import read_manifest
+
+    if cfg.data.prepared_dir and not (cfg.data.manifest or cfg.data.split_dir):
+        return True  # a prepared store keeps its records; labels were checked when it was written
+    return read_manifest(get_entry("custom").raw_paths(cfg.data)["manifest"]).labelled
 
 
 def eval_clips(cfg: Config) -> tuple[int, int | None]:
