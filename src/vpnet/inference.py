@@ -403,15 +403,13 @@ class Recognizer:
     def class_names(self) -> tuple[str, ...]:
         return self.spec.class_names
 
-    def check_layout(self, seq: PoseSequence, what: str) -> None:
-        """Raise :class:`InferenceError` when ``seq``'s skeleton is not the model's."""
-        if seq.layout != self.spec.skeleton:
-            origin = ("MediaPipe poses are mapped onto ntu25" if seq.layout == "ntu25" and not what.endswith(
-                (".skeleton", ".npz", ".npy", ".json")) else f"{what} holds {seq.layout} joints")
+    def check_layout(self, layout: str, origin: str) -> None:
+        """Raise :class:`InferenceError` when poses of ``layout`` (from ``origin``) are not the model's skeleton."""
+        if layout != self.spec.skeleton:
             raise InferenceError(
                 f"{self.source}: this model was trained on {self.spec.skeleton} skeletons "
-                f"({self.spec.num_joints} joints) but {origin}; use a model trained on {seq.layout} poses "
-                f"(model.skeleton={seq.layout}) or give --poses a {self.spec.skeleton} file")
+                f"({self.spec.num_joints} joints) but {origin} gives {layout} joints; use a model trained on "
+                f"{layout} poses (model.skeleton={layout}) or give --poses a {self.spec.skeleton} file")
 
     def predict(self, video_or_frames: str | Path | np.ndarray | Iterable[np.ndarray],
                 poses: str | Path | PoseSequence | None = None, *, fps: float | None = None,
@@ -456,6 +454,8 @@ class Recognizer:
         elif poses is not None:
             seq, pose_source = read_pose_file(poses, image_size=size), str(poses)
         else:
+            if self.spec.uses_poses:  # before spending time on extraction
+                self.check_layout("ntu25", "MediaPipe (mapped onto NTU-25)")
             cb = (lambda i: progress("poses", i + 1, n_video)) if progress else None
             gap = mp_poses.MAX_GAP if max_gap is None else max_gap
             if is_file:
@@ -466,7 +466,7 @@ class Recognizer:
             notes += [f"no person in frames {a}-{b - 1}: interpolated" for a, b in mpp.filled]
             seq, pose_source = mpp.to_sequence(), f"MediaPipe Pose {mp_poses.MEDIAPIPE_VERSION} (model_complexity=1)"
         if self.spec.uses_poses:
-            self.check_layout(seq, pose_source)
+            self.check_layout(seq.layout, pose_source)
         n = min(n_video, seq.num_frames)
         if n_video != seq.num_frames:
             notes.append(f"video has {n_video} frames, poses {seq.num_frames}: using the first {n}")
@@ -551,4 +551,5 @@ def stream_windows(frames: Iterable[np.ndarray], windows: list[Window], size: in
         if done == len(windows):
             return
     if done < len(windows):
-        raise DataError(None, f"the video ended after {i + 1} frames, before the last window was complete")
+        raise DataError(None, f"the video ended after {i + 1} frames, before the last window was complete "
+                              "(truncated file?)")

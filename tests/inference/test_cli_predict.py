@@ -27,7 +27,6 @@ def _frames(path) -> int:
         return sum(1 for _ in c.decode(video=0))
 
 
-@pytest.mark.slow
 def test_predict_real_ntu_video(shared_data, tiny_run, onnx_file, has_mediapipe, tmp_path):
     """MediaPipe poses, the tiny checkpoint, the real 1080p NTU video: JSON, annotated video, the cache,
     and the ONNX export giving the same top class and scores within 1e-3."""

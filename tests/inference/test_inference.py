@@ -49,6 +49,14 @@ def test_poses_of_another_skeleton_layout(tiny_run, tiny_data, tmp_path):
     np.savez(tmp_path / "u.npz", xyz=xyz, layout=np.array("ucla20"))
     with pytest.raises(InferenceError, match=r"trained on ntu25 skeletons \(25 joints\).*ucla20.*model\.skeleton="):
         rec.predict(tiny_data / "left0.mp4", poses=tmp_path / "u.npz")
+    # a model for ucla20 on a video: refused before any pose extraction (MediaPipe gives NTU-25)
+    import dataclasses
+
+    from vpnet.inference import Recognizer
+
+    other = Recognizer(rec.backend, dataclasses.replace(rec.spec, skeleton="ucla20", num_joints=20), source="m")
+    with pytest.raises(InferenceError, match=r"m: this model was trained on ucla20.*MediaPipe.*ntu25"):
+        other.predict(tiny_data / "left0.mp4")
 
 
 def test_checkpoint_without_config(tiny_weights, tmp_path):

@@ -39,14 +39,14 @@ def _video_files(folder: Path) -> list[Path]:
 
 
 def _check_writable(path: Path, what: str) -> None:
-    from vpnet.data.types import DataError
-
-    folder = path if path.is_dir() else path.parent
-    probe = folder
-    while not probe.exists():
-        probe = probe.parent
+    """Fail before any work when ``path`` (or the nearest existing folder above it) cannot be written."""
     import os
 
+    from vpnet.data.types import DataError
+
+    probe = path if path.is_dir() else path.parent
+    while not probe.exists():
+        probe = probe.parent
     if not os.access(probe, os.W_OK):
         raise DataError(path, f"{what}: {probe} is not writable")
 
