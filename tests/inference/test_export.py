@@ -78,3 +78,20 @@ def test_onnx_with_other_inputs_is_refused(tmp_path):
     (tmp_path / "junk.onnx").write_bytes(b"not a model")
     with pytest.raises(InferenceError, match="junk.onnx: not an ONNX model"):
         load_recognizer(onnx=tmp_path / "junk.onnx")
+
+
+def test_export_cli_and_missing_extra(tiny_run, tmp_path, monkeypatch):
+    import sys
+
+    from typer.testing import CliRunner
+
+    from vpnet.cli import app
+
+    res = CliRunner().invoke(app, ["export", "--run", str(tiny_run), "--format", "torchscript", "--out",
+                                   str(tmp_path / "m.pt")], catch_exceptions=False)
+    assert res.exit_code == 0 and (tmp_path / "m.pt").is_file(), res.output
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    res = CliRunner().invoke(app, ["export", "--run", str(tiny_run), "--format", "onnx", "--out",
+                                   str(tmp_path / "m.onnx")], catch_exceptions=False)
+    assert res.exit_code == 1 and "pip install 'vpnet[export]'" in res.output
+    assert not (tmp_path / "m.onnx").exists()

@@ -95,3 +95,27 @@ def test_evaluate_manifest_without_labels(tiny_run, tiny_data, tmp_path):
     cfg = load_config(tiny_run / "config.yaml", [f"data.manifest={tmp_path / 'm.csv'}"])
     with pytest.raises(ConfigError, match="has no labels.*not trained on"):
         check_dataset(cfg, ["all"])
+
+
+def test_windows_are_scored_while_the_video_streams():
+    """Each window is handed over as soon as its last frame is decoded: the video is never held."""
+    from vpnet.inference import Window, stream_windows
+
+    plan = plan_windows(40, 4, stride=2)  # span 7: starts 0, 7, ..., 28, 33
+    windows = [Window(int(w.min()), int(w.max()), w, w[:1], np.array([0, 0, 8, 8.0])) for w in plan]
+    decoded = []
+
+    def frames():
+        for i in range(40):
+            decoded.append(i)
+            yield np.full((8, 8, 3), i, np.uint8)
+
+    seen = []
+
+    def on_window(k, crops):
+        assert len(decoded) == windows[k].end_frame + 1  # nothing decoded past the window's last frame
+        assert crops.shape == (4, 16, 16, 3) and crops[:, 0, 0, 0].tolist() == windows[k].frames.tolist()
+        seen.append(k)
+
+    stream_windows(frames(), windows, 16, on_window)
+    assert seen == list(range(len(windows)))
