@@ -15,13 +15,10 @@ needs nothing else. TorchScript files carry the same JSON as the extra file ``vp
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
-
-log = logging.getLogger(__name__)
 
 ONNX_OPSET = 18
 FORMATS = ("onnx", "torchscript")

@@ -36,8 +36,9 @@ def _figure(width: float, height: float, ncols: int = 1, nrows: int = 1):
 
 
 def _save(fig, out: str | Path) -> None:
-    from vpnet._io import atomic_write_bytes
     import io
+
+    from vpnet._io import atomic_write_bytes
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,8 +11,6 @@ from typing import Optional
 import typer
 
 from vpnet.cli._errors import user_errors
-
-log = logging.getLogger("vpnet")
 
 
 @contextmanager
