@@ -60,6 +60,14 @@ class DatasetReader:
         """The split names under ``cfg.protocol``."""
         return ("train", "test")
 
+    def has_split(self, cfg: DataConfig, split: str) -> bool:
+        """Whether ``split`` can be read (evaluated, predicted on): one of :meth:`splits` by default."""
+        return split in self.splits(cfg)
+
+    def labelled(self, cfg: DataConfig) -> bool:
+        """Whether the items carry labels (trainable, accuracy measurable); unlabelled data is only predicted."""
+        return True
+
     def classes_and_splits(self, cfg: DataConfig) -> tuple[list[str], tuple[str, ...]]:
         """:meth:`class_names` and :meth:`splits` together (override when both read one file)."""
         return self.class_names(cfg), self.splits(cfg)

@@ -22,26 +22,33 @@ if TYPE_CHECKING:
 __all__ = ["check_dataset", "loading_config", "build_split", "build_model", "make_loader"]
 
 
-def check_dataset(cfg: Config, splits: list[str] | tuple[str, ...] = ()) -> DatasetInfo:
+def check_dataset(cfg: Config, splits: list[str] | tuple[str, ...] = (), *, labels: bool = True) -> DatasetInfo:
     """Fail early on a config whose data cannot be used; returns the dataset's :class:`DatasetInfo`.
 
     Checks that the files the config needs exist (:func:`vpnet.data.check_paths` of :func:`loading_config`:
     the feature cache, the prepared store or the raw data, without videos for ``pose_only``), that each of
-    ``splits`` is a split of the dataset and that ``model.num_classes`` is its class count.
+    ``splits`` is a split of the dataset and that ``model.num_classes`` is its class count. ``labels=False``
+    (evaluation) accepts a custom manifest without labels, whose items are only predicted.
 
     Raises:
         ConfigError: naming the key and the problem.
     """
-    from vpnet.data import check_paths, dataset_info
+    from vpnet.data import check_paths, dataset_info, get_dataset
 
     try:  # missing paths (DataError) or an unknown dataset: data.* values the user fixes in the config
         check_paths(loading_config(cfg), needs_video=cfg.model.variant != "pose_only")
     except ValueError as e:
         raise ConfigError(str(e)) from None
     info = dataset_info(cfg.data)
+    reader = get_dataset(cfg.data.dataset)
     for split in splits:
-        if split not in info.splits:
+        if not reader.has_split(cfg.data, split):
             raise ConfigError(f"split {split!r} is not a split of {info.name} ({', '.join(info.splits)})")
+    if not reader.labelled(cfg.data):
+        if labels:
+            raise ConfigError("the manifest of data.manifest has no labels: it can be evaluated (predictions, no "
+                              "accuracy) or predicted on, not trained on; add a 'label' column")
+        return info
     if info.num_classes != cfg.model.num_classes:
         raise ConfigError(f"model.num_classes={cfg.model.num_classes} but {info.name} ({cfg.data.protocol}) has "
                           f"{info.num_classes} classes: set model.num_classes={info.num_classes}")

@@ -25,7 +25,7 @@ from vpnet.models.registry import get_backbone
 from vpnet.models.attention import SpatioTemporalCoupler
 from vpnet.models.embedding import SpatialEmbedding
 
-__all__ = ["VPN", "VPNOutput", "VPNRecognizer", "ClassifierHead", "build_recognizer", "build_backbone",
+__all__ = ["VPN", "VPNOutput", "VPNRecognizer", "InferenceModel", "ClassifierHead", "build_recognizer", "build_backbone",
            "VARIANTS"]
 
 
@@ -289,3 +289,28 @@ def build_recognizer(cfg: ModelConfig) -> VPNRecognizer:
     head = ClassifierHead(head_in, cfg.num_classes, dropout=cfg.dropout)
     return VPNRecognizer(variant=cfg.variant, backbone=backbone, pose_backbone=pose_backbone, vpn=vpn, head=head,
                          clip_len=cfg.clip_len, t_c=t_c, m=m, n=n, t_p=cfg.t_p, num_joints=layout.num_joints)
+
+
+class InferenceModel(nn.Module):
+    """A recognizer with positional inputs and a tuple of tensors out, for tracing and export
+    (:mod:`vpnet.export`): ``forward(video, poses)`` or the one input the variant reads -> ``(logits, [a_s, [a_t]])``."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+        self.uses_video = model.backbone is not None
+        self.uses_poses = model.pose_backbone is not None
+        self.has_attention = model.vpn is not None
+        self.has_temporal = self.has_attention and model.vpn.coupler.temporal is not None
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> tuple[Tensor, ...]:
+        """``(video, poses)``, or the one input the variant reads (``video`` for l1, ``poses`` for pose_only)."""
+        video = x if self.uses_video else None
+        poses = (y if self.uses_video else x) if self.uses_poses else None
+        out = self.model(video, poses)
+        result = [out.logits]
+        if self.has_attention:
+            result.append(out.a_s)
+            if self.has_temporal:
+                result.append(out.a_t)
+        return tuple(result)
