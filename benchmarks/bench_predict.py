@@ -113,7 +113,7 @@ video per second of wall time, > 1 is faster than real time):
 
 What limits it: with a small model, pose extraction (MediaPipe, ~{1000 / statistics.median(pose):.0f} ms per 1080p frame
 with decoding) and the second decoding pass for the crops; with the paper's I3D the forward passes
-(~2 s per 64x224² clip on 2 cores, spec section 5) dominate. A second `predict` on the same video
+(~2 s per 64x224² clip on 2 cores) dominate. A second `predict` on the same video
 reads the cached poses and skips the first stage.
 """
     write_section("predict", "Inference on your own video: poses and predict (bench_predict.py)", body)

@@ -217,7 +217,7 @@ in-memory clips (no data loading), batch {E2E_BATCH}; the four settings interlea
 {E2E_REPEATS} timed steps each after a warm-up step. Ratios are speed-ups over fp32 in this run. bf16 =
 `torch.autocast("cpu", torch.bfloat16)`; channels_last = `torch.channels_last_3d` for the model and the
 clip; no torch.compile (its first compile takes minutes here). Note: bf16 training on CPU produced NaN
-gradients now and then (spec section 5), so `train.amp` defaults to fp32 on CPU and
+gradients now and then, so `train.amp` defaults to fp32 on CPU and
 `train.skip_nonfinite` skips such steps.
 
 **GPU**: {"see below." if gpu else "no GPU was available in this session; the script fills this table (backbone-only vs VPN training clips/s, and whether the DataLoader over the prepared store keeps ahead of the GPU) when run on a CUDA machine."}

@@ -32,7 +32,7 @@ MODEL_CHOICES: dict[str, tuple[str, ...]] = {
 
 @dataclass
 class ModelConfig:
-    """The recognizer: backbone + VPN + head (spec section 1)."""
+    """The recognizer: backbone + VPN + head."""
 
     #: ``l1`` backbone only, ``l2`` + attention network, ``l3`` + spatial embedding (full VPN),
     #: ``pose_only`` pose backbone + linear classifier on h* (Table 1 and baselines).
@@ -73,7 +73,8 @@ class ModelConfig:
     embed_dim: int = 256
     dropout: float = 0.3
     #: BatchNorm momentum of the backbone (PyTorch convention). DeepMind trained with 0.001
-    #: (their 0.999 decay); short runs need 0.1 (spec section 5).
+    #: (their 0.999 decay); short runs need 0.1, else the running statistics lag the weights for
+    #: thousands of steps.
     bn_momentum: float = 0.1
 
 
@@ -87,7 +88,7 @@ class LossConfig:
 
 @dataclass
 class DataConfig:
-    """Where the data is and how clips and poses are sampled (spec sections 2-3)."""
+    """Where the data is and how clips and poses are sampled."""
 
     #: ``ntu60``, ``ntu120``, ``smarthome``, ``nucla``, ``custom``.
     dataset: str = "ntu60"
@@ -142,7 +143,7 @@ class TrainConfig:
     #: clips per optimiser step over all processes (paper: 4 GPUs x 4 = 16).
     global_batch: int = 16
     #: ``none``, ``bf16`` or ``fp16`` autocast. fp32 is the CPU default: bf16 training on CPU
-    #: produced NaN gradients in about 1 of 10 backward passes (spec section 5).
+    #: produced NaN gradients in about 1 of 10 backward passes (torch 2.x, x86).
     amp: str = "none"
     channels_last: bool = False
     compile: bool = False
@@ -155,7 +156,7 @@ class TrainConfig:
     init_mode: str = "full"
     #: skip (and count) optimiser steps whose gradients are not finite.
     skip_nonfinite: bool = True
-    # --- added by the engine (issue 4) ---
+    # --- engine settings ---
     #: micro-batches per optimiser step. ``None``: derived as
     #: global_batch / (data.batch_size x world size); an explicit value must agree with it.
     grad_accum: Optional[int] = None
@@ -188,7 +189,7 @@ class EvalConfig:
     num_clips: int = 10
     #: short side of the whole-crop input in ``multi`` mode (no centre crop).
     short_side: int = 256
-    # --- added by the engine (issue 4) ---
+    # --- engine settings ---
     #: split evaluated by ``vpnet evaluate`` unless told otherwise.
     split: str = "test"
     #: videos per batch (each holds ``num_clips`` clips in ``multi`` mode).

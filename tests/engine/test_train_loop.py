@@ -96,7 +96,7 @@ def test_nonfinite_gradients_are_skipped_and_counted(tiny, monkeypatch, vpnet_lo
 
     real = vpnet.models.build_recognizer
 
-    def build_with_a_nan_gradient(model_cfg):  # bf16 on CPU does this now and then (spec section 5)
+    def build_with_a_nan_gradient(model_cfg):  # bf16 on CPU does this now and then
         model = real(model_cfg)
         calls = {"n": 0}
 

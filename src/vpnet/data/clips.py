@@ -1,5 +1,5 @@
 """Samples from one video and its poses: temporal windows, the main actor, aligned and normalised
-poses, the crop box around the people, resize and the model's value range (spec section 2).
+poses, the crop box around the people, resize and the model's value range.
 
 Everything here is a pure function of arrays (and of an explicit ``numpy.random.Generator`` where
 training draws something; :func:`common_frames` only asks a video source its length); the datasets
@@ -294,7 +294,7 @@ def expand_box(box: np.ndarray, image_size: tuple[int, int], *, margin: float = 
 def crop_box(uv: np.ndarray | None, present: np.ndarray, image_size: tuple[int, int], *,
              margin: float = 0.1, jitter: float = 0.0, rng: np.random.Generator | None = None,
              fallback: np.ndarray | None = None) -> np.ndarray:
-    """The crop of one clip: the box around all people over the clip's frames (spec section 2).
+    """The crop of one clip: the box around all people over the clip's frames.
 
     ``uv`` (T', M, J, 2) and ``present`` (T', M) are the clip's frames, in pixels of a frame of
     ``image_size`` = (W, H). Nobody visible in these frames: the box ``fallback`` (e.g. the box over

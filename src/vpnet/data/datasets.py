@@ -51,7 +51,7 @@ Mode = Literal["train", "test"]
 
 @dataclass(frozen=True)
 class ClipSettings:
-    """How samples are cut (spec section 2); built from a DataConfig by ``build_dataset``."""
+    """How samples are cut; built from a DataConfig by ``build_dataset``."""
 
     mode: Mode = "train"
     clip_len: int = 64

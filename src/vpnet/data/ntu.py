@@ -9,7 +9,7 @@ performer, replication, action). Skeleton frame ``i`` is video frame ``i``.
 (:data:`JOINT_FIELDS`): x y z in metres (camera space: x right, y up, z away from the camera),
 depthX/depthY in the 512x424 depth image, colorX/colorY in the 1920x1080 colour image.
 
-Protocols (spec section 3): NTU-60 ``cs`` (cross-subject) and ``cv`` (cross-view), NTU-120
+Protocols: NTU-60 ``cs`` (cross-subject) and ``cv`` (cross-view), NTU-120
 ``csub`` and ``cset``. The official protocols also leave out the 302 (NTU-60) / 535 (NTU-120)
 samples whose skeletons are missing or incomplete. The release ships a ``.skeleton`` file for them
 too (empty or partial), and their videos, so pairing files keeps them: pass ``missing_list``, the
