@@ -8,27 +8,25 @@ from typing import Iterator, Optional
 
 import typer
 
+from vpnet.cli._errors import user_errors
 from vpnet.config import BACKBONES, PIXEL_NORMS
 
 app = typer.Typer(help="Pretrained weights: fetch, verify, convert, list.", no_args_is_help=True)
 
 
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(1)
-
-
 @contextmanager
 def _user_errors(doing: str) -> Iterator[None]:
-    """Bad checkpoints, unknown names, unwritable places: one ``error:`` line and exit code 1."""
-    try:
-        yield
-    except ValueError as exc:  # WeightsError is a DataError, a ValueError
-        _fail(str(exc))
-    except OSError as exc:  # no permission, a full disk, a file where a folder should be
-        # os.replace(tmp, dst) names the destination second
-        where = exc.filename2 or exc.filename
-        _fail(f"cannot {doing}: {exc.strerror or exc}" + (f" ({where})" if where else ""))
+    """Bad checkpoints, unknown names, unwritable places: :func:`vpnet.cli._errors.user_errors`; the
+    weights module's plain ValueErrors (an unknown name) are weights problems here."""
+    from vpnet.errors import VpnetError, WeightsError
+
+    with user_errors(doing):
+        try:
+            yield
+        except ValueError as exc:
+            if isinstance(exc, VpnetError):
+                raise
+            raise WeightsError(None, str(exc)) from None
 
 
 @app.command("list")
@@ -80,17 +78,22 @@ def convert(
         "i3d: none."),
 ) -> None:
     """Check a checkpoint against the architecture and write it as safetensors (load it with weights=DST)."""
-    if arch not in BACKBONES:
-        _fail(f"--arch must be one of {', '.join(BACKBONES)}, got {arch!r}")
-    allowed = PIXEL_NORMS if arch == "resnext101" else ("none",)
-    if pixel_norm is None and arch == "resnext101":
-        _fail(f"--pixel-norm is required for resnext101 ({', '.join(allowed)}): a checkpoint does not say "
-              "which input it was trained on")
-    pixel_norm = pixel_norm or "none"
-    if pixel_norm not in allowed:
-        _fail(f"--pixel-norm must be one of {', '.join(allowed)} for {arch}, got {pixel_norm!r}")
-    if dst.is_dir():
-        _fail(f"{dst} is a folder; give the file to write, e.g. {dst / (src.stem + '.safetensors')}")
+    from vpnet._io import check_writable
+    from vpnet.errors import ConfigError
+
+    with _user_errors(f"write {dst}"):
+        if arch not in BACKBONES:
+            raise ConfigError(f"--arch must be one of {', '.join(BACKBONES)}, got {arch!r}")
+        allowed = PIXEL_NORMS if arch == "resnext101" else ("none",)
+        if pixel_norm is None and arch == "resnext101":
+            raise ConfigError(f"--pixel-norm is required for resnext101 ({', '.join(allowed)}): a checkpoint does "
+                              "not say which input it was trained on")
+        pixel_norm = pixel_norm or "none"
+        if pixel_norm not in allowed:
+            raise ConfigError(f"--pixel-norm must be one of {', '.join(allowed)} for {arch}, got {pixel_norm!r}")
+        if dst.is_dir():
+            raise ConfigError(f"{dst} is a folder; give the file to write, e.g. {dst / (src.stem + '.safetensors')}")
+        check_writable(dst, what="", folder=False)
     import torch
 
     from vpnet.models import weights as w

@@ -15,19 +15,9 @@ from typing import Any, Callable, Protocol, runtime_checkable
 
 import numpy as np
 
+from vpnet.errors import DataError  # re-exported: readers and users import it from here
 
-class DataError(ValueError):
-    """A file or an item that cannot be used; the message names the file and the problem."""
-
-    def __init__(self, path: str | Path | None, problem: str):
-        self.path = None if path is None else str(path)
-        self.problem = problem
-        super().__init__(f"{self.path}: {problem}" if self.path else problem)
-
-    def __reduce__(self):
-        # Rebuild from (path, problem) so the error crosses process boundaries (DataLoader
-        # workers, prepare's process pool) intact; subclasses keep the same signature.
-        return (type(self), (self.path, self.problem))
+__all__ = ["DataError", "PoseSequence", "SampleRecord", "VideoSource", "SAMPLE_KEYS"]
 
 
 @dataclass(frozen=True)

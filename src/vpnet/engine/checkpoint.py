@@ -37,7 +37,8 @@ import torch
 from torch import nn
 
 from vpnet._io import atomic_write_bytes
-from vpnet.models.weights import WeightsError, diff_state_dict, read_checkpoint
+from vpnet.errors import CheckpointError, WeightsError  # CheckpointError re-exported
+from vpnet.models.weights import diff_state_dict, read_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +52,6 @@ INIT_PREFIXES = {
     "backbone": ("backbone.",),
     "backbone+vpn": ("backbone.", "pose_backbone.", "vpn."),
 }
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that does not fit the model (keys, shapes) or is not a checkpoint at all."""
 
 
 class CorruptCheckpointError(CheckpointError):

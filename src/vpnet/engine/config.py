@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from vpnet.config import MODEL_CHOICES, Config
+from vpnet.errors import ConfigError  # re-exported
 
 #: the key that names the files a YAML file is composed on.
 BASE_KEY = "_base_"
@@ -65,10 +66,6 @@ MINIMUM: dict[str, float] = {
     "model.num_classes": 1,
     "model.t_p": 1,
 }
-
-
-class ConfigError(ValueError):
-    """A config that cannot be used; the message names the key, the source and the problem."""
 
 
 def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> Config:

@@ -49,7 +49,7 @@ from vpnet.engine.checkpoint import (
     load_train_state,
     save_weights,
 )
-from vpnet.engine.config import ConfigError, config_to_yaml, save_config
+from vpnet.engine.config import config_to_yaml, save_config
 from vpnet.engine.distributed import (
     DistContext,
     TrainSampler,
@@ -70,15 +70,12 @@ from vpnet.engine.inputs import (
     model_inputs,
 )
 from vpnet.engine.logs import RunLog, setup_logging
+from vpnet.errors import ConfigError, TrainingError
 
 if TYPE_CHECKING:
     from vpnet.data import DatasetInfo
 
 log = logging.getLogger(__name__)
-
-
-class TrainingError(RuntimeError):
-    """Training cannot go on (NaN loss, non-finite gradients with ``skip_nonfinite`` off, ...)."""
 
 
 @dataclass

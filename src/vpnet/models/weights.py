@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vpnet._io import atomic_write_bytes
-from vpnet.data.types import DataError
+from vpnet.errors import DataError, WeightsError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -59,10 +59,6 @@ log = logging.getLogger(__name__)
 
 #: environment variable that moves the cache folder.
 CACHE_ENV = "VPNET_CACHE"
-
-
-class WeightsError(DataError):
-    """A checkpoint that cannot be used: wrong checksum, corrupt, or not fitting the model."""
 
 
 class DownloadError(WeightsError):

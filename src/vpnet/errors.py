@@ -1,0 +1,56 @@
+"""The errors vpnet raises on purpose, one class per kind of problem a user can fix.
+
+Torch-free, so that any module (and the CLI, before it imports torch) may use it. Every error a user
+can act on is a :class:`VpnetError`; anything else that escapes is a bug. The CLI turns each class
+into one ``error: ...`` line and an exit code (``vpnet.cli._errors.EXIT_CODES``, listed in the README).
+
+The classes keep the built-in base their predecessors had (``ValueError``, ``RuntimeError``), so
+code that caught those still does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["VpnetError", "ConfigError", "DataError", "WeightsError", "CheckpointError", "TrainingError",
+           "OutputError"]
+
+
+class VpnetError(Exception):
+    """Base class of every error vpnet raises for a problem the user can fix."""
+
+
+class ConfigError(VpnetError, ValueError):
+    """A config or command-line value that cannot be used; the message names the key and the problem."""
+
+
+class OutputError(VpnetError, OSError):
+    """An output location that cannot be written (a file in the way, a read-only file system, a full
+    disk); checked before any work starts where possible."""
+
+
+class DataError(VpnetError, ValueError):
+    """A file or an item that cannot be used; the message names the file and the problem."""
+
+    def __init__(self, path: str | Path | None, problem: str):
+        self.path = None if path is None else str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}" if self.path else problem)
+
+    def __reduce__(self):
+        # Rebuild from (path, problem) so the error crosses process boundaries (DataLoader
+        # workers, prepare's process pool) intact; subclasses keep the same signature.
+        return (type(self), (self.path, self.problem))
+
+
+class WeightsError(DataError):
+    """Pretrained weights that cannot be used: wrong checksum, corrupt, or not fitting the model."""
+
+
+class CheckpointError(VpnetError, ValueError):
+    """A checkpoint that does not fit the model (keys, shapes) or is not a checkpoint at all."""
+
+
+class TrainingError(VpnetError, RuntimeError):
+    """Training cannot go on (NaN loss, non-finite gradients with ``skip_nonfinite`` off, a dead data
+    worker, a full disk); the message says what was kept and how to go on."""
