@@ -116,7 +116,7 @@ def _generic(p: Path, data: dict[str, np.ndarray], layout: str | None) -> PoseSe
     t, m = xyz.shape[:2]
     uv = None
     if "uv" in data:
-        uv = np.asarray(data["uv"], dtype=np.float32)
+        uv = np.asarray(data["uv"], dtype=np.float64)  # range-checked below, before the float32 cast
         uv = uv[:, None] if uv.ndim == 3 else uv
         if uv.shape != (t, m, lay.num_joints, 2):
             raise DataError(p, f"uv has shape {data['uv'].shape}; expected {(t, m, lay.num_joints, 2)} like xyz")
@@ -171,6 +171,8 @@ def _mediapipe(p: Path, world: np.ndarray, image: np.ndarray, image_size: tuple[
         uv = uv * np.asarray(image_size, dtype=np.float64)
         size = (int(image_size[0]), int(image_size[1]))
     nan = ~present[:, None, None]
+    check_finite(p, xyz[:, None], "world landmarks", present[:, None])
+    check_finite(p, uv[:, None], "image landmarks", present[:, None])
     xyz = np.where(nan, np.nan, xyz).astype(np.float32)[:, None]
     uv = np.where(nan, np.nan, uv).astype(np.float32)[:, None]
     return PoseSequence(xyz=xyz, uv=uv, present=present[:, None].copy(), layout="ntu25", source=str(p),

@@ -29,7 +29,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from vpnet.data._readers import SPLITS, Records, choice, log, pair, read_bytes, read_text, resource_lines, strip_suffix
+from vpnet.data._readers import (FLOAT32_MAX, SPLITS, Records, choice, log, pair, read_bytes, read_text,
+                                 resource_lines, strip_suffix)
 from vpnet.data.types import DataError, PoseSequence
 
 try:  # the C reader (setup.py builds it when a compiler is found); without it, the numpy reader
@@ -187,6 +188,8 @@ def read_skeleton(path: str | Path, *, dtype: np.dtype | type = np.float32) -> N
         raise DataError(p, f"line {header_lines[b] + 3 + j}: trackingState {state[b, j]:g} is not 0, 1 or 2 "
                            "(values shifted between lines?)")
 
+    _check_range(p, header_lines, body_vals, joint_vals)
+
     # Bodies get slots in order of first appearance; a (rare) repeated id within one frame is a
     # second body, not an overwrite.
     slot_of = {bid: m for m, bid in enumerate(dict.fromkeys(ids))}
@@ -201,6 +204,17 @@ def read_skeleton(path: str | Path, *, dtype: np.dtype | type = np.float32) -> N
     present = np.zeros((num_frames, m), dtype=bool)
     present[frames, slots] = True
     return NTUSkeleton(joints=joints, bodies=bodies, body_ids=tuple(slot_of), present=present, source=str(p))
+
+
+def _check_range(p: Path, header_lines: np.ndarray, body_vals: np.ndarray, joint_vals: np.ndarray) -> None:
+    """DataError naming the line of the first value beyond float32's range (``1e39``: finite as parsed,
+    inf in the float32 arrays and in every PoseSequence), for the C and the numpy reader alike."""
+    for vals, what in ((body_vals, "body line"), (joint_vals.reshape(len(joint_vals), -1), "joint line")):
+        ok = np.abs(vals) <= FLOAT32_MAX
+        if not ok.all():
+            row, col = np.argwhere(~ok)[0]
+            line = header_lines[row] + 1 if what == "body line" else header_lines[row] + 3 + col // len(JOINT_FIELDS)
+            raise DataError(p, f"line {line}: {what} value {vals[row, col]:g} is beyond float32's range")
 
 
 def _split_repeated_ids(frames: np.ndarray, ids: list[str]) -> tuple[dict[str, int], np.ndarray]:

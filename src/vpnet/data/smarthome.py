@@ -37,7 +37,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from vpnet.data._readers import Records, choice, load_json, pair, read_text, resource_lines, strip_suffix
+from vpnet.data._readers import FLOAT32_MAX, Records, choice, load_json, pair, read_text, resource_lines, strip_suffix
 from vpnet.data.types import DataError, PoseSequence
 
 LAYOUT = "lcrnet13"
@@ -103,7 +103,7 @@ def _joints(path: Path, value, dims: int, what: str, where: str) -> np.ndarray:
     """A pose2d (dims=2) / pose3d (dims=3) value as (13, dims), from any of its layouts; finite."""
     try:
         arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer beyond float64
         raise DataError(path, f"{where}: {what} is not a list of numbers") from None
     if arr.shape == (dims * NUM_JOINTS,):
         arr = arr.reshape(dims, NUM_JOINTS).T  # [13 x, 13 y(, 13 z)]
@@ -112,8 +112,10 @@ def _joints(path: Path, value, dims: int, what: str, where: str) -> np.ndarray:
     elif arr.shape != (NUM_JOINTS, dims):
         raise DataError(path, f"{where}: {what} has shape {arr.shape}; expected {dims * NUM_JOINTS} values "
                               f"([13 x, 13 y{', 13 z' if dims == 3 else ''}]) or ({dims}, 13)")
-    if not np.isfinite(arr).all():
-        raise DataError(path, f"{where}: {what} has a value that is not finite (NaN or inf)")
+    if not (np.abs(arr) <= FLOAT32_MAX).all():  # False for NaN too
+        bad = arr[~(np.abs(arr) <= FLOAT32_MAX)][0]
+        why = "a value that is not finite (NaN or inf)" if not np.isfinite(bad) else f"{bad:g}, beyond float32's range"
+        raise DataError(path, f"{where}: {what} has {why}")
     return arr
 
 
