@@ -15,6 +15,9 @@ from typing import Optional
 # engine's config checks import these.
 VARIANTS = ("l1", "l2", "l3", "pose_only")
 BACKBONES = ("i3d", "resnext101")
+#: (temporal, spatial) stride of each backbone's feature map: model.clip_len and model.crop_size must be
+#: multiples (checked when a config is loaded; tests/models check the modules agree).
+BACKBONE_STRIDES = {"i3d": (8, 32), "resnext101": (16, 32)}
 PIXEL_NORMS = ("none", "hara_activitynet", "hara_kinetics")
 POSE_BACKBONES = ("gcn", "lstm")
 ADJACENCIES = ("paper", "sparse")

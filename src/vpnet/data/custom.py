@@ -190,6 +190,9 @@ class Manifest:
     path: Path
     rows: list[dict[str, Any]]
     classes: list[str]
+    #: True when the manifest names no class list (``classes.txt`` beside it, or ``classes`` in a JSON
+    #: manifest) and ``classes`` was inferred from the labels it uses.
+    inferred: bool = False
 
 
 def read_manifest(path: str | Path | None) -> Manifest:
@@ -237,7 +240,7 @@ def read_manifest(path: str | Path | None) -> Manifest:
                 r[key] = str(q if q.is_absolute() else (p.parent / q))
             else:
                 r[key] = None
-    return Manifest(path=p, rows=rows, classes=classes)
+    return Manifest(path=p, rows=rows, classes=classes, inferred=explicit is None)
 
 
 def class_names(manifest: str | Path) -> list[str]:

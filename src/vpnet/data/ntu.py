@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -102,15 +102,17 @@ def parse_name(name: str | Path) -> NTUName:
     return parts
 
 
-def class_names(version: int = 60) -> list[str]:
-    """The 60 or 120 action names; index = 0-based label (action ``A(i+1)``)."""
+def class_names(version: int | str = 60) -> list[str]:
+    """The 60 or 120 action names; index = 0-based label (action ``A(i+1)``). ``version``: 60, 120, or
+    the dataset names ``"ntu60"``/``"ntu120"`` (as in ``data.dataset``)."""
     return list(resource_lines("ntu120_classes.txt")[: _num_classes(version)])
 
 
-def _num_classes(version: int) -> int:
-    if version not in PROTOCOLS:
-        raise ValueError(f"NTU RGB+D version must be 60 or 120, got {version!r}")
-    return version
+def _num_classes(version: int | str) -> int:
+    text = str(version).lower().removeprefix("ntu")
+    if not text.isdigit() or int(text) not in PROTOCOLS:
+        raise ValueError(f"NTU RGB+D version must be 60 or 120 (or 'ntu60', 'ntu120'), got {version!r}")
+    return int(text)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -390,8 +392,12 @@ def read_missing_list(path: str | Path) -> set[str]:
     return names
 
 
+#: ``records(missing_list=...)`` not given (warns), as opposed to None (kept knowingly, no warning).
+NOT_GIVEN: Any = object()
+
+
 def records(*, video_dir: str | Path | None = None, pose_dir: str | Path | None = None, protocol: str,
-            split: str, version: int | None = None, missing_list: str | Path | None = None) -> Records:
+            split: str, version: int | None = None, missing_list: str | Path | None = NOT_GIVEN) -> Records:
     """The samples of one split, found by scanning the folders as the release ships them.
 
     Args:
@@ -401,7 +407,9 @@ def records(*, video_dir: str | Path | None = None, pose_dir: str | Path | None 
         split: ``train``, ``test`` or ``all``.
         version: 60 or 120; by default the protocol's. NTU-60 from an NTU-120 folder takes setups 1-17.
         missing_list: the official list of samples with missing or incomplete skeletons, excluded (and
-            reported) as the protocols say; without it they are kept and a warning is logged.
+            reported) as the protocols say. None keeps them (a knowing choice: no warning); not given,
+            they are kept and a warning says so. (From a config, ``data.missing_list`` is always given:
+            :func:`vpnet.engine.config.load_config` warns when no layer of the config sets it.)
 
     Returns:
         :class:`Records` sorted by name; ``.skipped`` lists the items left out (a video without
@@ -411,6 +419,8 @@ def records(*, video_dir: str | Path | None = None, pose_dir: str | Path | None 
     prot = _resolve(version, protocol)
     dataset = f"NTU RGB+D {version}"
     split = choice(split, SPLITS, f"{dataset} splits")
+    warn = missing_list is NOT_GIVEN
+    missing_list = None if warn else missing_list
     missing = read_missing_list(missing_list) if missing_list is not None else set()
 
     def describe(name: str) -> dict | None:
@@ -426,7 +436,7 @@ def records(*, video_dir: str | Path | None = None, pose_dir: str | Path | None 
     out = pair(dataset, split, describe, video_dir=video_dir, video_suffixes=(VIDEO_SUFFIX,),
                video_file="video {}" + VIDEO_SUFFIX, pose_dir=pose_dir, pose_suffixes=(SKELETON_SUFFIX,),
                pose_file="skeleton {}" + SKELETON_SUFFIX)
-    if missing_list is None:
+    if warn:
         file, count = MISSING_LISTS[version]
         log.warning("%s %s: the official protocol excludes the %d samples listed in %s from the official "
                     "NTU RGB+D repository; without that list they are used (set data.missing_list=...)",

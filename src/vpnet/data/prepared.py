@@ -33,7 +33,8 @@ frame). Formats without 2D joints store the whole frame. Frames beyond the short
 skeleton are not stored (the item notes it; see :func:`vpnet.data.clips.common_frames`).
 
 Writing is atomic (a temp file, fsync'ed, renamed into place), so a store is resumable: an item file
-that exists is complete and is skipped. (A killed run may leave ``items/.*.tmp`` files behind;
+that exists and passes :func:`check_item` (a cheap whole-file check: a file truncated or overwritten
+since fails it) is skipped; one that fails is prepared again and the report says so. (A killed run may leave ``items/.*.tmp`` files behind;
 they are never read and can be deleted when no prepare is running.)
 """
 
@@ -210,6 +211,25 @@ class PreparedItem:
         self.close()
 
 
+def check_item(path: str | Path) -> str | None:
+    """Why the item file at ``path`` cannot be used (truncated, overwritten, not an item), or None if
+    it is whole: its header parses, its tensors fill the file, and frames, offsets and poses agree.
+    Cheap (the header and two small tensors; no frame is decoded), so a rerun checks every item it skips."""
+    try:
+        with PreparedItem(path) as item:
+            offsets = item.video._offsets
+            jpeg = item._handle.get_slice("jpeg").get_shape()[0]
+            if len(offsets) < 2 or offsets[0] != 0 or offsets[-1] != jpeg or (np.diff(offsets) <= 0).any():
+                return f"frame offsets do not fit the {jpeg} bytes of frames"
+            if item.poses.num_frames != item.video.num_frames:
+                return f"{item.poses.num_frames} poses for {item.video.num_frames} frames"
+    except DataError as e:
+        return e.problem
+    except Exception as e:  # a key missing from a damaged header, and the like
+        return f"not a readable prepared item ({type(e).__name__}: {e})"
+    return None
+
+
 # ------------------------------------------------------------------------------------------------
 # Writing one item
 
@@ -378,8 +398,19 @@ def prepare(records: Iterable[SampleRecord], out: str | Path, *, read_poses: Cal
     summary = PrepareSummary(total=len(mine), report=report_path(root, shard))
     summary.left_out = [{"name": name, "status": "left out", "reason": reason}
                         for name, reason in dict(left_out).items() if shard_of(name, n_shards) == k]
-    todo = [r for r in mine if not item_path(root, r.name).is_file()]
+    todo, redo = [], []
+    for r in mine:  # an item file that exists is checked, not trusted: it may have been damaged since
+        path = item_path(root, r.name)
+        problem = check_item(path) if path.is_file() else "absent"
+        if problem is not None:
+            todo.append(r)
+            if problem != "absent":
+                log.warning("prepare: %s: the stored item is damaged (%s); preparing it again", r.name, problem)
+                redo.append({"name": r.name, "status": "note", "note": f"stored item was damaged ({problem}); "
+                                                                      "prepared again"})
+                path.unlink()
     summary.skipped = len(mine) - len(todo)
+    summary.notes += redo
     workers = (os.cpu_count() or 1) if workers is None else workers
 
     with open(summary.report, "w") as report, tqdm(total=len(todo), desc=f"prepare {options.dataset}",
@@ -401,7 +432,7 @@ def prepare(records: Iterable[SampleRecord], out: str | Path, *, read_poses: Cal
             write(entries)
             bar.update()
 
-        write(summary.left_out)
+        write(summary.left_out + redo)
         if workers <= 1:
             for rec in todo:
                 finished(rec, *_prepare_one(rec, read_poses, str(root), options, 0))

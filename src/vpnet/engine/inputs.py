@@ -48,9 +48,29 @@ def check_dataset(cfg: Config, splits: list[str] | tuple[str, ...] = ()) -> Data
         if split not in info.splits:
             raise ConfigError(f"split {split!r} is not a split of {info.name} ({', '.join(info.splits)})")
     if info.num_classes != cfg.model.num_classes:
+        if cfg.data.dataset == "custom" and _inferred_classes(cfg):
+            # the count came from the labels in use, not from the user: the wrong number to copy blindly
+            raise ConfigError(
+                f"model.num_classes={cfg.model.num_classes} but the custom manifest names no class list, and its "
+                f"labels give {info.num_classes} class{'es' * (info.num_classes != 1)}: list the class names, one "
+                f"per line, in classes.txt beside the manifest (or under \"classes\" in a JSON manifest); set "
+                f"model.num_classes={info.num_classes} only if that is really the number of classes")
         raise ConfigError(f"model.num_classes={cfg.model.num_classes} but {info.name} ({cfg.data.protocol}) has "
                           f"{info.num_classes} classes: set model.num_classes={info.num_classes}")
     return info
+
+
+def _inferred_classes(cfg: Config) -> bool:
+    """Whether the custom dataset's class list was inferred from its labels (no classes.txt)."""
+    from vpnet.data import _custom_paths, custom
+
+    manifest = _custom_paths(loading_config(cfg))["manifest"]
+    if manifest is None:
+        return False
+    try:
+        return custom.read_manifest(manifest).inferred
+    except ValueError:
+        return False
 
 
 def eval_clips(cfg: Config) -> tuple[int, int | None]:
