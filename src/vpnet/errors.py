@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 __all__ = ["VpnetError", "ConfigError", "DataError", "WeightsError", "CheckpointError", "TrainingError",
-           "OutputError"]
+           "OutputError", "is_worker_death"]
 
 
 class VpnetError(Exception):
@@ -54,3 +54,9 @@ class CheckpointError(VpnetError, ValueError):
 class TrainingError(VpnetError, RuntimeError):
     """Training cannot go on (NaN loss, non-finite gradients with ``skip_nonfinite`` off, a dead data
     worker, a full disk); the message says what was kept and how to go on."""
+
+
+def is_worker_death(error: BaseException) -> bool:
+    """Whether ``error`` is PyTorch's report of a DataLoader worker process that died (killed by a signal,
+    e.g. the out-of-memory killer, or exited unexpectedly): a RuntimeError that only its text identifies."""
+    return isinstance(error, RuntimeError) and not isinstance(error, VpnetError) and "DataLoader worker" in str(error)

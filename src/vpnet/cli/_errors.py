@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from vpnet.errors import CheckpointError, ConfigError, DataError, OutputError, TrainingError, VpnetError
+from vpnet.errors import (CheckpointError, ConfigError, DataError, OutputError, TrainingError, VpnetError,
+                          is_worker_death)
 
 if TYPE_CHECKING:
     from vpnet.config import Config
@@ -27,8 +28,11 @@ EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (FileNotFoundError, 1),
     (OSError, 4),  # the system refused a write or a read: no permission, no space
 )
-#: Ctrl-C.
+#: outcomes that are not errors: a batch command (prepare) that skipped and reported unusable items; Ctrl-C;
+#: SIGTERM, after which training wrote a checkpoint (rerun to resume).
+EXIT_ITEMS_FAILED = 1
 EXIT_INTERRUPTED = 130
+EXIT_SIGTERM = 143
 
 
 def exit_code(error: BaseException) -> int | None:
@@ -59,6 +63,11 @@ def user_errors(doing: str | None = None) -> Iterator[None]:
         typer.echo("interrupted", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except Exception as e:
+        if is_worker_death(e):  # train turns it into a TrainingError; evaluate and extract-features meet it here
+            first = str(e).strip().splitlines()[0]
+            e = TrainingError(f"a data-loading worker process died ({first}); nothing half-written was kept. Run the "
+                              "same command again (extract-features resumes where it stopped); if the system killed "
+                              "it for memory, lower data.num_workers or data.batch_size")
         code = exit_code(e)
         if code is None:
             raise

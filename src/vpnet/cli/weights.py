@@ -59,7 +59,10 @@ def fetch(
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     with _user_errors(f"fetch {name} into {w.weights_dir()}"):
+        from vpnet._io import check_writable
+
         spec = w.get_spec(name)
+        check_writable(w.weights_dir(), what="weights cache folder")
         path = w.fetch(spec, source=source, force=force)
     typer.echo(f"{name}: {path} (checkpoint sha256 {spec.member_sha256[:12]}... verified, "
                f"{spec.num_classes} classes)")

@@ -54,7 +54,7 @@ from urllib.parse import quote
 
 import numpy as np
 
-from vpnet._io import atomic_write_bytes
+from vpnet._io import atomic_write_bytes, check_writable
 from vpnet.data import clips
 from vpnet.data.types import DataError, PoseSequence, SampleRecord, VideoSource
 from vpnet.data.video import check_indices, FrameCollector
@@ -353,10 +353,42 @@ def _prepare_one(record: SampleRecord, read_poses: Callable[[str], PoseSequence]
         return [], str(e) if isinstance(e, DataError) else f"{type(e).__name__}: {e}"
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, parent: int) -> None:
     import cv2
 
     cv2.setNumThreads(threads)  # the cores are shared out between the processes already
+    die_with_parent(parent)
+
+
+def die_with_parent(parent: int) -> None:
+    """End this (worker) process when process ``parent`` ends, however it ends (``kill -9`` included):
+    a worker that outlives ``vpnet prepare`` would go on writing into the store.
+
+    Linux: the kernel sends SIGKILL on the parent's death (``prctl(PR_SET_PDEATHSIG)``). Elsewhere a
+    daemon thread checks once a second that the parent is still this process's parent. Both then check
+    the parent once more, in case it died before the request took effect.
+    """
+    import signal
+    import sys
+    import threading
+    import time
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        if libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0) == 0:
+            if os.getppid() != parent:
+                os._exit(1)
+            return
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="vpnet-parent-watch", daemon=True).start()
 
 
 def _check_store_options(root: Path, opts: PrepareOptions) -> None:
@@ -384,12 +416,12 @@ def prepare(records: Iterable[SampleRecord], out: str | Path, *, read_poses: Cal
     ``workers`` processes (default: all cores; 0 or 1: in this process). ``read_poses`` must be a
     module-level function (it is sent to the worker processes).
     """
-    from tqdm import tqdm
+    from vpnet.progress import progress_bar
 
     k, n_shards = shard
     if not (n_shards >= 1 and 0 <= k < n_shards):
         raise ValueError(f"shard must be K/N with 0 <= K < N, got {k}/{n_shards}")
-    root = Path(out)
+    root = check_writable(Path(out), what="store folder")
     root.mkdir(parents=True, exist_ok=True)
     _check_store_options(root, options)
 
@@ -411,10 +443,11 @@ def prepare(records: Iterable[SampleRecord], out: str | Path, *, read_poses: Cal
                 path.unlink()
     summary.skipped = len(mine) - len(todo)
     summary.notes += redo
-    workers = (os.cpu_count() or 1) if workers is None else workers
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    workers = cpus if workers is None else workers
 
-    with open(summary.report, "w") as report, tqdm(total=len(todo), desc=f"prepare {options.dataset}",
-                                                   unit="video", disable=not progress) as bar:
+    with open(summary.report, "w") as report, progress_bar(total=len(todo), desc=f"prepare {options.dataset}",
+                                                           unit="video", enabled=progress) as bar:
         def write(entries: list[dict]) -> None:
             report.writelines(json.dumps(e) + "\n" for e in entries)
             report.flush()
@@ -439,10 +472,10 @@ def prepare(records: Iterable[SampleRecord], out: str | Path, *, read_poses: Cal
         else:
             # Each process gets its share of the cores (1 at the default, one process per core):
             # FFmpeg's own choice, a thread per core in every process, measured 7-10 % slower.
-            threads = max(1, (os.cpu_count() or 1) // workers)
+            threads = max(1, cpus // workers)
             # spawn, not fork: forking a process whose decoder/OpenCV threads hold locks can hang the child.
             with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                     initializer=_init_worker, initargs=(threads,)) as pool:
+                                     initializer=_init_worker, initargs=(threads, os.getpid())) as pool:
                 futures = {pool.submit(_prepare_one, rec, read_poses, str(root), options, threads): rec
                            for rec in todo}
                 for fut in as_completed(futures):

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from vpnet._io import check_writable
 from vpnet.config import Config
 from vpnet.data.types import DataError
 from vpnet.engine.checkpoint import CheckpointManager
@@ -37,6 +38,7 @@ from vpnet.engine.inputs import (
     eval_clips,
     forward_clips,
     make_loader,
+    require_items,
 )
 from vpnet.engine.metrics import ClassificationMetrics, classification_metrics, write_metrics
 
@@ -68,7 +70,7 @@ def predict(
     desc: str = "evaluate",
 ) -> Predictions:
     """Scores of every item of ``dataset`` (sharded over processes, gathered on all of them)."""
-    from tqdm import tqdm
+    from vpnet.progress import progress_bar
 
     ctx = ctx or DistContext()
     sampler = ShardSampler(len(dataset), world_size=ctx.world_size, rank=ctx.rank)
@@ -79,9 +81,10 @@ def predict(
     labels: list[int] = []
     scores: list[np.ndarray] = []
     seen = 0
+    bar = progress_bar(total=len(sampler), desc=desc, unit="video", enabled=ctx.is_main)
     try:
-        for batch in tqdm(loader, desc=desc, unit="video", unit_scale=batch_size, leave=False,
-                          disable=None if ctx.is_main else True, dynamic_ncols=True):
+        for batch in loader:
+            bar.update(min(batch_size, bar.total - bar.n))  # the sampler's items this batch held, loaded or not
             n = batch_size_of(batch)
             seen += n
             if n == 0:
@@ -92,6 +95,7 @@ def predict(
             names.extend(str(x) for x in batch["name"])
             labels.extend(int(x) for x in batch["label"])
     finally:
+        bar.close()
         model.train(was_training)
     part = (names, labels, np.concatenate(scores) if scores else None, len(sampler) - seen)
     gathered = all_gather_objects(part, ctx)
@@ -153,11 +157,11 @@ def evaluate(
         checkpoint = Path(checkpoint) if checkpoint else find_weights(run_dir)
         split = split or cfg.eval.split
         mode = cfg.eval.mode
-        out = Path(out_dir) if out_dir else run_dir / "eval" / f"{split}-{mode}"
+        out = check_writable(Path(out_dir) if out_dir else run_dir / "eval" / f"{split}-{mode}", what="output folder")
         info = check_dataset(cfg, [split])
-        model = build_model(cfg, ctx.device, checkpoint=checkpoint, mode="exact")
         num_clips, short_side = eval_clips(cfg)
-        dataset = build_split(cfg, split, mode="test", clips=(num_clips, short_side))
+        dataset = require_items(cfg, split, build_split(cfg, split, mode="test", clips=(num_clips, short_side)))
+        model = build_model(cfg, ctx.device, checkpoint=checkpoint, mode="exact")
         log.info("evaluating %s on %s/%s %s (%d videos, %s)", checkpoint, info.name, cfg.data.protocol, split,
                  len(dataset), describe_clips(num_clips, short_side))
         pred = predict(

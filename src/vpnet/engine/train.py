@@ -40,6 +40,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from vpnet._io import check_writable
 from vpnet.config import Config
 from vpnet.engine.checkpoint import (
     CheckpointError,
@@ -68,9 +69,10 @@ from vpnet.engine.inputs import (
     describe_clips,
     make_loader,
     model_inputs,
+    require_items,
 )
 from vpnet.engine.logs import RunLog, setup_logging
-from vpnet.errors import ConfigError, TrainingError
+from vpnet.errors import ConfigError, TrainingError, is_worker_death
 
 if TYPE_CHECKING:
     from vpnet.data import DatasetInfo
@@ -192,9 +194,18 @@ class _Trainer:
 
     def run(self) -> TrainResult:
         cfg, ctx = self.cfg, self.ctx
-        setup_logging(self.run_dir, rank=ctx.rank)
+        # Everything that can be refused is checked before the run folder is made: where it goes, the
+        # batch arithmetic, the data of every split the run reads.
+        check_writable(self.run_dir, what="run folder")
+        setup_logging(None, rank=ctx.rank)
         self.accum = resolve_grad_accum(cfg, ctx.world_size)
         self.info = check_dataset(cfg, ["train"])
+        self.val_split = validation_split(cfg, self.info)
+        self.train_ds = require_items(cfg, "train", build_split(cfg, "train", mode="train"))
+        # validation: one centre clip per video, or the clips a feature cache holds
+        self.val_ds = (require_items(cfg, self.val_split, build_split(cfg, self.val_split, mode="test", clips=None))
+                       if self.val_split and cfg.train.val_every else None)
+        setup_logging(self.run_dir, rank=ctx.rank)
         if cfg.train.deterministic:
             _set_deterministic(self.device)
         torch.manual_seed(cfg.train.seed)  # model initialisation: the same on every process
@@ -203,10 +214,6 @@ class _Trainer:
         self._build_model(loaded)
         self._build_optimizer(loaded)
         self.state = loaded.state if loaded else TrainState()
-        self.val_split = validation_split(cfg, self.info)
-        self.train_ds = build_split(cfg, "train", mode="train")
-        # validation: one centre clip per video, or the clips a feature cache holds
-        self.val_ds = build_split(cfg, self.val_split, mode="test", clips=None) if self.val_split and cfg.train.val_every else None
         self.val_clips = self.val_ds.clips if cfg.data.feature_dir and self.val_ds is not None else (1, None)
         self.sampler = TrainSampler(
             len(self.train_ds),
@@ -240,8 +247,26 @@ class _Trainer:
         )
         try:
             return self._loop()
+        except OSError as e:  # a full disk (ENOSPC), a quota: best/final weights, logs, a CSV row
+            where = e.filename2 or e.filename or "a run file"
+            raise TrainingError(f"could not write {where} at global step {self.state.global_step}: "
+                                f"{e.strerror or e}; {self._kept()}. Free space and run the same command "
+                                "again to resume") from None
+        except RuntimeError as e:
+            if not is_worker_death(e):
+                raise
+            raise TrainingError(f"a data-loading worker process died at global step {self.state.global_step} "
+                                f"({_first_line(e)}); {self._kept()}. Run the same command again to resume; if the "
+                                "system killed it for memory, lower data.num_workers or data.batch_size") from None
         finally:
             self.runlog.close()
+
+    def _kept(self) -> str:
+        """What a stopped run leaves to resume from, for its error message."""
+        newest = self.ckpts.list() if self.ctx.is_main else []
+        if newest:
+            return f"the newest checkpoint, {newest[0]}, is intact and a rerun resumes from it"
+        return f"no checkpoint was written yet (a rerun starts again from the beginning in {self.run_dir})"
 
     def _find_resume(self) -> LoadedTrainState | None:
         if self.resume is None:
@@ -375,7 +400,9 @@ class _Trainer:
 
     def _train_epoch(self, flag: dict[str, bool]) -> bool:
         """Steps of the current epoch from ``state.step_in_epoch``; True when stopped by SIGTERM."""
-        from tqdm import tqdm
+        from tqdm.contrib.logging import logging_redirect_tqdm
+
+        from vpnet.progress import progress_bar
 
         cfg, ctx, state = self.cfg, self.ctx, self.state
         steps = self.sampler.steps_per_epoch
@@ -386,14 +413,15 @@ class _Trainer:
         self.sampler.set_start_step(state.step_in_epoch)
         batches = iter(self.loader)
         g = cfg.train.global_batch
-        bar = tqdm(
-            total=steps * g, initial=state.step_in_epoch * g, unit="clip", unit_scale=False, dynamic_ncols=True,
-            desc=f"epoch {state.epoch + 1}/{cfg.train.epochs}", disable=None if ctx.is_main else True, leave=False,
-        )
+        bar = progress_bar(total=steps * g, initial=state.step_in_epoch * g, unit="clip",
+                           desc=f"epoch {state.epoch + 1}/{cfg.train.epochs}", enabled=ctx.is_main)
+        # log lines go above a terminal's bar instead of through it
+        redirect = logging_redirect_tqdm([logging.getLogger("vpnet")]) if ctx.is_main else nullcontext()
         lr = self.optimizer.param_groups[0]["lr"]
         window: list[float] = []  # [loss sum, ce, embed, attn, n] since the last log line
         t_log = time.perf_counter()
         steps_logged = 0
+        redirect.__enter__()
         try:
             for step in range(state.step_in_epoch, steps):
                 sums, stop = self._train_step(batches, flag)
@@ -425,6 +453,7 @@ class _Trainer:
                     self._save_checkpoint()
         finally:
             bar.close()
+            redirect.__exit__(None, None, None)
         return False
 
     def _train_step(self, batches: Iterator[dict[str, Any]], flag: dict[str, bool]) -> tuple[list[float], bool]:
@@ -470,7 +499,7 @@ class _Trainer:
         if totals[5]:
             raise TrainingError(
                 f"the loss is not finite (NaN or inf) at epoch {state.epoch + 1}, step {state.step_in_epoch + 1} of the "
-                f"epoch (global step {state.global_step + 1}); the last good checkpoint is in {self.ckpts.directory}. "
+                f"epoch (global step {state.global_step + 1}); {self._kept()}. "
                 f"Lower optim.lr, use train.amp=none, or check the data of this step."
             )
         if totals[6]:
@@ -555,6 +584,11 @@ class _Trainer:
                       f"the previous one ({previous[0].name}) is intact" if previous else "no earlier checkpoint exists")
             return
         log.debug("checkpoint %s", path)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _grads_finite(optimizer: torch.optim.Optimizer) -> bool:
