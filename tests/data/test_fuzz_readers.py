@@ -170,6 +170,7 @@ def test_mutants_give_data_errors_or_finite_poses(kind, fmt, tmp_path, monkeypat
             def read(p: Path) -> None:
                 check_sequence(smarthome.read_poses(p))
         total += fuzz(base, path, read, count, seed=1000 * i + len(fmt))
+    print(f"{kind} {fmt}: {sum(total.values())} mutants of {len(bases)} files: {dict(total)}")
     # both outcomes were exercised: the mutants are neither all fatal nor all harmless
     assert total["DataError"] > count // 10 and total["read"] > 0, total
 

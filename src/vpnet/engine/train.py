@@ -72,7 +72,7 @@ from vpnet.engine.inputs import (
     require_items,
 )
 from vpnet.engine.logs import RunLog, setup_logging
-from vpnet.errors import ConfigError, TrainingError, is_worker_death
+from vpnet.errors import ConfigError, TrainingError, VpnetError, is_worker_death
 
 if TYPE_CHECKING:
     from vpnet.data import DatasetInfo
@@ -193,6 +193,25 @@ class _Trainer:
     # --- setup ------------------------------------------------------------------------------------
 
     def run(self) -> TrainResult:
+        """:meth:`_run`, with a full disk or a dead data worker turned into a TrainingError that says what
+        was kept and that rerunning resumes."""
+        try:
+            return self._run()
+        except OSError as e:  # a full disk (ENOSPC), a quota: config, best/final weights, logs, a CSV row
+            if isinstance(e, VpnetError):
+                raise
+            where = e.filename2 or e.filename or "a run file"
+            step = self.state.global_step if hasattr(self, "state") else 0
+            raise TrainingError(f"could not write {where} at global step {step}: {e.strerror or e}; "
+                                f"{self._kept()}. Free space and run the same command again to resume") from None
+        except RuntimeError as e:
+            if not is_worker_death(e):
+                raise
+            raise TrainingError(f"a data-loading worker process died at global step {self.state.global_step} "
+                                f"({_first_line(e)}); {self._kept()}. Run the same command again to resume; if the "
+                                "system killed it for memory, lower data.num_workers or data.batch_size") from None
+
+    def _run(self) -> TrainResult:
         cfg, ctx = self.cfg, self.ctx
         # Everything that can be refused is checked before the run folder is made: where it goes, the
         # batch arithmetic, the data of every split the run reads.
@@ -247,17 +266,6 @@ class _Trainer:
         )
         try:
             return self._loop()
-        except OSError as e:  # a full disk (ENOSPC), a quota: best/final weights, logs, a CSV row
-            where = e.filename2 or e.filename or "a run file"
-            raise TrainingError(f"could not write {where} at global step {self.state.global_step}: "
-                                f"{e.strerror or e}; {self._kept()}. Free space and run the same command "
-                                "again to resume") from None
-        except RuntimeError as e:
-            if not is_worker_death(e):
-                raise
-            raise TrainingError(f"a data-loading worker process died at global step {self.state.global_step} "
-                                f"({_first_line(e)}); {self._kept()}. Run the same command again to resume; if the "
-                                "system killed it for memory, lower data.num_workers or data.batch_size") from None
         finally:
             self.runlog.close()
 
