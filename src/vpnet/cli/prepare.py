@@ -8,6 +8,7 @@ from typing import List, Optional
 import typer
 
 from vpnet.cli._errors import EXIT_ITEMS_FAILED, load, user_errors
+from vpnet.errors import ConfigError
 
 OVERRIDES_HELP = ("Dotted overrides after the config, e.g. data.dataset=ntu60 data.video_dir=/data/nturgb+d_rgb "
                   "data.pose_dir=/data/nturgb+d_skeletons.")
@@ -36,7 +37,7 @@ def _collect(cfg, store: Path, protocols: list[str] | None, splits: list[str] | 
     needed = () if cfg.dataset == "custom" else ("video_dir", "pose_dir")
     missing = [f"data.{k}" for k in needed if not getattr(cfg, k)]
     if missing:
-        raise ValueError(f"{cfg.dataset}: prepare reads the raw videos and poses; set {' and '.join(missing)}")
+        raise ConfigError(f"{cfg.dataset}: prepare reads the raw videos and poses; set {' and '.join(missing)}")
     raw = dataclasses.replace(cfg, prepared_dir=None)
     records, left_out = [], {}
     for protocol in protocols or ([cfg.protocol] if cfg.dataset == "custom" else entry.protocols):
@@ -90,13 +91,12 @@ def prepare_command(
     with user_errors():
         from vpnet._io import check_writable
         from vpnet.data.prepared import PrepareOptions, prepare
-        from vpnet.errors import ConfigError
 
         cfg = load(config, overrides).data
         try:  # a store, dataset, protocol, split or folder not given or that does not exist
             store = out or (Path(cfg.prepared_dir) if cfg.prepared_dir else None)
             if store is None:
-                raise ValueError("no store folder: give --out DIR (or set data.prepared_dir)")
+                raise ConfigError("no store folder: give --out DIR (or set data.prepared_dir)")
             check_writable(store, what="store folder")
             read_poses, records, left_out = _collect(cfg, store, protocols, splits)
         except ValueError as e:  # DataError included: a folder or split named by the config

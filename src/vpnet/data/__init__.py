@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Callable
 
+from vpnet.errors import ConfigError
+
 if TYPE_CHECKING:
     from vpnet.config import DataConfig
     from vpnet.data.datasets import VideoPoseDataset
@@ -98,7 +100,7 @@ def get_entry(name: str) -> DatasetEntry:
     try:
         return DATASETS[name]
     except KeyError:
-        raise ValueError(f"unknown dataset {name!r} (data.dataset); known: {', '.join(DATASETS)}") from None
+        raise ConfigError(f"unknown dataset {name!r} (data.dataset); known: {', '.join(DATASETS)}") from None
 
 
 @dataclass(frozen=True)
@@ -146,7 +148,7 @@ def dataset_records(cfg: DataConfig, split: str) -> list[SampleRecord]:
     if cfg.prepared_dir and not raw:
         return Records(prepared.read_records(cfg.prepared_dir, cfg.protocol, split))
     if not raw:
-        raise ValueError(f"no data for {cfg.dataset}: set data.video_dir and data.pose_dir (raw data, "
+        raise ConfigError(f"no data for {cfg.dataset}: set data.video_dir and data.pose_dir (raw data, "
                          "data.manifest for custom) or data.prepared_dir (a `vpnet prepare` store)")
     return entry.load().records(protocol=cfg.protocol, split=split, **entry.raw_paths(cfg), **entry.records_kwargs)
 
@@ -192,7 +194,7 @@ def check_paths(cfg: DataConfig, *, needs_video: bool = True) -> None:
 def _int(cfg: Any, key: str) -> int:
     value = getattr(cfg, key)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"data.{key} must be an integer, got {value!r} (an unresolved interpolation? "
+        raise ConfigError(f"data.{key} must be an integer, got {value!r} (an unresolved interpolation? "
                          "load configs with vpnet.engine.config.load_config, or set it)")
     return value
 

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from vpnet.data.types import DataError, SampleRecord
+from vpnet.errors import ConfigError
 
 log = logging.getLogger("vpnet.data")
 
@@ -65,7 +66,7 @@ def choice(value: str, allowed: Sequence[str], what: str, *, aliases: Mapping[st
     v = value.lower()
     v = (aliases or {}).get(v, v)
     if v not in allowed:
-        raise ValueError(f"{what} are {', '.join(allowed)}{hint}; got {value!r}")
+        raise ConfigError(f"{what} are {', '.join(allowed)}{hint}; got {value!r}")
     return v
 
 
@@ -211,7 +212,7 @@ def pair(dataset: str, split: str, describe: Callable[[str], dict[str, Any] | No
         without a file in a given folder.
     """
     if video_dir is None and pose_dir is None:
-        raise ValueError(f"{dataset} records need video_dir, pose_dir or both")
+        raise ConfigError(f"{dataset} records need video_dir, pose_dir or both")
     videos = scan(video_dir, video_suffixes, f"{dataset} video", folder_name=folder_name)
     poses = scan(pose_dir, pose_suffixes, f"{dataset} pose")
 

@@ -53,6 +53,7 @@ import numpy as np
 from vpnet.data._readers import Records, Skipped, check_finite, finish, load_json, read_bytes, read_text
 from vpnet.data.types import DataError, PoseSequence, SampleRecord
 from vpnet.skeletons import get_layout, mediapipe_to_ntu25
+from vpnet.errors import ConfigError
 
 LAYOUT = "ntu25"
 POSE_SUFFIXES = (".npz", ".npy")
@@ -198,7 +199,7 @@ class Manifest:
 def read_manifest(path: str | Path | None) -> Manifest:
     """Read a CSV/JSON manifest (module docstring); paths resolve against its folder."""
     if path is None:
-        raise ValueError("custom data needs a manifest (a CSV/JSON file: data.manifest, or data.split_dir "
+        raise ConfigError("custom data needs a manifest (a CSV/JSON file: data.manifest, or data.split_dir "
                          "holding manifest.csv)")
     p = Path(path)
     explicit: list[str] | None = None
@@ -298,7 +299,7 @@ def records(*, manifest: str | Path | None, protocol: str = "split", split: str)
     """
     man = read_manifest(manifest)
     if split != "all" and not any(protocol in r for r in man.rows):
-        raise ValueError(f"manifest {man.path} has no split column {protocol!r}")
+        raise ConfigError(f"manifest {man.path} has no split column {protocol!r}")
     items: list[SampleRecord] = []
     skipped: list[Skipped] = []
     seen: set[str] = set()

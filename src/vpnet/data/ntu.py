@@ -32,6 +32,7 @@ import numpy as np
 from vpnet.data._readers import (FLOAT32_MAX, SPLITS, Records, choice, log, pair, read_bytes, read_text,
                                  resource_lines, strip_suffix)
 from vpnet.data.types import DataError, PoseSequence
+from vpnet.errors import ConfigError
 
 try:  # the C reader (setup.py builds it when a compiler is found); without it, the numpy reader
     from vpnet.data._skeleton import parse as _fast_parse
@@ -111,7 +112,7 @@ def class_names(version: int | str = 60) -> list[str]:
 def _num_classes(version: int | str) -> int:
     text = str(version).lower().removeprefix("ntu")
     if not text.isdigit() or int(text) not in PROTOCOLS:
-        raise ValueError(f"NTU RGB+D version must be 60 or 120 (or 'ntu60', 'ntu120'), got {version!r}")
+        raise ConfigError(f"NTU RGB+D version must be 60 or 120 (or 'ntu60', 'ntu120'), got {version!r}")
     return int(text)
 
 
@@ -337,7 +338,7 @@ def version_of(protocol: str) -> int:
         return 60
     if prot in ("csub", "cset", "xset"):
         return 120
-    raise ValueError(f"unknown NTU RGB+D protocol {protocol!r}: NTU-60 has cs, cv; NTU-120 has csub, cset")
+    raise ConfigError(f"unknown NTU RGB+D protocol {protocol!r}: NTU-60 has cs, cv; NTU-120 has csub, cset")
 
 
 def is_train(name: NTUName, *, version: int, protocol: str) -> bool:

@@ -58,6 +58,7 @@ from vpnet._io import atomic_write_bytes, check_writable
 from vpnet.data import clips
 from vpnet.data.types import DataError, PoseSequence, SampleRecord, VideoSource
 from vpnet.data.video import check_indices, FrameCollector
+from vpnet.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -309,7 +310,7 @@ class PrepareOptions:
 
     def __post_init__(self):
         if self.size < 16 or self.margin < 0 or not 1 <= self.quality <= 100:
-            raise ValueError(f"prepare options out of range: size {self.size} (>= 16), margin {self.margin} (>= 0), "
+            raise ConfigError(f"prepare options out of range: size {self.size} (>= 16), margin {self.margin} (>= 0), "
                              f"quality {self.quality} (1-100)")
 
 
@@ -420,7 +421,7 @@ def prepare(records: Iterable[SampleRecord], out: str | Path, *, read_poses: Cal
 
     k, n_shards = shard
     if not (n_shards >= 1 and 0 <= k < n_shards):
-        raise ValueError(f"shard must be K/N with 0 <= K < N, got {k}/{n_shards}")
+        raise ConfigError(f"shard must be K/N with 0 <= K < N, got {k}/{n_shards}")
     root = check_writable(Path(out), what="store folder")
     root.mkdir(parents=True, exist_ok=True)
     _check_store_options(root, options)

@@ -39,6 +39,7 @@ import numpy as np
 
 from vpnet.data._readers import FLOAT32_MAX, Records, choice, load_json, pair, read_text, resource_lines, strip_suffix
 from vpnet.data.types import DataError, PoseSequence
+from vpnet.errors import ConfigError
 
 LAYOUT = "lcrnet13"
 NUM_JOINTS = 13
@@ -244,7 +245,7 @@ def records(*, video_dir: str | Path | None = None, pose_dir: str | Path | None 
     """
     prot = _protocol(protocol)
     if split_dir is None:
-        raise ValueError("Toyota Smarthome records need split_dir (the folder of the split files)")
+        raise ConfigError("Toyota Smarthome records need split_dir (the folder of the split files)")
 
     def describe(name: str) -> dict:
         parts = parse_name(name)

@@ -27,6 +27,7 @@ checkpoint and returns; the next ``vpnet train`` of the same run folder resumes 
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
 import signal
@@ -197,19 +198,19 @@ class _Trainer:
         was kept and that rerunning resumes."""
         try:
             return self._run()
-        except OSError as e:  # a full disk (ENOSPC), a quota: config, best/final weights, logs, a CSV row
-            if isinstance(e, VpnetError):
-                raise
-            where = e.filename2 or e.filename or "a run file"
+        except (OSError, RuntimeError) as e:
             step = self.state.global_step if hasattr(self, "state") else 0
+            if isinstance(e, VpnetError) or (isinstance(e, RuntimeError) and not is_worker_death(e)) or (
+                    isinstance(e, OSError) and e.errno not in _WRITE_ERRNOS):
+                raise
+            if isinstance(e, RuntimeError):
+                raise TrainingError(f"a data-loading worker process died at global step {step} ({_first_line(e)}); "
+                                    f"{self._kept()}. Run the same command again to resume; if the system killed it "
+                                    "for memory, lower data.num_workers or data.batch_size") from None
+            # a full disk (ENOSPC), a quota: config, best/final weights, logs, a CSV row
+            where = e.filename2 or e.filename or "a run file"
             raise TrainingError(f"could not write {where} at global step {step}: {e.strerror or e}; "
                                 f"{self._kept()}. Free space and run the same command again to resume") from None
-        except RuntimeError as e:
-            if not is_worker_death(e):
-                raise
-            raise TrainingError(f"a data-loading worker process died at global step {self.state.global_step} "
-                                f"({_first_line(e)}); {self._kept()}. Run the same command again to resume; if the "
-                                "system killed it for memory, lower data.num_workers or data.batch_size") from None
 
     def _run(self) -> TrainResult:
         cfg, ctx = self.cfg, self.ctx
@@ -592,6 +593,11 @@ class _Trainer:
                       f"the previous one ({previous[0].name}) is intact" if previous else "no earlier checkpoint exists")
             return
         log.debug("checkpoint %s", path)
+
+
+#: errors of a write the run cannot get past: a full disk or quota, a file too large, a file system turned
+#: read-only or a permission changed under a running job.
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM}
 
 
 def _first_line(error: BaseException) -> str:
