@@ -32,7 +32,7 @@ from _results import write_section  # noqa: E402
 from vpnet.config import ModelConfig  # noqa: E402
 from vpnet.engine.config import load_config  # noqa: E402
 from vpnet.engine.features import _SplitWriter  # noqa: E402
-from vpnet.engine.inputs import autocast  # noqa: E402
+from vpnet.engine.forward import autocast  # noqa: E402
 from vpnet.engine.train import train  # noqa: E402
 from vpnet.models import build_recognizer, vpn_loss  # noqa: E402
 

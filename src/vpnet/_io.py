@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-__all__ = ["atomic_write_bytes", "check_writable"]
+__all__ = ["atomic_write_bytes", "check_writable", "write_safetensors"]
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -84,4 +86,23 @@ def check_writable(path: str | Path, *, what: str = "output", folder: bool = Tru
     except OSError as e:
         raise OutputError(f"cannot write {target}: {existing} is not writable ({e.strerror})") from None
     probe.unlink(missing_ok=True)
+    return path
+
+
+def write_safetensors(path: str | Path, tensors: Mapping[str, Any], metadata: Mapping[str, str] | None = None) -> Path:
+    """The one safetensors writer of vpnet: ``tensors`` (all numpy arrays, or all torch tensors, moved to
+    the CPU) to ``path``, atomically (:func:`atomic_write_bytes`). Torch is imported only for tensors."""
+    import numpy as np
+
+    meta = {k: str(v) for k, v in (metadata or {}).items()}
+    if all(isinstance(v, np.ndarray) for v in tensors.values()):
+        from safetensors.numpy import save
+
+        data = save({k: np.ascontiguousarray(v) for k, v in tensors.items()}, metadata=meta)
+    else:
+        from safetensors.torch import save
+
+        data = save({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, metadata=meta)
+    path = Path(path)
+    atomic_write_bytes(path, data)
     return path

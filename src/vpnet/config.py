@@ -14,10 +14,6 @@ from typing import Optional
 # The allowed values of ModelConfig's choice fields, defined once: the models, the CLI and the
 # engine's config checks import these.
 VARIANTS = ("l1", "l2", "l3", "pose_only")
-BACKBONES = ("i3d", "resnext101")
-#: (temporal, spatial) stride of each backbone's feature map: model.clip_len and model.crop_size must be
-#: multiples (checked when a config is loaded; tests/models check the modules agree).
-BACKBONE_STRIDES = {"i3d": (8, 32), "resnext101": (16, 32)}
 PIXEL_NORMS = ("none", "hara_activitynet", "hara_kinetics")
 POSE_BACKBONES = ("gcn", "lstm")
 ADJACENCIES = ("paper", "sparse")
@@ -25,9 +21,10 @@ COUPLERS = ("coupled", "separable")
 ATTENTIONS = ("spatiotemporal", "spatial")
 EMBEDDING_LOSSES = ("normalized_euclidean", "kl_fp", "kl_pf", "bi_kl", "l1")
 EMBED_POSE_INPUTS = ("z1", "a_s")
-#: ModelConfig field -> its allowed values (``skeleton`` is checked by :func:`vpnet.skeletons.get_layout`).
+#: ModelConfig field -> its allowed values (``skeleton`` is checked by :func:`vpnet.skeletons.get_layout`,
+#: ``backbone`` by the backbone registry, :func:`vpnet.models.registry.backbone_names`).
 MODEL_CHOICES: dict[str, tuple[str, ...]] = {
-    "variant": VARIANTS, "backbone": BACKBONES, "pixel_norm": PIXEL_NORMS, "pose_backbone": POSE_BACKBONES,
+    "variant": VARIANTS, "pixel_norm": PIXEL_NORMS, "pose_backbone": POSE_BACKBONES,
     "adjacency": ADJACENCIES, "coupler": COUPLERS, "attention": ATTENTIONS, "embedding_loss": EMBEDDING_LOSSES,
     "embed_pose_input": EMBED_POSE_INPUTS,
 }

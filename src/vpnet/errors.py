@@ -1,27 +1,29 @@
-"""The errors vpnet raises on purpose, one class per kind of problem a user can fix.
+"""The errors vpnet raises on purpose: one small hierarchy, torch-free, imported by every layer.
 
-Torch-free, so that any module (and the CLI, before it imports torch) may use it. Every error a user
-can act on is a :class:`VpnetError`; anything else that escapes is a bug. The CLI turns each class
-into one ``error: ...`` line and an exit code (``vpnet.cli._errors.EXIT_CODES``, listed in the README).
+Every problem a user can fix (a config, a file, a checkpoint, an output that cannot be written, a run
+that cannot go on) is a :class:`VpnetError`; anything else that escapes is a bug and keeps its
+traceback. The CLI turns each kind into one ``error: ...`` line and an exit code in one place
+(``vpnet.cli._errors.EXIT_CODES``, listed in the README).
 
-The classes keep the built-in base their predecessors had (``ValueError``, ``RuntimeError``), so
-code that caught those still does.
+The classes keep the built-in base their predecessors had (``ValueError``, ``RuntimeError``,
+``OSError``), so code that caught those still does.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["VpnetError", "ConfigError", "DataError", "WeightsError", "CheckpointError", "TrainingError",
-           "OutputError", "is_worker_death"]
+__all__ = ["VpnetError", "ConfigError", "DataError", "WeightsError", "DownloadError", "CheckpointError",
+           "TrainingError", "OutputError", "InferenceError", "is_worker_death"]
 
 
 class VpnetError(Exception):
-    """Base class of every error vpnet raises for a problem the user can fix."""
+    """Base of every error vpnet raises for a problem the user can fix."""
 
 
 class ConfigError(VpnetError, ValueError):
-    """A config or command-line value that cannot be used; the message names the key and the problem."""
+    """A config or command-line value that is missing, unknown, of the wrong type or contradicts another;
+    the message names the key and the problem."""
 
 
 class OutputError(VpnetError, OSError):
@@ -47,13 +49,22 @@ class WeightsError(DataError):
     """Pretrained weights that cannot be used: wrong checksum, corrupt, or not fitting the model."""
 
 
+class DownloadError(WeightsError):
+    """The weights could not be downloaded (no network, no pip, unknown package)."""
+
+
 class CheckpointError(VpnetError, ValueError):
-    """A checkpoint that does not fit the model (keys, shapes) or is not a checkpoint at all."""
+    """A training checkpoint or run folder that cannot be used as asked (keys, shapes, not a checkpoint)."""
 
 
 class TrainingError(VpnetError, RuntimeError):
     """Training cannot go on (NaN loss, non-finite gradients with ``skip_nonfinite`` off, a dead data
     worker, a full disk); the message says what was kept and how to go on."""
+
+
+class InferenceError(VpnetError, ValueError):
+    """A model or an input that cannot be used for inference (a foreign ONNX file, a checkpoint without its
+    config, poses of another skeleton); the message names the file and the fix."""
 
 
 def is_worker_death(error: BaseException) -> bool:

@@ -8,7 +8,6 @@ Each test names the case of the issue it covers. Runs are pose-only on generated
 from __future__ import annotations
 
 import errno
-import json
 import os
 import signal
 import subprocess
@@ -16,7 +15,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -205,10 +203,10 @@ def test_case14_missing_list_null_is_silent(tmp_path):
 def test_case8_full_disk_says_what_was_kept(poses, tmp_path, monkeypatch):
     from vpnet.engine import checkpoint
 
-    def full(path, data):
+    def full(tensors, path, metadata=None):  # the checkpoints' writer, at its first write
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(checkpoint, "atomic_write_bytes", full)
+    monkeypatch.setattr(checkpoint, "save_safetensors", full)
     r = invoke("train", *pose_run(poses, tmp_path))
     line = one_error(r, 3, "could not write", "No space left on device", "no checkpoint was written yet")
     assert "Free space and run the same command again to resume" in line
@@ -391,11 +389,11 @@ def test_case17_a_terminal_gets_a_bar(monkeypatch):
 
 
 def test_case18_workers_capped_at_the_cpus_once(poses, tmp_path, monkeypatch):
-    from vpnet.engine import inputs
+    from vpnet.engine import builders
 
-    monkeypatch.setattr(inputs, "available_cpus", lambda: 1)
-    inputs._say_capped.cache_clear()
+    monkeypatch.setattr(builders, "available_cpus", lambda: 1)
+    builders._say_capped.cache_clear()
     r = invoke("train", *pose_run(poses, tmp_path, data__num_workers=64, train__epochs=2))
     assert r.exit_code == 0, r.output
     assert r.output.count("data.num_workers=64 capped at the 1 CPUs available") == 1, r.output  # 2 epochs, once
-    assert inputs.loader_workers(64) == 1 and inputs.loader_workers(0) == 0
+    assert builders.loader_workers(64) == 1 and builders.loader_workers(0) == 0

@@ -178,7 +178,7 @@ def test_generated_json_manifest_with_indices(tmp_path):
         with pytest.raises(DataError, match=msg):
             custom.read_manifest(tmp_path / "bad.json")
     (tmp_path / "cols.csv").write_text("file,class\nx,y\n")
-    with pytest.raises(DataError, match="needs 'label'"):
+    with pytest.raises(DataError, match="needs 'video' and/or 'poses'"):
         custom.read_manifest(tmp_path / "cols.csv")
 
 

@@ -9,6 +9,7 @@ import os
 import pytest
 import torch
 
+from vpnet._io import atomic_write_bytes
 from vpnet.config import ModelConfig
 from vpnet.engine import checkpoint as ck
 from vpnet.engine.checkpoint import (
@@ -16,7 +17,6 @@ from vpnet.engine.checkpoint import (
     CheckpointManager,
     CorruptCheckpointError,
     TrainState,
-    atomic_write_bytes,
     load_model_weights,
     load_state_dict,
     load_tensors,

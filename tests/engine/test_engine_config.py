@@ -10,30 +10,32 @@ from omegaconf import OmegaConf
 
 from vpnet.config import MODEL_CHOICES, Config
 from vpnet.engine.config import ConfigError, config_to_yaml, load_config, save_config
+from vpnet.presets import list_presets
 
 REPO = Path(__file__).resolve().parents[2]
-PRESETS = sorted(p for p in (REPO / "configs").rglob("*.yaml") if "_base_" not in p.parts)
+PRESETS = list_presets(REPO / "configs")
 
 
-def test_every_preset_loads_with_the_paper_recipe():
+@pytest.mark.parametrize("path", PRESETS, ids=lambda p: p.stem)
+def test_every_preset_loads_with_the_paper_recipe(path):
+    cfg = load_config(path)
+    assert cfg.name == path.stem  # runs are named after the preset
+    # the paper's hyper-parameters (section 4.1), from the one base file
+    assert (cfg.optim.lr, cfg.optim.momentum, cfg.optim.lr_step, cfg.optim.lr_gamma) == (0.01, 0.9, 10, 0.1)
+    assert (cfg.train.epochs, cfg.train.global_batch) == (30, 16)
+    assert (cfg.loss.lambda1, cfg.loss.lambda2) == (0.8, 1e-5)
+    assert (cfg.model.clip_len, cfg.model.crop_size) == (64, 224)
+    assert cfg.eval.mode == "multi" and cfg.eval.short_side == 256
+    expected_tp = {"ntu60": 20, "ntu120": 20, "smarthome": 30, "nucla": 5}[cfg.data.dataset]
+    assert cfg.model.t_p == cfg.data.t_p == expected_tp
+    for key in ("video_dir", "pose_dir", "split_dir", "manifest", "prepared_dir", "feature_dir"):
+        value = getattr(cfg.data, key)
+        assert value is None or not Path(value).is_absolute(), (path, key, value)
+
+
+def test_presets_cover_every_dataset_and_protocol_for_l1_and_l3():
     assert len(PRESETS) >= 60
-    seen = set()
-    for path in PRESETS:
-        cfg = load_config(path)
-        seen.add((cfg.data.dataset, cfg.data.protocol, cfg.model.variant))
-        assert cfg.name == path.stem  # runs are named after the preset
-        # the paper's hyper-parameters (section 4.1), from the one base file
-        assert (cfg.optim.lr, cfg.optim.momentum, cfg.optim.lr_step, cfg.optim.lr_gamma) == (0.01, 0.9, 10, 0.1)
-        assert (cfg.train.epochs, cfg.train.global_batch) == (30, 16)
-        assert (cfg.loss.lambda1, cfg.loss.lambda2) == (0.8, 1e-5)
-        assert (cfg.model.clip_len, cfg.model.crop_size) == (64, 224)
-        assert cfg.eval.mode == "multi" and cfg.eval.short_side == 256
-        expected_tp = {"ntu60": 20, "ntu120": 20, "smarthome": 30, "nucla": 5}[cfg.data.dataset]
-        assert cfg.model.t_p == cfg.data.t_p == expected_tp
-        for key in ("video_dir", "pose_dir", "split_dir", "manifest", "prepared_dir", "feature_dir"):
-            value = getattr(cfg.data, key)
-            assert value is None or not Path(value).is_absolute(), (path, key, value)
-    # every dataset x protocol for l1 and l3
+    seen = {(c.data.dataset, c.data.protocol, c.model.variant) for c in map(load_config, PRESETS)}
     for ds, protos in {"ntu60": ("cs", "cv"), "ntu120": ("csub", "cset"), "smarthome": ("cs", "cv1", "cv2"),
                        "nucla": ("v3",)}.items():
         for proto in protos:

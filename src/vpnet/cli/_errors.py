@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from vpnet.errors import (CheckpointError, ConfigError, DataError, OutputError, TrainingError, VpnetError,
-                          is_worker_death)
+from vpnet.errors import (CheckpointError, ConfigError, DataError, InferenceError, OutputError, TrainingError,
+                          VpnetError, is_worker_death)
+from vpnet.extras import MissingExtraError
 
 if TYPE_CHECKING:
     from vpnet.config import Config
@@ -25,6 +26,8 @@ EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (OutputError, 4),  # an output that cannot be written (checked before work) or a full disk
     (DataError, 1),  # an input file: data, weights (WeightsError), a missing file
     (CheckpointError, 1),
+    (InferenceError, 1),  # a model that does not fit the input (a foreign ONNX file, another skeleton)
+    (MissingExtraError, 1),  # an optional dependency (extra) is missing: the message gives the install command
     (FileNotFoundError, 1),
     (OSError, 4),  # the system refused a write or a read: no permission, no space
 )

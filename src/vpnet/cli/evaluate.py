@@ -36,5 +36,8 @@ def evaluate_command(
         from vpnet.engine.metrics import format_summary
 
         result = evaluate(cfg, checkpoint=checkpoint, split=split, out_dir=out, run_dir=run)
-    typer.echo(format_summary(result.metrics, result.primary_metric))
+    if result.metrics is None:
+        typer.echo(f"{len(result.predictions.names)} videos without labels: predictions only, no accuracy")
+    else:
+        typer.echo(format_summary(result.metrics, result.primary_metric))
     typer.echo(f"results: {result.out_dir}")

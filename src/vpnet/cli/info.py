@@ -72,8 +72,15 @@ def environment() -> dict[str, Any]:
     }
 
 
-def info_command(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text.")) -> None:
+def info_command(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+    presets: bool = typer.Option(False, "--presets", help="List the presets and the paper result each reproduces "
+                                 "(configs/metafile.yaml) instead."),
+) -> None:
     """Show versions, devices, threads, cache folders and whether the Kinetics-400 weights are cached."""
+    if presets:
+        _print_presets(as_json)
+        return
     env = environment()
     if as_json:
         typer.echo(json.dumps(env, indent=2))
@@ -101,3 +108,21 @@ def info_command(as_json: bool = typer.Option(False, "--json", help="Print JSON 
         state = "cached" if w["cached"] else "not cached (vpnet weights fetch " + name + ")"
         lines.append(f"  {name:<14} {state}: {w['path']}")
     typer.echo("\n".join(lines))
+
+
+def _print_presets(as_json: bool) -> None:
+    from vpnet.cli._errors import user_errors
+    from vpnet.presets import find_configs_dir, read_metafile
+
+    with user_errors():
+        entries = read_metafile(find_configs_dir())
+    if as_json:
+        typer.echo(json.dumps([{"name": e.name, "config": e.config,
+                                "paper": None if e.paper is None else vars(e.paper)} for e in entries], indent=2))
+        return
+    width = max(len(e.name) for e in entries)
+    for e in entries:
+        p = e.paper
+        what = "(our baseline: no paper number)" if p is None else \
+            f"{p.value:5.1f} % {'mean per-class' if p.metric == 'mean_class' else 'top-1'}  {p.table}, {p.row}, {p.column}"
+        typer.echo(f"{e.name:<{width}}  {what}")

@@ -29,18 +29,18 @@ def _collect(cfg, store: Path, protocols: list[str] | None, splits: list[str] | 
     reader, and (name, reason) of the items the scans left out that no split uses."""
     import dataclasses
 
-    from vpnet.data import dataset_info, dataset_records, get_entry
+    from vpnet.data import dataset_info, dataset_records, get_dataset
     from vpnet.data.prepared import write_records
 
-    entry = get_entry(cfg.dataset)
-    # Custom data: the manifest names every item's files (dataset_info says when it is missing).
-    needed = () if cfg.dataset == "custom" else ("video_dir", "pose_dir")
-    missing = [f"data.{k}" for k in needed if not getattr(cfg, k)]
+    reader = get_dataset(cfg.dataset)
+    missing = [f"data.{k}" for k, v in reader.paths(cfg).items() if not v and k not in reader.optional_paths]
     if missing:
         raise ConfigError(f"{cfg.dataset}: prepare reads the raw videos and poses; set {' and '.join(missing)}")
     raw = dataclasses.replace(cfg, prepared_dir=None)
     records, left_out = [], {}
-    for protocol in protocols or ([cfg.protocol] if cfg.dataset == "custom" else entry.protocols):
+    # every protocol of the dataset, so one store serves them all; a protocol the reader does not list
+    # (a custom manifest's split column) alone
+    for protocol in protocols or (reader.protocols if cfg.protocol in reader.protocols else [cfg.protocol]):
         pcfg = dataclasses.replace(raw, protocol=protocol)
         for split in splits or dataset_info(pcfg).splits:
             recs = dataset_records(pcfg, split)
@@ -48,7 +48,7 @@ def _collect(cfg, store: Path, protocols: list[str] | None, splits: list[str] | 
             records += recs
             left_out.update((s.name, s.reason) for s in getattr(recs, "skipped", []))
     used = {r.name for r in records}
-    return entry.load().read_poses, records, [(name, why) for name, why in left_out.items() if name not in used]
+    return reader.read_poses, records, [(name, why) for name, why in left_out.items() if name not in used]
 
 
 def prepare_command(

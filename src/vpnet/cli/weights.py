@@ -9,7 +9,8 @@ from typing import Iterator, Optional
 import typer
 
 from vpnet.cli._errors import user_errors
-from vpnet.config import BACKBONES, PIXEL_NORMS
+from vpnet.config import PIXEL_NORMS
+from vpnet.models.registry import backbone_names, get_backbone
 
 app = typer.Typer(help="Pretrained weights: fetch, verify, convert, list.", no_args_is_help=True)
 
@@ -73,7 +74,7 @@ def convert(
     src: Path = typer.Argument(..., help="A state dict: pytorch-i3d layout, Hara et al.'s ResNeXt checkpoint, "
                                          "or DeepMind's flax pickle (recognised by content, whatever the name)."),
     dst: Path = typer.Argument(..., help="Where to write the safetensors file."),
-    arch: str = typer.Option("i3d", "--arch", help=f"Backbone the weights are for: {', '.join(BACKBONES)}."),
+    arch: str = typer.Option("i3d", "--arch", help=f"Backbone the weights are for: {', '.join(backbone_names())}."),
     pixel_norm: Optional[str] = typer.Option(
         None, "--pixel-norm", help=f"The input the weights were trained on: {', '.join(PIXEL_NORMS)}; recorded in "
         "the file (model.pixel_norm must match). Required for resnext101: hara_activitynet for Hara et al.'s "
@@ -85,13 +86,14 @@ def convert(
     from vpnet.errors import ConfigError
 
     with _user_errors(f"write {dst}"):
-        if arch not in BACKBONES:
-            raise ConfigError(f"--arch must be one of {', '.join(BACKBONES)}, got {arch!r}")
-        allowed = PIXEL_NORMS if arch == "resnext101" else ("none",)
-        if pixel_norm is None and arch == "resnext101":
-            raise ConfigError(f"--pixel-norm is required for resnext101 ({', '.join(allowed)}): a checkpoint does "
-                              "not say which input it was trained on")
-        pixel_norm = pixel_norm or "none"
+        if arch not in backbone_names():
+            raise ConfigError(f"--arch must be one of {', '.join(backbone_names())}, got {arch!r}")
+        spec = get_backbone(arch)
+        allowed = spec.pixel_norms
+        if pixel_norm is None and len(allowed) > 1:
+            raise ConfigError(f"--pixel-norm is required for {arch} ({', '.join(allowed)}): a checkpoint does not "
+                              "say which input it was trained on")
+        pixel_norm = pixel_norm or allowed[0]
         if pixel_norm not in allowed:
             raise ConfigError(f"--pixel-norm must be one of {', '.join(allowed)} for {arch}, got {pixel_norm!r}")
         if dst.is_dir():
@@ -100,15 +102,12 @@ def convert(
     import torch
 
     from vpnet.models import weights as w
-    from vpnet.models.i3d import InceptionI3d
-    from vpnet.models.resnext3d import ResNeXt3d
 
-    model_class, head = (InceptionI3d, "logits.conv3d.bias") if arch == "i3d" else (ResNeXt3d, "fc.bias")
     with _user_errors(f"write {dst}"):
         state = w.read_state_dict(src)
-        num_classes = int(state[head].shape[0]) if head in state else 0
+        num_classes = int(state[spec.head_bias].shape[0]) if spec.head_bias in state else 0
         with torch.device("meta"):  # keys and shapes only
-            model = model_class(num_classes=num_classes)
+            model = spec.build(num_classes=num_classes, pixel_norm=pixel_norm)
         fitted = w.check_state_dict(model, state, source=src)
         w.save_safetensors(fitted, dst, metadata={"arch": arch, "pixel_norm": pixel_norm, "source": str(src)})
     typer.echo(f"{src} -> {dst}: {len(fitted)} tensors, {arch} (pixel_norm={pixel_norm}), "

@@ -27,7 +27,9 @@ list of objects (or ``{"classes": [...], "items": [...]}``), with the fields
 
     video    path to a video file or frame folder   (at least one of video / poses)
     poses    path to a pose file (above)
-    label    class name, or 0-based class index (a row without one is skipped and reported)
+    label    class name, or 0-based class index (a row without one is skipped and reported; a
+             manifest where no row has one is for inference only: its items get label -1 and
+             ``vpnet evaluate`` writes their predictions, no accuracy)
     subject, camera   optional ints
     name     optional (default: the video's, else the pose file's, file stem)
     <split>  any column naming the split of the item, e.g. ``split`` = train / val / test
@@ -35,7 +37,7 @@ list of objects (or ``{"classes": [...], "items": [...]}``), with the fields
 Relative paths resolve against the manifest's folder. The class list is, in order of preference:
 the JSON ``classes``; a ``classes.txt`` beside the manifest (one name per line); ``0..max`` when
 every label is an index; else the sorted label names. ``protocol`` names the split column
-(``records(protocol="split", split="train")``).
+(``records(protocol="split", split="train")``); the split ``all`` takes every row.
 """
 
 from __future__ import annotations
@@ -51,11 +53,14 @@ from typing import Any
 import numpy as np
 
 from vpnet.data._readers import Records, Skipped, check_finite, finish, load_json, read_bytes, read_text
+from vpnet.data.registry import DatasetReader
 from vpnet.data.types import DataError, PoseSequence, SampleRecord
-from vpnet.skeletons import get_layout, mediapipe_to_ntu25
 from vpnet.errors import ConfigError
+from vpnet.skeletons import get_layout, mediapipe_to_ntu25
 
 LAYOUT = "ntu25"
+#: the label of every item of a manifest without labels (inference only: evaluate writes predictions).
+UNLABELLED = -1
 POSE_SUFFIXES = (".npz", ".npy")
 
 
@@ -149,6 +154,13 @@ def _generic(p: Path, data: dict[str, np.ndarray], layout: str | None) -> PoseSe
                         image_size=image_size)
 
 
+def mediapipe_sequence(world: np.ndarray, image: np.ndarray, *, source: str | Path = "",
+                       image_size: tuple[int, int] | None = None) -> PoseSequence:
+    """MediaPipe ``world`` and ``image`` arrays (T, 33, 3|4) as an NTU-25 :class:`PoseSequence`, exactly as
+    :func:`read_poses` maps a MediaPipe file (``source`` names them in errors)."""
+    return _mediapipe(Path(source) if source else None, np.asarray(world), np.asarray(image), image_size)
+
+
 def _mediapipe(p: Path, world: np.ndarray, image: np.ndarray, image_size: tuple[int, int] | None) -> PoseSequence:
     for key, arr in (("world", world), ("image", image)):
         if arr.ndim != 3 or arr.shape[1] != 33 or arr.shape[2] not in (3, 4) or arr.shape[0] == 0:
@@ -176,7 +188,7 @@ def _mediapipe(p: Path, world: np.ndarray, image: np.ndarray, image_size: tuple[
     check_finite(p, uv[:, None], "image landmarks", present[:, None])
     xyz = np.where(nan, np.nan, xyz).astype(np.float32)[:, None]
     uv = np.where(nan, np.nan, uv).astype(np.float32)[:, None]
-    return PoseSequence(xyz=xyz, uv=uv, present=present[:, None].copy(), layout="ntu25", source=str(p),
+    return PoseSequence(xyz=xyz, uv=uv, present=present[:, None].copy(), layout="ntu25", source=str(p) if p else "",
                         body_ids=("0",), image_size=size)
 
 
@@ -191,6 +203,8 @@ class Manifest:
     path: Path
     rows: list[dict[str, Any]]
     classes: list[str]
+    #: False when no row has a label: an inference-only manifest (items get :data:`UNLABELLED`).
+    labelled: bool = True
     #: True when the manifest names no class list (``classes.txt`` beside it, or ``classes`` in a JSON
     #: manifest) and ``classes`` was inferred from the labels it uses.
     inferred: bool = False
@@ -218,8 +232,9 @@ def read_manifest(path: str | Path | None) -> Manifest:
         except csv.Error as e:
             raise DataError(p, f"cannot read CSV manifest: {e}") from None
         columns = reader.fieldnames or []
-        if "label" not in columns or not ({"video", "poses"} & set(columns)):
-            raise DataError(p, f"manifest columns are {columns}; it needs 'label' and 'video' and/or 'poses'")
+        if not ({"video", "poses"} & set(columns)):
+            raise DataError(p, f"manifest columns are {columns}; it needs 'video' and/or 'poses' (and 'label' "
+                               "for training and accuracy)")
     else:
         raise DataError(p, "a manifest is a .csv or .json file")
     if not rows:
@@ -241,7 +256,7 @@ def read_manifest(path: str | Path | None) -> Manifest:
                 r[key] = str(q if q.is_absolute() else (p.parent / q))
             else:
                 r[key] = None
-    return Manifest(path=p, rows=rows, classes=classes, inferred=explicit is None)
+    return Manifest(path=p, rows=rows, classes=classes, labelled=bool(labels), inferred=explicit is None)
 
 
 def class_names(manifest: str | Path) -> list[str]:
@@ -312,7 +327,7 @@ def records(*, manifest: str | Path | None, protocol: str = "split", split: str)
             parse_name(name)
             if name in seen:
                 raise DataError(None, f"name {name!r} appears twice in the manifest")
-            label = _label(row.get("label"), man.classes)
+            label = _label(row.get("label"), man.classes) if man.labelled else UNLABELLED
             subject, camera = _opt_int(row, "subject"), _opt_int(row, "camera")
         except DataError as e:
             skipped.append(Skipped(name, f"row {i + 1}: {e.problem}"))
@@ -329,3 +344,46 @@ def records(*, manifest: str | Path | None, protocol: str = "split", split: str)
         items.append(SampleRecord(name=name, label=label, video=video, poses=poses, subject=subject,
                                   camera=camera, meta=meta))
     return finish(f"custom manifest {man.path.name}", split, items, skipped)
+
+
+class CustomDataset(DatasetReader):
+    """Your own data, described by a manifest (``data.dataset=custom``): ``data.protocol`` names the
+    manifest's split column, whose values are the splits."""
+
+    name = "custom"
+    protocols = ("split",)
+    layout = LAYOUT
+    t_p = 20
+    path_keys = ("manifest",)
+
+    def paths(self, cfg: Any) -> dict[str, str | None]:
+        """The manifest: ``data.manifest``, else ``data.split_dir/manifest.csv``."""
+        if cfg.manifest or not cfg.split_dir:
+            return {"manifest": cfg.manifest}
+        return {"manifest": str(Path(cfg.split_dir) / "manifest.csv")}
+
+    def classes_and_splits(self, cfg: Any) -> tuple[list[str], tuple[str, ...]]:
+        return classes_and_splits(self.paths(cfg)["manifest"], cfg.protocol)
+
+    def class_names(self, cfg: Any) -> list[str]:
+        return self.classes_and_splits(cfg)[0]
+
+    def splits(self, cfg: Any) -> tuple[str, ...]:
+        return self.classes_and_splits(cfg)[1]
+
+    def has_split(self, cfg: Any, split: str) -> bool:
+        return split == "all" or split in self.splits(cfg)  # all: every row of the manifest
+
+    def labelled(self, cfg: Any) -> bool:
+        if cfg.prepared_dir and not (cfg.manifest or cfg.split_dir):
+            return True  # a prepared store keeps its records; labels were checked when it was written
+        return read_manifest(self.paths(cfg)["manifest"]).labelled
+
+    def records(self, cfg: Any, split: str) -> Records:
+        return records(protocol=cfg.protocol, split=split, **self.paths(cfg))
+
+    def read_poses(self, path: str | Path) -> PoseSequence:
+        return read_poses(path)
+
+
+CUSTOM = CustomDataset()

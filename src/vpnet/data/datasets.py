@@ -40,7 +40,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, get_worker_info
 
-from vpnet.data import clips
+import vpnet.data.clips as clips
 from vpnet.data.prepared import PreparedItem, item_path, source_pixels
 from vpnet.data.types import DataError, PoseSequence, SampleRecord, VideoSource
 

@@ -31,6 +31,7 @@ import numpy as np
 
 from vpnet.data._readers import (FLOAT32_MAX, SPLITS, Records, choice, log, pair, read_bytes, read_text,
                                  resource_lines, strip_suffix)
+from vpnet.data.registry import DatasetReader
 from vpnet.data.types import DataError, PoseSequence
 from vpnet.errors import ConfigError
 
@@ -443,3 +444,30 @@ def records(*, video_dir: str | Path | None = None, pose_dir: str | Path | None 
                     "NTU RGB+D repository; without that list they are used (set data.missing_list=...)",
                     dataset, split, count, file)
     return out
+
+
+class NTUDataset(DatasetReader):
+    """NTU RGB+D 60 or 120 as a registered dataset (``data.dataset=ntu60|ntu120``)."""
+
+    layout = LAYOUT
+    t_p = 20
+    path_keys = ("video_dir", "pose_dir", "missing_list")
+    optional_paths = ("missing_list",)
+
+    def __init__(self, version: int):
+        self.version = version
+        self.name = f"ntu{version}"
+        self.protocols = PROTOCOLS[version]
+
+    def class_names(self, cfg: Any = None) -> list[str]:
+        return class_names(self.version)
+
+    def records(self, cfg: Any, split: str) -> Records:
+        return records(protocol=cfg.protocol, split=split, version=self.version, **self.paths(cfg))
+
+    def read_poses(self, path: str | Path) -> PoseSequence:
+        return read_poses(path)
+
+
+NTU60 = NTUDataset(60)
+NTU120 = NTUDataset(120)

@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from vpnet.data._readers import (SPLITS, Records, check_finite, choice, load_json, pair, project, resource_lines,
                                  strip_suffix)
+from vpnet.data.registry import DatasetReader
 from vpnet.data.types import DataError, PoseSequence
 
 LAYOUT = "ucla20"
@@ -186,3 +187,24 @@ def records(*, video_dir: str | Path | None = None, pose_dir: str | Path | None 
     return pair(dataset, split, describe, video_dir=video_dir, video_suffixes=VIDEO_SUFFIXES,
                 video_file="video or frame folder for {}", folder_name=_frame_folder,
                 pose_dir=pose_dir, pose_suffixes=(".json",), pose_file="skeleton {}.json")
+
+
+class NUCLADataset(DatasetReader):
+    """Northwestern-UCLA as a registered dataset (``data.dataset=nucla``)."""
+
+    name = "nucla"
+    protocols = ("v3", "v1", "v2")
+    layout = LAYOUT
+    t_p = 5
+
+    def class_names(self, cfg: Any = None) -> list[str]:
+        return class_names()
+
+    def records(self, cfg: Any, split: str) -> Records:
+        return records(protocol=cfg.protocol, split=split, **self.paths(cfg))
+
+    def read_poses(self, path: str | Path) -> PoseSequence:
+        return read_poses(path)
+
+
+NUCLA = NUCLADataset()

@@ -54,8 +54,8 @@ from urllib.parse import quote
 
 import numpy as np
 
-from vpnet._io import atomic_write_bytes, check_writable
-from vpnet.data import clips
+import vpnet.data.clips as clips
+from vpnet._io import atomic_write_bytes, check_writable, write_safetensors
 from vpnet.data.types import DataError, PoseSequence, SampleRecord, VideoSource
 from vpnet.data.video import check_indices, FrameCollector
 from vpnet.errors import ConfigError
@@ -242,7 +242,6 @@ def write_item(path: str | Path, record: SampleRecord, video: VideoSource, seq: 
     The file appears at ``path`` only when complete (written to a temp file, then renamed).
     """
     import cv2
-    from safetensors.numpy import save
 
     path = Path(path)
     seq, note = clips.common_frames(video, seq, what=record.video or "")
@@ -291,7 +290,7 @@ def write_item(path: str | Path, record: SampleRecord, video: VideoSource, seq: 
         "notes": json.dumps(notes),
         "record": json.dumps(asdict(record)),
     }
-    atomic_write_bytes(path, save(tensors, metadata=meta))
+    write_safetensors(path, tensors, meta)
     return notes
 
 

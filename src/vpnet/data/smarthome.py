@@ -33,11 +33,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from vpnet.data._readers import FLOAT32_MAX, Records, choice, load_json, pair, read_text, resource_lines, strip_suffix
+from vpnet.data.registry import DatasetReader
 from vpnet.data.types import DataError, PoseSequence
 from vpnet.errors import ConfigError
 
@@ -256,3 +257,29 @@ def records(*, video_dir: str | Path | None = None, pose_dir: str | Path | None 
                 video_dir=video_dir, video_suffixes=(VIDEO_SUFFIX,), video_file="{}" + VIDEO_SUFFIX,
                 pose_dir=pose_dir, pose_suffixes=POSE_SUFFIXES, pose_file="{}_pose3d.json",
                 context=f"listed in the {split} split file but ")
+
+
+class SmarthomeDataset(DatasetReader):
+    """Toyota Smarthome as a registered dataset (``data.dataset=smarthome``); ranked by mean per-class accuracy."""
+
+    name = "smarthome"
+    protocols = PROTOCOLS
+    layout = LAYOUT
+    t_p = 30
+    primary_metric = "mean_class"
+    path_keys = ("video_dir", "pose_dir", "split_dir")
+
+    def class_names(self, cfg: Any) -> list[str]:
+        return class_names(cfg.protocol)
+
+    def splits(self, cfg: Any) -> tuple[str, ...]:
+        return ("train", "validation", "test")
+
+    def records(self, cfg: Any, split: str) -> Records:
+        return records(protocol=cfg.protocol, split=split, **self.paths(cfg))
+
+    def read_poses(self, path: str | Path) -> PoseSequence:
+        return read_poses(path)
+
+
+SMARTHOME = SmarthomeDataset()

@@ -18,7 +18,7 @@ disk (ENOSPC) mid-write leaves the previous file intact.
 
 Files are read by :func:`vpnet.models.weights.read_checkpoint` (safetensors, ``torch.save`` files
 weights-only, told apart by content), keys and shapes compared by
-:func:`vpnet.models.weights.diff_state_dict`, and written by :func:`vpnet._io.atomic_write_bytes`:
+:func:`vpnet.models.weights.diff_state_dict`, and written by :func:`vpnet.models.weights.save_safetensors` (the one atomic writer):
 one implementation of each for the whole package.
 """
 
@@ -36,9 +36,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from vpnet._io import atomic_write_bytes
 from vpnet.errors import CheckpointError, WeightsError  # CheckpointError re-exported
-from vpnet.models.weights import diff_state_dict, read_checkpoint
+from vpnet.models.weights import diff_state_dict, read_checkpoint, save_safetensors
 
 log = logging.getLogger(__name__)
 
@@ -75,12 +74,10 @@ def _digest(tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str]) ->
 
 def save_tensors(path: str | Path, tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str]) -> None:
     """Write a checksummed safetensors file atomically (tensors are copied to CPU, contiguous)."""
-    from safetensors.torch import save
-
     cpu = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in tensors.items()}
     meta = {k: str(v) for k, v in metadata.items()}
     meta["sha256"] = _digest(cpu, meta)
-    atomic_write_bytes(path, save(cpu, metadata=meta))
+    save_safetensors(cpu, path, metadata=meta)
 
 
 def load_tensors(path: str | Path, *, verify: bool = True) -> tuple[dict[str, torch.Tensor], dict[str, str]]:

@@ -29,6 +29,7 @@ from typing import Any
 
 from vpnet.config import MODEL_CHOICES, Config
 from vpnet.errors import ConfigError  # re-exported
+from vpnet.models.registry import backbone_names, get_backbone
 
 #: the key that names the files a YAML file is composed on.
 BASE_KEY = "_base_"
@@ -135,6 +136,8 @@ def check_values(cfg: Config) -> None:
         value = get_key(cfg, key)
         if value not in choices:
             problems.append(f"{key}={value!r} is not one of: {', '.join(choices)}")
+    if cfg.model.backbone not in backbone_names():
+        problems.append(f"model.backbone={cfg.model.backbone!r} is not one of: {', '.join(backbone_names())}")
     for key, low in MINIMUM.items():
         value = get_key(cfg, key)
         if value is not None and value < low:
@@ -152,8 +155,6 @@ def check_values(cfg: Config) -> None:
 def _contradictions(cfg: Config) -> list[str]:
     """Values that are each valid but cannot go together; caught here rather than inside the model's
     forward pass after the run folder exists."""
-    from vpnet.config import BACKBONE_STRIDES
-
     m, d, t = cfg.model, cfg.data, cfg.train
     out = []
     video = m.variant != "pose_only"
@@ -164,13 +165,15 @@ def _contradictions(cfg: Config) -> list[str]:
                        f"{what} the data gives; set one of them to the other's value (data.{key} defaults to "
                        f"${{model.{key}}})")
     if video:
-        ts, ss = BACKBONE_STRIDES[m.backbone]
-        if m.clip_len % ts or m.crop_size % ss:
-            out.append(f"model.clip_len={m.clip_len} and model.crop_size={m.crop_size} must be multiples of the "
-                       f"{m.backbone} strides ({ts} in time, {ss} in space)")
-        if m.pixel_norm != "none" and m.backbone != "resnext101":
-            out.append(f"model.pixel_norm={m.pixel_norm} is for resnext101 with Hara et al.'s weights; "
-                       f"{m.backbone} reads [-1, 1] clips (model.pixel_norm=none)")
+        backbone = get_backbone(m.backbone)
+        if backbone.strides is not None:
+            ts, ss = backbone.strides
+            if m.clip_len % ts or m.crop_size % ss:
+                out.append(f"model.clip_len={m.clip_len} and model.crop_size={m.crop_size} must be multiples of the "
+                           f"{m.backbone} strides ({ts} in time, {ss} in space)")
+        if m.pixel_norm not in backbone.pixel_norms:
+            out.append(f"model.pixel_norm={m.pixel_norm} does not fit backbone {m.backbone}: its weights take "
+                       f"model.pixel_norm={' or '.join(backbone.pixel_norms)}")
     if m.variant != "l1" and m.pose_backbone == "gcn" and m.t_p < 4:
         out.append(f"model.t_p={m.t_p}: the GCN pose backbone pools time twice by 2, so it needs t_p >= 4")
     if t.global_batch % d.batch_size:
@@ -198,7 +201,7 @@ def config_to_yaml(cfg: Config) -> str:
 
 def save_config(cfg: Config, path: str | Path) -> None:
     """Write the resolved config as YAML; :func:`load_config` reads it back to an equal config."""
-    from vpnet.engine.checkpoint import atomic_write_bytes
+    from vpnet._io import atomic_write_bytes
 
     atomic_write_bytes(Path(path), config_to_yaml(cfg).encode())
 

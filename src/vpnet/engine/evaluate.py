@@ -29,17 +29,8 @@ from vpnet.config import Config
 from vpnet.data.types import DataError
 from vpnet.engine.checkpoint import CheckpointManager
 from vpnet.engine.distributed import DistContext, ShardSampler, all_gather_objects, init_distributed, shutdown
-from vpnet.engine.inputs import (
-    batch_size_of,
-    build_model,
-    build_split,
-    check_dataset,
-    describe_clips,
-    eval_clips,
-    forward_clips,
-    make_loader,
-    require_items,
-)
+from vpnet.engine.builders import build_model, build_split, check_dataset, make_loader, require_items
+from vpnet.engine.forward import batch_size_of, describe_clips, eval_clips, forward_clips
 from vpnet.engine.metrics import ClassificationMetrics, classification_metrics, write_metrics
 
 log = logging.getLogger(__name__)
@@ -113,7 +104,8 @@ def predict(
 
 @dataclass
 class EvalResult:
-    metrics: ClassificationMetrics
+    #: None for a manifest without labels (only predictions are written).
+    metrics: ClassificationMetrics | None
     primary_metric: str
     out_dir: Path
     results: dict[str, Any]
@@ -155,10 +147,12 @@ def evaluate(
         setup_logging(None, rank=ctx.rank)
         run_dir = Path(run_dir) if run_dir else Path(cfg.output_dir) / cfg.name
         checkpoint = Path(checkpoint) if checkpoint else find_weights(run_dir)
+        if not checkpoint.is_file():  # before the data is scanned; the model is built once the split has items
+            raise FileNotFoundError(f"checkpoint not found: {checkpoint}")
         split = split or cfg.eval.split
         mode = cfg.eval.mode
         out = check_writable(Path(out_dir) if out_dir else run_dir / "eval" / f"{split}-{mode}", what="output folder")
-        info = check_dataset(cfg, [split])
+        info = check_dataset(cfg, [split], labels=False)
         num_clips, short_side = eval_clips(cfg)
         dataset = require_items(cfg, split, build_split(cfg, split, mode="test", clips=(num_clips, short_side)))
         model = build_model(cfg, ctx.device, checkpoint=checkpoint, mode="exact")
@@ -171,6 +165,11 @@ def evaluate(
         if pred.dropped:
             log.warning("%d of %d videos could not be loaded and are not in the metrics (see the warnings above)",
                         pred.dropped, len(dataset))
+        if len(pred.labels) and (pred.labels < 0).all():  # a manifest without labels: predictions only
+            return _write_unlabelled(out, pred, checkpoint, ctx.is_main, cfg.model.num_classes,
+                                     {"checkpoint": str(checkpoint), "dataset": info.name, "split": split,
+                                      "mode": mode, "num_clips": num_clips, "short_side": short_side,
+                                      "videos_failed": pred.dropped})
         metrics = classification_metrics(pred.scores, pred.labels, class_names=info.class_names)
         extra = {
             "checkpoint": str(checkpoint), "dataset": info.name, "protocol": cfg.data.protocol, "split": split,
@@ -196,3 +195,33 @@ def _write_predictions(path: Path, pred: Predictions, class_names: list[str]) ->
         for name, label, s in zip(pred.names, pred.labels, pred.scores):
             p = int(s.argmax())
             w.writerow([name, int(label), class_names[label], p, class_names[p], f"{s[p]:.6f}", f"{s[label]:.6f}"])
+
+
+def _write_unlabelled(out: Path, pred: Predictions, checkpoint: Path, is_main: bool, num_classes: int,
+                      extra: dict[str, Any]) -> EvalResult:
+    """``predictions.csv`` (name, prediction, its score) and ``results.json`` without accuracy, for items
+    without labels; class names from the checkpoint (vpnet writes them into every weights file)."""
+    import json
+
+    from vpnet._io import atomic_write_bytes
+    from vpnet.engine.checkpoint import load_tensors
+
+    try:
+        names = json.loads(load_tensors(checkpoint, verify=False)[1].get("class_names", "null"))
+    except ValueError:
+        names = None
+    if not isinstance(names, list) or len(names) != num_classes:
+        names = [f"class_{i}" for i in range(num_classes)]
+    results = {**extra, "labelled": False, "videos": len(pred.names),
+               "note": "the manifest has no labels: predictions only, no accuracy"}
+    if is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        with open(out / "predictions.csv", "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["name", "prediction", "prediction_name", "score"])
+            for name, s in zip(pred.names, pred.scores):
+                p = int(s.argmax())
+                w.writerow([name, p, names[p], f"{s[p]:.6f}"])
+        atomic_write_bytes(out / "results.json", (json.dumps(results, indent=1) + "\n").encode())
+        log.info("%d videos without labels: predictions written to %s (no accuracy)", len(pred.names), out)
+    return EvalResult(None, "none", out, results, pred)

@@ -61,17 +61,8 @@ from vpnet.engine.distributed import (
     init_distributed,
     shutdown,
 )
-from vpnet.engine.inputs import (
-    autocast,
-    batch_size_of,
-    build_model,
-    build_split,
-    check_dataset,
-    describe_clips,
-    make_loader,
-    model_inputs,
-    require_items,
-)
+from vpnet.engine.builders import build_model, build_split, check_dataset, make_loader, require_items
+from vpnet.engine.forward import autocast, batch_size_of, describe_clips, model_inputs
 from vpnet.engine.logs import RunLog, setup_logging
 from vpnet.errors import ConfigError, TrainingError, VpnetError, is_worker_death
 
@@ -358,7 +349,7 @@ class _Trainer:
     def _cache_source(self) -> dict[str, Any]:
         """Where the feature cache's backbone came from (:func:`~vpnet.engine.features.cache_backbone`),
         checked against ``model.backbone``."""
-        from vpnet.engine.features import cache_backbone
+        from vpnet.engine.feature_store import cache_backbone
 
         source = cache_backbone(self.cfg.data.feature_dir)
         if source.get("backbone") not in (None, self.cfg.model.backbone):

@@ -8,7 +8,8 @@ Where each equation lives:
 - eq. (5)-(6) L, L_a .............................. :mod:`vpnet.models.losses`
 - VPN layer, recognizer, variants, builder ........ :mod:`vpnet.models.vpn`
 - I3D / 3D ResNeXt-101 ............................ :mod:`vpnet.models.i3d`, :mod:`vpnet.models.resnext3d`
-- pretrained weights (fetch, verify, convert) ..... :mod:`vpnet.models.weights`
+- pretrained weights, checkpoint files ........... :mod:`vpnet.models.weights` (a package)
+- DeepMind checkpoint conversion .................. :mod:`vpnet.models.i3d_deepmind`
 
 Importing this package is cheap: each name loads its module (and torch) on first use, so
 ``vpnet weights list`` and ``from vpnet.models import weights`` stay torch-free.
@@ -21,7 +22,7 @@ import importlib
 _LAZY = {
     "VPN": "vpn", "VPNOutput": "vpn", "VPNRecognizer": "vpn", "ClassifierHead": "vpn", "build_recognizer": "vpn",
     "build_backbone": "vpn",
-    "InceptionI3d": "i3d", "inception_i3d": "i3d", "kinetics_preprocess": "i3d", "KINETICS400": "weights",
+    "InceptionI3d": "i3d", "inception_i3d": "i3d", "KINETICS400": "weights",
     "ResNeXt3d": "resnext3d", "resnext3d_101": "resnext3d",
     "GCNPoseBackbone": "pose", "LSTMPoseBackbone": "pose",
     "SpatioTemporalCoupler": "attention",

@@ -13,14 +13,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vpnet.models.weights import KINETICS400, load_into, resolve
 
-__all__ = ["InceptionI3d", "inception_i3d", "KINETICS400", "kinetics_preprocess", "same_padding"]
+__all__ = ["InceptionI3d", "inception_i3d", "KINETICS400", "same_padding"]
 
 # Mixed blocks: (b0, b1a, b1b, b2a, b2b, b3b) output channels, DeepMind's InceptionI3d.
 _MIXED: dict[str, tuple[int, int, int, int, int, int]] = {
@@ -200,24 +199,3 @@ def inception_i3d(*, weights: str | Path | None = None, num_classes: int = 400, 
         state, _, source = resolve(weights, arch="i3d")
         load_into(model, state, source=source, head_prefixes=("logits.",))
     return model
-
-
-def kinetics_preprocess(frames: np.ndarray) -> Tensor:
-    """DeepMind's Kinetics-400 input (:data:`KINETICS400`): RGB uint8 frames (T, H, W, 3) ->
-    (1, 3, T, 224, 224) float32 in [-1, 1]: short side resized to 256 (bilinear), centre crop 224.
-
-    The frames should be at 25 fps, T = 64 as in training (any T works).
-    """
-    import cv2
-
-    from vpnet.data.clips import to_model_range
-
-    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
-        raise ValueError(f"expected (T, H, W, 3) uint8 RGB frames, got {frames.shape} {frames.dtype}")
-    h, w = frames.shape[1:3]
-    scale = 256 / min(h, w)
-    width, height = round(w * scale), round(h * scale)
-    top, left = (height - 224) // 2, (width - 224) // 2
-    crops = np.stack([cv2.resize(f, (width, height), interpolation=cv2.INTER_LINEAR)[top : top + 224, left : left + 224]
-                      for f in frames])
-    return torch.from_numpy(to_model_range(crops)[None])

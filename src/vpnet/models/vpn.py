@@ -20,12 +20,13 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from vpnet.config import ATTENTIONS, BACKBONES, EMBED_POSE_INPUTS, MODEL_CHOICES, VARIANTS, ModelConfig
+from vpnet.config import ATTENTIONS, EMBED_POSE_INPUTS, MODEL_CHOICES, VARIANTS, ModelConfig
+from vpnet.models.registry import get_backbone
 from vpnet.models.attention import SpatioTemporalCoupler
 from vpnet.models.embedding import SpatialEmbedding
 
-__all__ = ["VPN", "VPNOutput", "VPNRecognizer", "ClassifierHead", "build_recognizer", "build_backbone",
-           "VARIANTS", "BACKBONES"]
+__all__ = ["VPN", "VPNOutput", "VPNRecognizer", "InferenceModel", "ClassifierHead", "build_recognizer", "build_backbone",
+           "VARIANTS"]
 
 
 @dataclass
@@ -240,23 +241,12 @@ def _dtype_of(module: nn.Module) -> torch.dtype:
 
 def build_backbone(name: str, *, weights: str | None = None, bn_momentum: float = 0.1,
                    pixel_norm: str = "none") -> nn.Module:
-    """A visual backbone without classifier, by config name (``i3d``, ``resnext101``).
+    """A visual backbone without classifier, by its registered name (:mod:`vpnet.models.registry`).
 
-    ``pixel_norm`` (``model.pixel_norm``): the input the weights expect, for ``resnext101``
-    (see :mod:`vpnet.models.resnext3d`); ``i3d`` reads [-1, 1] and takes ``none`` only.
+    ``pixel_norm`` (``model.pixel_norm``): the input the weights expect (``resnext101`` with Hara et
+    al.'s weights, see :mod:`vpnet.models.resnext3d`); ``i3d`` reads [-1, 1] and takes ``none`` only.
     """
-    if name == "i3d":
-        from vpnet.models.i3d import inception_i3d
-
-        if pixel_norm != "none":
-            raise ValueError(f"model.pixel_norm={pixel_norm} is for resnext101 with Hara et al.'s weights; "
-                             "i3d reads [-1, 1] clips (model.pixel_norm=none)")
-        return inception_i3d(weights=weights, num_classes=0, bn_momentum=bn_momentum)
-    if name == "resnext101":
-        from vpnet.models.resnext3d import resnext3d_101
-
-        return resnext3d_101(weights=weights, num_classes=0, bn_momentum=bn_momentum, pixel_norm=pixel_norm)
-    raise ValueError(f"model.backbone must be one of {', '.join(BACKBONES)}; got {name!r}")
+    return get_backbone(name).build(weights=weights, num_classes=0, bn_momentum=bn_momentum, pixel_norm=pixel_norm)
 
 
 def build_recognizer(cfg: ModelConfig) -> VPNRecognizer:
@@ -299,3 +289,28 @@ def build_recognizer(cfg: ModelConfig) -> VPNRecognizer:
     head = ClassifierHead(head_in, cfg.num_classes, dropout=cfg.dropout)
     return VPNRecognizer(variant=cfg.variant, backbone=backbone, pose_backbone=pose_backbone, vpn=vpn, head=head,
                          clip_len=cfg.clip_len, t_c=t_c, m=m, n=n, t_p=cfg.t_p, num_joints=layout.num_joints)
+
+
+class InferenceModel(nn.Module):
+    """A recognizer with positional inputs and a tuple of tensors out, for tracing and export
+    (:mod:`vpnet.export`): ``forward(video, poses)`` or the one input the variant reads -> ``(logits, [a_s, [a_t]])``."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+        self.uses_video = model.backbone is not None
+        self.uses_poses = model.pose_backbone is not None
+        self.has_attention = model.vpn is not None
+        self.has_temporal = self.has_attention and model.vpn.coupler.temporal is not None
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> tuple[Tensor, ...]:
+        """``(video, poses)``, or the one input the variant reads (``video`` for l1, ``poses`` for pose_only)."""
+        video = x if self.uses_video else None
+        poses = (y if self.uses_video else x) if self.uses_poses else None
+        out = self.model(video, poses)
+        result = [out.logits]
+        if self.has_attention:
+            result.append(out.a_s)
+            if self.has_temporal:
+                result.append(out.a_t)
+        return tuple(result)

@@ -1,12 +1,5 @@
-"""What the engine feeds the model: the checked dataset of a config (raw, prepared or cached features),
-the model itself, loaders, and the one forward path shared by video batches and cached-feature batches.
-
-A batch is the dict of :func:`vpnet.data.collate` (keys of :data:`vpnet.data.types.SAMPLE_KEYS`):
-``video`` (B, 3, T, H, W) or ``features`` (B, C, t_c, m, n), ``poses`` (B, 3, t_p, J), ``label`` (B,).
-Test batches hold K clips per video: ``video`` (B, K, 3, T, H, W), ``features`` (B, K, C, t_c, m, n),
-``poses`` (B, K, 3, t_p, J). :func:`forward_clips` flattens the clips and applies a function (the
-model, or its backbone) to them in chunks, returning per-clip outputs (B, K, ...).
-"""
+"""What the engine builds from a config: the checked dataset of each split (raw, prepared or cached
+features), the model with its checkpoint, and the loaders."""
 
 from __future__ import annotations
 
@@ -14,42 +7,52 @@ import dataclasses
 import functools
 import logging
 import os
-from collections.abc import Callable, Mapping
-from contextlib import nullcontext
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from vpnet.config import Config, DataConfig
+from vpnet.engine.feature_store import FeatureDataset
 from vpnet.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     from vpnet.data import DatasetInfo
 
+__all__ = ["check_dataset", "require_items", "loading_config", "build_split", "build_model", "make_loader",
+           "available_cpus", "loader_workers"]
 
-def check_dataset(cfg: Config, splits: list[str] | tuple[str, ...] = ()) -> DatasetInfo:
+
+def check_dataset(cfg: Config, splits: list[str] | tuple[str, ...] = (), *, labels: bool = True) -> DatasetInfo:
     """Fail early on a config whose data cannot be used; returns the dataset's :class:`DatasetInfo`.
 
     Checks that the files the config needs exist (:func:`vpnet.data.check_paths` of :func:`loading_config`:
     the feature cache, the prepared store or the raw data, without videos for ``pose_only``), that each of
-    ``splits`` is a split of the dataset and that ``model.num_classes`` is its class count.
+    ``splits`` is a split of the dataset and that ``model.num_classes`` is its class count. ``labels=False``
+    (evaluation) accepts a custom manifest without labels, whose items are only predicted.
 
     Raises:
         ConfigError: naming the key and the problem.
     """
-    from vpnet.data import check_paths, dataset_info
+    from vpnet.data import check_paths, dataset_info, get_dataset
 
     try:  # missing paths (DataError) or an unknown dataset: data.* values the user fixes in the config
         check_paths(loading_config(cfg), needs_video=cfg.model.variant != "pose_only")
     except ValueError as e:
         raise ConfigError(str(e)) from None
     info = dataset_info(cfg.data)
+    reader = get_dataset(cfg.data.dataset)
     for split in splits:
-        if split not in info.splits:
+        if not reader.has_split(cfg.data, split):
             raise ConfigError(f"split {split!r} is not a split of {info.name} ({', '.join(info.splits)})")
+    if not reader.labelled(cfg.data):
+        if labels:
+            raise ConfigError("the manifest of data.manifest has no labels: it can be evaluated (predictions, no "
+                              "accuracy) or predicted on, not trained on; add a 'label' column")
+        return info
     if info.num_classes != cfg.model.num_classes:
         if cfg.data.dataset == "custom" and _inferred_classes(cfg):
             # the count came from the labels in use, not from the user: the wrong number to copy blindly
@@ -85,30 +88,15 @@ def require_items(cfg: Config, split: str, dataset: Dataset) -> Dataset:
 
 def _inferred_classes(cfg: Config) -> bool:
     """Whether the custom dataset's class list was inferred from its labels (no classes.txt)."""
-    from vpnet.data import _custom_paths, custom
+    from vpnet.data import custom
 
-    manifest = _custom_paths(loading_config(cfg))["manifest"]
+    manifest = custom.CUSTOM.paths(loading_config(cfg))["manifest"]
     if manifest is None:
         return False
     try:
         return custom.read_manifest(manifest).inferred
     except ValueError:
         return False
-
-
-def eval_clips(cfg: Config) -> tuple[int, int | None]:
-    """(clips per video, short side) of ``cfg.eval``: ``multi`` -> (eval.num_clips, eval.short_side),
-    ``single`` -> (1, None): one centre clip at the training crop size."""
-    if cfg.eval.mode == "multi":
-        return cfg.eval.num_clips, cfg.eval.short_side
-    return 1, None
-
-
-def describe_clips(num_clips: int, short_side: int | None) -> str:
-    """``(10, 256)`` -> ``"10 clips, short side 256, max over clips"``; ``(1, None)`` -> ``"single centre clip"``."""
-    if short_side is None:
-        return "single centre clip" if num_clips == 1 else f"{num_clips} clips at the training size, max over clips"
-    return f"{num_clips} clip{'s' * (num_clips != 1)}, short side {short_side}, max over clips"
 
 
 def loading_config(cfg: Config) -> DataConfig:
@@ -129,13 +117,11 @@ def build_split(cfg: Config, split: str, *, mode: str, clips: tuple[int, int | N
 
     Args:
         mode: ``train`` or ``test``.
-        clips: (clips per video, short side) of test items (see :func:`eval_clips`). A feature cache
+        clips: (clips per video, short side) of test items (see :func:`vpnet.engine.forward.eval_clips`). A feature cache
             holds the clips it was extracted with: a different request is a ConfigError. None: the
             cache's clips, or one centre clip from video (validation during training).
     """
     if cfg.data.feature_dir:
-        from vpnet.engine.features import FeatureDataset
-
         return FeatureDataset(cfg.data.feature_dir, split, mode=mode, clips=clips if mode == "test" else None)
     from vpnet.data import build_dataset
 
@@ -232,69 +218,3 @@ def make_loader(
         drop_last=False,
         prefetch_factor=4 if num_workers > 0 else None,
     )
-
-
-def batch_size_of(batch: Any) -> int:
-    """Items in a collated batch (0 for an empty or missing one: every item of it failed)."""
-    if not batch:
-        return 0
-    label = batch.get("label")
-    return 0 if label is None else len(label)
-
-
-def autocast(device: torch.device, amp: str):
-    """The autocast context of ``amp`` (``none``, ``bf16``, ``fp16``) on ``device``."""
-    if amp == "none":
-        return nullcontext()
-    return torch.autocast(device.type, dtype=torch.bfloat16 if amp == "bf16" else torch.float16)
-
-
-def _to(x: torch.Tensor | None, device: torch.device, channels_last: bool) -> torch.Tensor | None:
-    if x is None:
-        return None
-    x = x.to(device, non_blocking=True)
-    if channels_last and x.dim() == 5:
-        x = x.contiguous(memory_format=torch.channels_last_3d)
-    return x
-
-
-def model_inputs(batch: Mapping[str, Any], *, device: torch.device, channels_last: bool = False) -> dict[str, Any]:
-    """The keyword arguments of ``model(video=..., poses=..., features=...)`` for a batch of single clips:
-    its tensors on ``device`` (None where absent), clips in ``channels_last_3d`` when asked."""
-    return {"video": _to(batch.get("video"), device, channels_last), "poses": _to(batch.get("poses"), device, False),
-            "features": _to(batch.get("features"), device, channels_last)}
-
-
-@torch.no_grad()
-def forward_clips(
-    fn: Callable[[dict[str, Any]], torch.Tensor],
-    batch: Mapping[str, Any],
-    *,
-    device: torch.device,
-    amp: str = "none",
-    clip_batch: int = 10,
-    channels_last: bool = False,
-) -> torch.Tensor:
-    """``fn`` over every clip of a batch, ``clip_batch`` clips at a time: (B, K, ...) float32 on ``device``.
-
-    ``fn`` takes :func:`model_inputs` of a chunk of single clips and returns a tensor (n, ...): e.g.
-    ``lambda x: model(**x).logits`` (per-clip logits) or ``lambda x: model.forward_features(x["video"])``
-    (backbone maps). Test batches hold K clips per video; single-clip batches give K = 1.
-    """
-    video, poses, features = batch.get("video"), batch.get("poses"), batch.get("features")
-    visual = features if features is not None else video
-    if visual is None and poses is None:
-        raise ValueError("a batch needs video, features or poses")
-    multi = visual.dim() == 6 if visual is not None else poses.dim() == 5
-    ref = visual if visual is not None else poses
-    b = ref.shape[0]
-    k = ref.shape[1] if multi else 1
-    flat = {key: x.flatten(0, 1) if multi else x
-            for key, x in (("video", video), ("poses", poses), ("features", features)) if x is not None}
-    outs = []
-    for i in range(0, b * k, clip_batch):
-        part = {key: x[i : i + clip_batch] for key, x in flat.items()}
-        with autocast(device, amp):
-            outs.append(fn(model_inputs(part, device=device, channels_last=channels_last)).float())
-    out = torch.cat(outs)
-    return out.view(b, k, *out.shape[1:])

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from vpnet.engine.config import ConfigError, load_config
-from vpnet.engine.inputs import build_split, check_dataset, eval_clips
+from vpnet.engine.builders import build_split, check_dataset
+from vpnet.engine.forward import eval_clips
 
 REPO = Path(__file__).resolve().parents[2]
 

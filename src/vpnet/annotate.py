@@ -1,0 +1,108 @@
+"""The annotated video of ``vpnet predict --video-out``: label and score, the A_ST heat map over the
+crop, the skeleton.
+
+Each frame shows the window it belongs to (the latest window that starts at or before it): that
+window's top class and score, and, where the model has attention, the spatial attention A_S
+(upsampled from its m x n grid to the crop box) weighted by the temporal attention A_T of the
+feature step the frame falls in (A_ST = A_S * A_T, relative to the window's largest A_T step), as a
+JET heat map blended into the crop; the crop box; the main actor's skeleton. Frames are scaled so
+that the longer side is at most ``max_side`` pixels (default 1280) and encoded as H.264 (MPEG-4 Part
+2 where FFmpeg has no H.264 encoder). Decoding streams: one source frame at a time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from vpnet.data import clips
+from vpnet.inference import Prediction
+from vpnet.skeletons import get_layout
+
+__all__ = ["write_annotated_video", "annotate_frame"]
+
+
+def _frame_windows(pred: Prediction) -> np.ndarray:
+    """(T,) index of the window each frame is shown with."""
+    starts = np.array([w.start_frame for w in pred.windows])
+    return np.clip(np.searchsorted(starts, np.arange(pred.num_frames), side="right") - 1, 0, len(starts) - 1)
+
+
+def annotate_frame(frame: np.ndarray, pred: Prediction, i: int, k: int, uv: np.ndarray | None,
+                   track: np.ndarray | None) -> np.ndarray:
+    """Frame ``i`` (H, W, 3) uint8 RGB drawn with window ``k``'s results; returns a new array."""
+    import cv2
+
+    out = frame.copy()
+    win = pred.windows[k]
+    x0, y0, x1, y1 = (int(v) for v in win.box)
+    if win.a_s is not None and x1 > x0 and y1 > y0:
+        weight = 1.0
+        if win.a_t is not None and win.a_t.size:
+            span = max(win.end_frame - win.start_frame + 1, 1)
+            step = min(int((i - win.start_frame) * len(win.a_t) / span), len(win.a_t) - 1)
+            weight = float(win.a_t[max(step, 0)] / max(win.a_t.max(), 1e-8))
+        heat = cv2.resize(win.a_s.astype(np.float32), (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+        heat = np.clip(heat * weight, 0, 1)
+        colour = cv2.applyColorMap((heat * 255).astype(np.uint8), cv2.COLORMAP_JET)[..., ::-1]
+        region = out[y0:y1, x0:x1]
+        out[y0:y1, x0:x1] = (0.55 * region + 0.45 * colour).astype(np.uint8)
+    thick = max(2, round(max(frame.shape[:2]) / 400))
+    cv2.rectangle(out, (x0, y0), (x1 - 1, y1 - 1), (255, 255, 255), thick)
+    if uv is not None and track is not None and i < len(track) and track[i] >= 0:
+        pts = uv[i, track[i]]
+        for a, b in get_layout(pred.sequence.layout).bones:
+            if np.isfinite(pts[[a, b]]).all():
+                cv2.line(out, tuple(int(v) for v in pts[a]), tuple(int(v) for v in pts[b]), (0, 255, 0), thick,
+                         cv2.LINE_AA)
+    k_top = int(win.scores.argmax())
+    text = f"{pred.classes[k_top]} {win.scores[k_top]:.2f}"
+    scale = max(frame.shape[:2]) / 900
+    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+    cv2.rectangle(out, (0, 0), (tw + 20, th + base + 20), (0, 0, 0), -1)
+    cv2.putText(out, text, (10, th + 10), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thick, cv2.LINE_AA)
+    return out
+
+
+def write_annotated_video(pred: Prediction, video: str | Path, out: str | Path, *, max_side: int = 1280) -> Path:
+    """Decode ``video`` again and write the annotated copy to ``out`` (a temp file renamed at the end:
+    never a half-written video)."""
+    import av
+    import cv2
+
+    from vpnet.poses import iter_frames
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp{out.suffix or '.mp4'}")
+    seq = pred.sequence
+    uv = clips.video_uv(seq, pred.size) if seq is not None else None
+    track = clips.actor_track(seq) if seq is not None else None
+    which = _frame_windows(pred)
+    w, h = pred.size
+    scale = min(1.0, max_side / max(w, h))
+    ow, oh = (max(2, int(round(v * scale)) // 2 * 2) for v in (w, h))  # even sides for yuv420p
+    try:
+        with av.open(str(tmp), "w", format="mp4" if out.suffix.lower() in ("", ".mp4", ".m4v", ".mov") else None) as c:
+            try:
+                stream = c.add_stream("libx264", rate=round(pred.fps) or 30)
+            except (av.error.FFmpegError, ValueError):
+                stream = c.add_stream("mpeg4", rate=round(pred.fps) or 30)
+            stream.width, stream.height, stream.pix_fmt = ow, oh, "yuv420p"
+            for i, frame in enumerate(iter_frames(video)):
+                if i >= pred.num_frames:
+                    break
+                img = annotate_frame(frame, pred, i, int(which[i]), uv, track)
+                if (ow, oh) != (w, h):
+                    img = cv2.resize(img, (ow, oh), interpolation=cv2.INTER_AREA)
+                for pkt in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                    c.mux(pkt)
+            for pkt in stream.encode():
+                c.mux(pkt)
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return out

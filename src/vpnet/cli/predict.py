@@ -1,0 +1,163 @@
+"""``vpnet predict``, ``vpnet export`` and ``vpnet pose install``: inference on your own videos."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from vpnet._io import check_writable
+from vpnet.cli._errors import user_errors
+
+
+def _video_files(folder: Path) -> list[Path]:
+    from vpnet.inference import VIDEO_SUFFIXES
+
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+
+
+def predict_command(
+    video: Path = typer.Argument(..., help="A video file, a frame folder, or a folder of video files."),
+    run: Optional[Path] = typer.Option(None, "--run", "-r", help="Run folder (its best, else final weights)."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Weights file written by vpnet train."),
+    onnx: Optional[Path] = typer.Option(None, "--onnx", help="ONNX model written by vpnet export."),
+    out: Optional[Path] = typer.Option(
+        None, "--out", "-o", help="Result JSON (a folder when VIDEO is a folder of videos). Default: "
+        "VIDEO's name with .json, in the current folder."),
+    poses: Optional[Path] = typer.Option(
+        None, "--poses", help="Pose file instead of MediaPipe: NTU .skeleton, Smarthome/N-UCLA .json, .npz/.npy."),
+    video_out: Optional[Path] = typer.Option(
+        None, "--video-out", help="Annotated video (.mp4): label and score, A_ST heat map, skeleton. A folder "
+        "when VIDEO is a folder of videos."),
+    hop: Optional[int] = typer.Option(None, "--hop", help="Frames between window starts (default: one window span)."),
+    max_gap: int = typer.Option(15, "--max-gap", help="Longest run of frames without a person that is interpolated."),
+    device: str = typer.Option("cpu", "--device", help="torch device (PyTorch models)."),
+) -> None:
+    """Recognise the activity in your own video(s): sliding windows over the whole video, per-window
+    scores and the video's score (max over windows of the softmax). Poses come from MediaPipe (the pose
+    extra: `vpnet pose install`) unless --poses is given; they are cached next to the JSON."""
+    from vpnet.data.types import DataError
+
+    with user_errors():
+        if sum(x is not None for x in (run, checkpoint, onnx)) != 1:
+            raise typer.BadParameter("give exactly one of --run, --checkpoint, --onnx")
+        if not video.exists():
+            raise DataError(video, "no such video file or folder")
+        from vpnet.data.video import FRAME_SUFFIXES
+
+        many = video.is_dir() and not any(p.suffix.lower() in FRAME_SUFFIXES for p in video.iterdir())
+        if many:
+            items = _video_files(video)
+            if not items:
+                raise DataError(video, "folder holds no video files (.mp4, .avi, .mkv, .mov, .webm, ...)")
+            if poses is not None:
+                raise typer.BadParameter("--poses takes one video, not a folder")
+            out_dir = out or Path(video.name + "_predictions")
+            jobs = [(v, out_dir / f"{v.stem}.json", video_out / f"{v.stem}.mp4" if video_out else None) for v in items]
+        else:
+            jobs = [(video, out or Path(f"{video.stem}.json"), video_out)]
+        for _, j, vo in jobs:
+            check_writable(j, what="result JSON", folder=False)
+            if vo is not None:
+                check_writable(vo, what="annotated video", folder=False)
+        if poses is not None and not poses.is_file():
+            raise DataError(poses, "pose file not found")
+        from vpnet.inference import load_recognizer
+
+        rec = load_recognizer(run=run, checkpoint=checkpoint, onnx=onnx, device=device)
+        if poses is None and rec.spec.uses_poses:
+            from vpnet.poses import _mediapipe
+
+            _mediapipe()  # the pose extra, before any work
+        failed = []
+        for v, json_out, vo in jobs:
+            try:
+                pred = _predict_one(rec, v, json_out, vo, poses=poses, hop=hop, max_gap=max_gap)
+            except (DataError, ValueError, OSError) as e:
+                if not many:
+                    raise
+                failed.append(v)
+                typer.echo(f"skipped {v}: {e}", err=True)
+                continue
+            typer.echo(f"{v}: {pred.top_class} ({pred.top_score:.3f}), {len(pred.windows)} windows -> {json_out}"
+                       + (f", {vo}" if vo else ""))
+        if failed:
+            typer.echo(f"{len(failed)} of {len(jobs)} videos failed (see above); the others are written", err=True)
+            raise typer.Exit(1)
+
+
+def _predict_one(rec, video: Path, json_out: Path, video_out: Path | None, *, poses, hop, max_gap):
+    from vpnet._io import atomic_write_bytes
+
+    pred = rec.predict(video, poses=poses, hop=hop, pose_cache=json_out.parent, max_gap=max_gap)
+    doc = pred.to_dict()
+    doc["model"] = rec.source
+    if video_out is not None:
+        from vpnet.annotate import write_annotated_video
+
+        write_annotated_video(pred, video, video_out)
+        doc["video_out"] = str(video_out)
+    atomic_write_bytes(json_out, (json.dumps(doc, indent=1) + "\n").encode())
+    return pred
+
+
+def export_command(
+    run: Optional[Path] = typer.Option(None, "--run", "-r", help="Run folder (its best, else final weights)."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Weights file written by vpnet train."),
+    fmt: str = typer.Option("onnx", "--format", "-f", help="onnx or torchscript."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output file (.onnx / .pt)."),
+) -> None:
+    """Export a trained recognizer: clip + poses in, class logits and attention (A_S, A_T) out, plain
+    tensors at the training input size, dynamic batch. ONNX opset 18 (the export extra)."""
+    with user_errors():
+        if (run is None) == (checkpoint is None):
+            raise typer.BadParameter("give exactly one of --run, --checkpoint")
+        if fmt not in ("onnx", "torchscript"):
+            raise typer.BadParameter(f"--format must be onnx or torchscript, got {fmt!r}")
+        check_writable(out, what="export", folder=False)
+        from vpnet.export import export_model
+
+        path = export_model(out=out, fmt=fmt, run=run, checkpoint=checkpoint)
+    typer.echo(f"exported {fmt}: {path}")
+
+
+pose_app = typer.Typer(help="MediaPipe pose extraction (the pose extra).", no_args_is_help=True)
+
+
+@pose_app.command("install")
+def pose_install_command(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the pip commands only."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Pass -q to pip."),
+) -> None:
+    """Install MediaPipe 0.10.21 (numpy-2 build, without the jax/opencv-contrib it declares but pose does
+    not use) and its light dependencies into this Python."""
+    import subprocess
+
+    from vpnet.poses import install_command
+
+    for cmd in install_command():
+        cmd = [*cmd[:4], "-q", *cmd[4:]] if quiet else cmd
+        typer.echo(" ".join(cmd))
+        if not dry_run:
+            if subprocess.run(cmd).returncode != 0:
+                typer.echo("error: pip failed (see above)", err=True)
+                raise typer.Exit(1)
+
+
+@pose_app.command("extract")
+def pose_extract_command(
+    video: Path = typer.Argument(..., help="Video file or frame folder."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output .npz (MediaPipe 'world' and 'image', (T, 33, 4))."),
+) -> None:
+    """Run MediaPipe Pose on a video and save the landmarks (read by --poses and custom manifests)."""
+    with user_errors():
+        from vpnet.poses import extract_poses, fill_gaps, save_poses
+
+        check_writable(out, what="pose file", folder=False)
+        poses = extract_poses(video)
+        filled = fill_gaps(poses)
+        save_poses(out, poses, video=video if video.is_file() else None)
+    typer.echo(f"{video}: {poses.num_frames} frames, person in {int(poses.detected.sum())}; "
+               f"{len(filled.missing)} long gaps -> {out}")

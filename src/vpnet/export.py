@@ -1,0 +1,85 @@
+"""Export a trained recognizer as ONNX or TorchScript: plain tensors in, plain tensors out.
+
+:class:`InferenceModel` wraps a :class:`~vpnet.models.VPNRecognizer` for inference: positional
+inputs ``video`` (N, 3, T, S, S) in [-1, 1] and/or ``poses`` (N, 3, t_p, J) in metres (whichever
+the variant reads), and a tuple of outputs ``logits`` (N, K), then, where the variant has them, the
+spatial attention ``a_s`` (N, m, n) and the temporal attention ``a_t`` (N, t_c). The raw
+recognizer returns a dataclass with optional parts, which neither ``torch.jit.trace`` nor
+``torch.export`` accepts.
+
+The exported input size is the training crop (``model.crop_size``) and clip length; the batch
+axis is dynamic. ONNX files carry the model description (:class:`vpnet.inference.ModelSpec`: class
+names, skeleton, clip settings) in their metadata under ``vpnet``, so ``vpnet predict --onnx FILE``
+needs nothing else. TorchScript files carry the same JSON as the extra file ``vpnet.json``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from vpnet.models.vpn import InferenceModel
+
+ONNX_OPSET = 18
+FORMATS = ("onnx", "torchscript")
+
+__all__ = ["InferenceModel", "export_model", "FORMATS", "ONNX_OPSET"]
+
+
+def _example(spec) -> tuple[Tensor, ...]:
+    g = torch.Generator().manual_seed(0)
+    return tuple(torch.rand(shape, generator=g) * (2 if name == "video" else 1) - (1 if name == "video" else 0.5)
+                 for name, shape in spec.input_shapes().items())
+
+
+def export_model(*, out: str | Path, fmt: str, run: str | Path | None = None,
+                 checkpoint: str | Path | None = None, opset: int = ONNX_OPSET) -> Path:
+    """Export the model of a run folder or a weights file to ``out`` (written atomically).
+
+    Raises:
+        MissingExtraError: ONNX without the ``export`` extra.
+    """
+    from vpnet._io import atomic_write_bytes
+    from vpnet.inference import load_model
+
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {fmt!r}")
+    out = Path(out)
+    if fmt == "onnx":  # check the extra before loading anything
+        from vpnet.extras import require
+
+        require("onnx", extra="export", what="ONNX export")
+        require("onnxscript", extra="export", what="ONNX export")
+    model, spec = load_model(run=run, checkpoint=checkpoint)
+    net = InferenceModel(model).eval()
+    example = _example(spec)
+    if fmt == "torchscript":
+        with torch.no_grad():
+            scripted = torch.jit.trace(net, example, check_trace=False)
+        import io
+
+        buf = io.BytesIO()
+        torch.jit.save(scripted, buf, _extra_files={"vpnet.json": spec.to_json()})
+        atomic_write_bytes(out, buf.getvalue())
+        return out
+    atomic_write_bytes(out, onnx_bytes(net, spec, example, opset=opset))
+    return out
+
+
+def onnx_bytes(net: InferenceModel, spec, example: tuple[Tensor, ...], *, opset: int = ONNX_OPSET) -> bytes:
+    """The ONNX model of ``net`` (dynamic batch axis) with ``spec`` in its metadata, serialised."""
+    import onnx
+
+    batch = torch.export.Dim("batch", min=1, max=1024)
+    with torch.no_grad():
+        program = torch.onnx.export(
+            net, example, input_names=list(spec.inputs), output_names=list(spec.outputs), opset_version=opset,
+            dynamo=True, dynamic_shapes={"x": {0: batch}, "y": {0: batch} if len(example) == 2 else None},
+            verbose=False)
+    proto = program.model_proto
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = "vpnet", spec.to_json()
+    onnx.checker.check_model(proto)
+    return proto.SerializeToString()

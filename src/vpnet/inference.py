@@ -1,0 +1,552 @@
+"""Inference on your own videos: a recognizer from a run folder, a checkpoint or an ONNX file.
+
+::
+
+    from vpnet.inference import load_recognizer
+    rec = load_recognizer(run="runs/my_run")          # or checkpoint=..., onnx=...
+    pred = rec.predict("kitchen.mp4")                 # poses extracted with MediaPipe (pose extra)
+    pred.top_class, pred.top_score, pred.windows[0].top_class
+    rec.predict(frames_uint8_THW3, poses="poses.npz") # frames in memory, poses from a file
+
+How a video is read (decisions, as ``vpnet evaluate`` where it applies):
+
+- **Windows** slide over the whole video: ``clip_len`` frames at the training stride
+  (``data.frame_stride``; 1 for a video too short for it, looped when shorter than a clip), one
+  window every ``hop`` frames (default: one window span, so the windows tile the video; the last one
+  ends on the last frame). Each window is scored; the video's score is the **max over windows of the
+  softmax** (paper 4.1).
+- **Poses**: the main actor's (:func:`vpnet.data.clips.actor_track`), ``t_p`` per window at the centres
+  of equal segments, normalised as in training. From MediaPipe (:mod:`vpnet.poses`, cached next to the
+  output) or from a pose file (NTU ``.skeleton``, Smarthome ``.json``, N-UCLA ``.json``, ``.npz``/``.npy``).
+- **Crop**: the box around the people's 2D joints over the window, grown by ``data.crop_margin``, made
+  square, resized to ``model.crop_size`` (the training size: one input size, so that an exported model
+  with a fixed input takes it too).
+- **Memory**: frames are decoded sequentially and cut to the crop as soon as they are decoded; only the
+  crops of the windows in progress are held, never the video.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vpnet.data import clips
+from vpnet.data.types import DataError, PoseSequence
+from vpnet.errors import InferenceError  # re-exported
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Recognizer", "Prediction", "Window", "ModelSpec", "load_recognizer", "read_pose_file",
+           "InferenceError"]
+
+ONNX_FORMAT = "vpnet.onnx.v1"
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What inference needs to know about a model (from its config; stored in exported files)."""
+
+    variant: str
+    skeleton: str
+    num_joints: int
+    clip_len: int
+    crop_size: int
+    t_p: int
+    frame_stride: int
+    crop_margin: float
+    class_names: tuple[str, ...]
+    #: the model's output names, in order: ``logits`` then ``a_s`` and ``a_t`` where the variant has them.
+    outputs: tuple[str, ...] = ("logits",)
+    #: the spatial attention grid (m, n) and the feature steps t_c (0 without a visual backbone).
+    grid: tuple[int, int] = (0, 0)
+    t_c: int = 0
+
+    @property
+    def uses_video(self) -> bool:
+        return self.variant != "pose_only"
+
+    @property
+    def uses_poses(self) -> bool:
+        return self.variant != "l1"
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return (("video",) if self.uses_video else ()) + (("poses",) if self.uses_poses else ())
+
+    def input_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Per input its shape for a batch of one: video (1, 3, T, S, S), poses (1, 3, t_p, J)."""
+        shapes = {"video": (1, 3, self.clip_len, self.crop_size, self.crop_size),
+                  "poses": (1, 3, self.t_p, self.num_joints)}
+        return {k: shapes[k] for k in self.inputs}
+
+    def to_json(self) -> str:
+        return json.dumps({"format": ONNX_FORMAT, **dataclasses.asdict(self)})
+
+    @classmethod
+    def from_json(cls, text: str, source: str) -> ModelSpec:
+        try:
+            d = json.loads(text)
+            if d.pop("format", None) != ONNX_FORMAT:
+                raise ValueError("not a vpnet model description")
+            d["class_names"] = tuple(d["class_names"])
+            d["outputs"] = tuple(d["outputs"])
+            d["grid"] = tuple(d["grid"])
+            return cls(**d)
+        except (ValueError, TypeError, KeyError) as e:
+            raise InferenceError(f"{source}: its vpnet metadata cannot be read ({e}); export it again with "
+                                 "`vpnet export`") from None
+
+
+def spec_of(model, cfg_model, data_cfg, class_names: list[str] | tuple[str, ...]) -> ModelSpec:
+    """The :class:`ModelSpec` of a built :class:`~vpnet.models.VPNRecognizer` and its config sections."""
+    from vpnet.skeletons import get_layout
+
+    outputs = ["logits"]
+    if model.vpn is not None:
+        outputs.append("a_s")
+        if model.vpn.coupler.temporal is not None:
+            outputs.append("a_t")
+    return ModelSpec(
+        variant=cfg_model.variant, skeleton=cfg_model.skeleton, num_joints=get_layout(cfg_model.skeleton).num_joints,
+        clip_len=cfg_model.clip_len, crop_size=cfg_model.crop_size, t_p=cfg_model.t_p,
+        frame_stride=int(data_cfg.frame_stride), crop_margin=float(data_cfg.crop_margin),
+        class_names=tuple(class_names), outputs=tuple(outputs), grid=(model.m, model.n), t_c=model.t_c)
+
+
+# ---------------------------------------------------------------------------------------------
+# results
+
+
+@dataclass
+class Window:
+    """One scored window: frames ``start_frame``..``end_frame`` (inclusive)."""
+
+    start_frame: int
+    end_frame: int
+    #: (T,) the clip's frames and (t_p,) the frames its poses come from.
+    frames: np.ndarray
+    pose_frames: np.ndarray
+    #: (x0, y0, x1, y1) crop box in the video's pixels.
+    box: np.ndarray
+    #: (K,) softmax scores.
+    scores: np.ndarray | None = None
+    #: (m, n) spatial attention A_S and (t_c,) temporal attention A_T, where the model has them.
+    a_s: np.ndarray | None = None
+    a_t: np.ndarray | None = None
+
+    def to_dict(self, classes: tuple[str, ...]) -> dict[str, Any]:
+        k = int(self.scores.argmax())
+        d = {"start_frame": self.start_frame, "end_frame": self.end_frame, "top_class": classes[k],
+             "score": float(self.scores[k]), "scores": [round(float(s), 6) for s in self.scores],
+             "box": [float(v) for v in self.box]}
+        if self.a_t is not None:
+            d["a_t"] = [round(float(v), 6) for v in self.a_t]
+        return d
+
+
+@dataclass
+class Prediction:
+    """What :meth:`Recognizer.predict` returns; :meth:`to_dict` is the JSON of ``vpnet predict``."""
+
+    classes: tuple[str, ...]
+    #: (K,) whole-video scores: max over windows of the softmax.
+    scores: np.ndarray
+    windows: list[Window]
+    num_frames: int
+    fps: float
+    size: tuple[int, int]
+    video: str = ""
+    poses: str = ""
+    #: notes on the input (pose gaps, frame count differences).
+    notes: list[str] = field(default_factory=list)
+    #: the NTU-25 (or the file's layout) poses used, for drawing.
+    sequence: PoseSequence | None = None
+
+    @property
+    def top_index(self) -> int:
+        return int(self.scores.argmax())
+
+    @property
+    def top_class(self) -> str:
+        return self.classes[self.top_index]
+
+    @property
+    def top_score(self) -> float:
+        return float(self.scores[self.top_index])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "video": self.video, "poses": self.poses, "top_class": self.top_class, "top_score": self.top_score,
+            "classes": list(self.classes), "scores": [round(float(s), 6) for s in self.scores],
+            "num_frames": self.num_frames, "fps": self.fps, "width": self.size[0], "height": self.size[1],
+            "aggregation": "max over windows of the softmax", "notes": self.notes,
+            "windows": [w.to_dict(self.classes) for w in self.windows],
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# backends: (video, poses) numpy -> named numpy outputs
+
+
+class TorchBackend:
+    """A :class:`~vpnet.models.VPNRecognizer` in eval mode on ``device`` (CPU by default)."""
+
+    def __init__(self, model, spec: ModelSpec, *, device: str = "cpu"):
+        import torch
+
+        from vpnet.models.vpn import InferenceModel
+
+        self.device = torch.device(device)
+        self.net = InferenceModel(model).to(self.device).eval()
+        self.spec = spec
+
+    def __call__(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        import torch
+
+        with torch.inference_mode():
+            args = [torch.from_numpy(np.ascontiguousarray(inputs[k])).to(self.device) for k in self.spec.inputs]
+            outs = self.net(*args)
+        return {name: o.float().cpu().numpy() for name, o in zip(self.spec.outputs, outs)}
+
+
+class OnnxBackend:
+    """An exported ONNX model run by onnxruntime (CPU)."""
+
+    def __init__(self, path: str | Path, *, threads: int = 0):
+        from vpnet.extras import require
+
+        ort = require("onnxruntime", extra="export", what="running ONNX models")
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"ONNX model not found: {self.path}")
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+        try:
+            self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime raises its own exception types for unparsable files
+            raise InferenceError(f"{self.path}: not an ONNX model onnxruntime can load ({e.__class__.__name__}: "
+                                 f"{str(e).splitlines()[0][:200]}); export one with `vpnet export --format onnx`") from None
+        meta = self.session.get_modelmeta().custom_metadata_map
+        if "vpnet" not in meta:
+            raise InferenceError(f"{self.path}: an ONNX model without vpnet's metadata (inputs "
+                                 f"{self._describe_inputs()}); export the model with `vpnet export --format onnx`")
+        self.spec = ModelSpec.from_json(meta["vpnet"], str(self.path))
+        self._check_inputs()
+
+    def _describe_inputs(self) -> str:
+        return ", ".join(f"{i.name} {i.shape}" for i in self.session.get_inputs())
+
+    def _check_inputs(self) -> None:
+        want = self.spec.input_shapes()
+        got = {i.name: i.shape for i in self.session.get_inputs()}
+        ok = set(got) == set(want) and all(
+            len(got[k]) == len(v) and all(not isinstance(g, int) or g == w for g, w in zip(got[k][1:], v[1:]))
+            for k, v in want.items())
+        if not ok:
+            expected = ", ".join(f"{k} (N, {', '.join(map(str, v[1:]))})" for k, v in want.items())
+            raise InferenceError(f"{self.path}: model inputs are {self._describe_inputs()}, but its vpnet metadata "
+                                 f"describes {expected}; export the model again with `vpnet export`")
+        outs = [o.name for o in self.session.get_outputs()]
+        if tuple(outs) != self.spec.outputs:
+            raise InferenceError(f"{self.path}: model outputs are {outs}, expected {list(self.spec.outputs)}; "
+                                 "export the model again with `vpnet export`")
+
+    def __call__(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        feeds = {k: np.ascontiguousarray(inputs[k], dtype=np.float32) for k in self.spec.inputs}
+        return dict(zip(self.spec.outputs, self.session.run(list(self.spec.outputs), feeds)))
+
+
+# ---------------------------------------------------------------------------------------------
+# loading
+
+
+def load_model(*, run: str | Path | None = None, checkpoint: str | Path | None = None):
+    """(model in eval mode, its :class:`ModelSpec`) from a run folder (its best, else final weights) or a
+    weights/checkpoint file that carries its config (vpnet writes it into every weights file)."""
+    from vpnet.engine.checkpoint import apply_state_dict, load_state_dict
+
+    if (run is None) == (checkpoint is None):
+        raise ValueError("give exactly one of run= or checkpoint=")
+    if run is not None:
+        from vpnet.engine.evaluate import find_weights
+
+        run = Path(run)
+        if not run.is_dir():
+            raise FileNotFoundError(f"run folder not found: {run}")
+        checkpoint = find_weights(run)
+    checkpoint = Path(checkpoint)
+    state, meta = load_state_dict(checkpoint)
+    cfg_yaml = meta.get("config")
+    if cfg_yaml is None and run is not None and (run / "config.yaml").is_file():
+        cfg_yaml = (run / "config.yaml").read_text()
+    if cfg_yaml is None:
+        raise InferenceError(f"{checkpoint}: the file has no model config (not written by vpnet train?); use "
+                             "--run with the run folder that holds its config.yaml")
+    model_cfg, data_cfg = _sections(cfg_yaml, str(checkpoint))
+    names = _class_names(meta, model_cfg.num_classes)
+    from vpnet.models import build_recognizer
+
+    model = build_recognizer(dataclasses.replace(model_cfg, backbone_weights=None))
+    apply_state_dict(model, state, mode="exact", source=str(checkpoint))
+    model.eval()
+    return model, spec_of(model, model_cfg, data_cfg, names)
+
+
+def _sections(cfg_yaml: str, source: str):
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    from vpnet.config import Config
+
+    try:
+        cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), OmegaConf.create(cfg_yaml)))
+    except (OmegaConfBaseException, ValueError) as e:
+        raise InferenceError(f"{source}: its stored config cannot be read: {e}") from None
+    model, data = cfg.model, cfg.data
+    return model, data
+
+
+def _class_names(meta: Mapping[str, str], num_classes: int) -> list[str]:
+    try:
+        names = json.loads(meta["class_names"])
+        if isinstance(names, list) and len(names) == num_classes:
+            return [str(n) for n in names]
+    except (KeyError, ValueError):
+        pass
+    return [f"class_{i}" for i in range(num_classes)]
+
+
+def load_recognizer(*, run: str | Path | None = None, checkpoint: str | Path | None = None,
+                    onnx: str | Path | None = None, device: str = "cpu") -> Recognizer:
+    """A :class:`Recognizer` from exactly one of a run folder, a weights/checkpoint file or an ONNX file."""
+    if sum(x is not None for x in (run, checkpoint, onnx)) != 1:
+        raise ValueError("give exactly one of run=, checkpoint= or onnx=")
+    if onnx is not None:
+        backend = OnnxBackend(onnx)
+        return Recognizer(backend, backend.spec, source=str(onnx))
+    model, spec = load_model(run=run, checkpoint=checkpoint)
+    return Recognizer(TorchBackend(model, spec, device=device), spec, source=str(run or checkpoint))
+
+
+# ---------------------------------------------------------------------------------------------
+# poses from files
+
+
+def read_pose_file(path: str | Path, *, image_size: tuple[int, int] | None = None) -> PoseSequence:
+    """Poses from a file of any supported format, told apart by suffix and content: NTU ``.skeleton``,
+    Smarthome / N-UCLA ``.json``, generic or MediaPipe ``.npz``/``.npy``."""
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(p, "pose file not found")
+    suffix = p.suffix.lower()
+    if suffix == ".skeleton":
+        from vpnet.data import ntu
+
+        return ntu.read_poses(p)
+    if suffix == ".json":
+        head = p.read_bytes()[:4096]
+        if b'"skeletons"' in head:
+            from vpnet.data import nucla
+
+            return nucla.read_poses(p)
+        from vpnet.data import smarthome
+
+        return smarthome.read_poses(p)
+    from vpnet.data import custom
+
+    return custom.read_poses(p, image_size=image_size)
+
+
+# ---------------------------------------------------------------------------------------------
+# the recognizer
+
+
+def plan_windows(num_frames: int, clip_len: int, *, stride: int, hop: int | None = None) -> np.ndarray:
+    """(W, T) frame indices of the sliding windows over a video (see the module docstring)."""
+    if num_frames < 1:
+        raise ValueError(f"cannot slide windows over {num_frames} frames")
+    s = stride if num_frames >= (clip_len - 1) * stride + 1 else 1
+    span = (clip_len - 1) * s + 1
+    if span > num_frames:  # shorter than one clip: one looped window, as at evaluation
+        return clips.eval_windows(num_frames, clip_len, stride=stride, num_clips=1)
+    hop = span if hop is None else int(hop)
+    if hop < 1:
+        raise ValueError(f"hop must be >= 1 frame, got {hop}")
+    starts = list(range(0, num_frames - span + 1, hop))
+    if starts[-1] != num_frames - span:
+        starts.append(num_frames - span)
+    return np.stack([st + s * np.arange(clip_len, dtype=np.int64) for st in starts])
+
+
+class Recognizer:
+    """A model (PyTorch or ONNX) plus the video and pose handling of :meth:`predict`."""
+
+    def __init__(self, backend: Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]], spec: ModelSpec, *,
+                 source: str = ""):
+        self.backend = backend
+        self.spec = spec
+        self.source = source
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self.spec.class_names
+
+    def check_layout(self, layout: str, origin: str) -> None:
+        """Raise :class:`InferenceError` when poses of ``layout`` (from ``origin``) are not the model's skeleton."""
+        if layout != self.spec.skeleton:
+            raise InferenceError(
+                f"{self.source}: this model was trained on {self.spec.skeleton} skeletons "
+                f"({self.spec.num_joints} joints) but {origin} gives {layout} joints; use a model trained on "
+                f"{layout} poses (model.skeleton={layout}) or give --poses a {self.spec.skeleton} file")
+
+    def predict(self, video_or_frames: str | Path | np.ndarray | Iterable[np.ndarray],
+                poses: str | Path | PoseSequence | None = None, *, fps: float | None = None,
+                hop: int | None = None, pose_cache: str | Path | None = None, max_gap: int | None = None,
+                progress: Callable[[str, int, int], None] | None = None) -> Prediction:
+        """Score a video: a file, a frame folder, or (T, H, W, 3) uint8 RGB frames (array or list).
+
+        Args:
+            poses: a pose file (see :func:`read_pose_file`), a :class:`PoseSequence`, or None: MediaPipe
+                on the video (needs the ``pose`` extra).
+            fps: frame rate of in-memory frames (default 30); files know theirs.
+            hop: frames between window starts (default: one window span).
+            pose_cache: folder where extracted poses are cached (a second call reuses them).
+            max_gap: longest run of frames without a person that is interpolated (default 15).
+            progress: ``progress(stage, done, total)``, stage ``poses`` or ``windows``.
+        """
+        from vpnet import poses as mp_poses
+
+        is_file = isinstance(video_or_frames, (str, Path))
+        frames_in_memory = None
+        if not is_file:
+            frames_in_memory = [np.asarray(f) for f in video_or_frames]
+            if not frames_in_memory:
+                raise DataError(None, "no frames given")
+            bad = next((f for f in frames_in_memory if f.dtype != np.uint8 or f.ndim != 3 or f.shape[2] != 3), None)
+            if bad is not None:
+                raise ValueError(f"frames must be (H, W, 3) uint8 RGB, got {bad.shape} {bad.dtype}")
+        what = str(video_or_frames) if is_file else "the frames"
+        notes: list[str] = []
+        if is_file:
+            from vpnet.data.video import open_video
+
+            src = open_video(video_or_frames)
+            n_video, size, fps_v = src.num_frames, src.size, src.fps
+        else:
+            n_video = len(frames_in_memory)
+            size = (int(frames_in_memory[0].shape[1]), int(frames_in_memory[0].shape[0]))
+            fps_v = float(fps or 30.0)
+        # Poses: a file, a sequence, or MediaPipe on the video.
+        if isinstance(poses, PoseSequence):
+            seq, pose_source = poses, poses.source or "poses given"
+        elif poses is not None:
+            seq, pose_source = read_pose_file(poses, image_size=size), str(poses)
+        else:
+            if self.spec.uses_poses:  # before spending time on extraction
+                self.check_layout("ntu25", "MediaPipe (mapped onto NTU-25)")
+            cb = (lambda i: progress("poses", i + 1, n_video)) if progress else None
+            gap = mp_poses.MAX_GAP if max_gap is None else max_gap
+            if is_file:
+                mpp = mp_poses.load_or_extract(video_or_frames, cache_dir=pose_cache, max_gap=gap, progress=cb)
+            else:
+                mpp = mp_poses.fill_gaps(mp_poses.extract_poses(frames_in_memory, fps=fps_v, progress=cb), max_gap=gap)
+            notes += [f"no person in frames {a}-{b - 1}: the nearest pose is used" for a, b in mpp.missing]
+            notes += [f"no person in frames {a}-{b - 1}: interpolated" for a, b in mpp.filled]
+            seq, pose_source = mpp.to_sequence(), f"MediaPipe Pose {mp_poses.MEDIAPIPE_VERSION} (model_complexity=1)"
+        if self.spec.uses_poses:
+            self.check_layout(seq.layout, pose_source)
+        n = min(n_video, seq.num_frames)
+        if n_video != seq.num_frames:
+            notes.append(f"video has {n_video} frames, poses {seq.num_frames}: using the first {n}")
+            seq = dataclasses.replace(seq, xyz=seq.xyz[:n], uv=None if seq.uv is None else seq.uv[:n],
+                                      present=seq.present[:n])
+        track = clips.actor_track(seq)
+        windows = self._windows(seq, track, n, size, hop)
+        inputs_of = self._inputs(seq, track)
+        total = len(windows)
+
+        def score(k: int, crops: np.ndarray | None) -> None:
+            feeds = inputs_of(windows[k], crops)
+            out = self.backend(feeds)
+            logits = out["logits"][0].astype(np.float64)
+            e = np.exp(logits - logits.max())
+            windows[k].scores = (e / e.sum()).astype(np.float32)
+            windows[k].a_s = out["a_s"][0] if "a_s" in out else None
+            windows[k].a_t = out["a_t"][0] if "a_t" in out else None
+            if progress:
+                progress("windows", k + 1, total)
+
+        if self.spec.uses_video:
+            frames = mp_poses.iter_frames(video_or_frames if is_file else frames_in_memory)
+            stream_windows(frames, windows, self.spec.crop_size, score)
+        else:
+            for k in range(total):
+                score(k, None)
+        scores = np.max(np.stack([w.scores for w in windows]), axis=0)
+        return Prediction(classes=self.class_names, scores=scores, windows=windows, num_frames=n, fps=float(fps_v),
+                          size=size, video=what if is_file else "", poses=pose_source, notes=notes, sequence=seq)
+
+    def _windows(self, seq: PoseSequence, track: np.ndarray, n: int, size: tuple[int, int],
+                 hop: int | None) -> list[Window]:
+        s = self.spec
+        plan = plan_windows(n, s.clip_len, stride=s.frame_stride, hop=hop)
+        uv = clips.video_uv(seq, size)
+        whole = clips.people_box(uv, seq.present) if uv is not None else None
+        out = []
+        for w in plan:
+            box = clips.crop_box(None if uv is None else uv[w], seq.present[w], size, margin=s.crop_margin,
+                                 fallback=whole)
+            pose_frames = w[clips.pose_positions(s.clip_len, s.t_p)]
+            out.append(Window(int(w.min()), int(w.max()), w, pose_frames, box))
+        return out
+
+    def _inputs(self, seq: PoseSequence, track: np.ndarray) -> Callable[[Window, np.ndarray | None], dict]:
+        def inputs(win: Window, crops: np.ndarray | None) -> dict[str, np.ndarray]:
+            feeds = {}
+            if self.spec.uses_poses:
+                feeds["poses"] = clips.actor_poses(seq, win.pose_frames, track)[None]
+            if crops is not None:
+                feeds["video"] = np.ascontiguousarray(clips.to_model_range(crops[None]))
+            return feeds
+
+        return inputs
+
+
+def stream_windows(frames: Iterable[np.ndarray], windows: list[Window], size: int,
+                   on_window: Callable[[int, np.ndarray], None]) -> None:
+    """Walk the frames once, crop each to the boxes of the windows that use it, and call
+    ``on_window(k, crops (T, size, size, 3))`` as soon as window ``k`` has all its frames.
+
+    Only the crops of unfinished windows are held.
+    """
+    uses: dict[int, list[tuple[int, np.ndarray]]] = {}
+    last = {}
+    for k, w in enumerate(windows):
+        for f in np.unique(w.frames):
+            uses.setdefault(int(f), []).append((k, np.flatnonzero(w.frames == f)))
+        last.setdefault(int(w.frames.max()), []).append(k)
+    buffers: dict[int, np.ndarray] = {}
+    done = 0
+    for i, frame in enumerate(frames):
+        for k, pos in uses.get(i, ()):
+            buf = buffers.get(k)
+            if buf is None:
+                buf = buffers[k] = np.empty((len(windows[k].frames), size, size, 3), dtype=np.uint8)
+            buf[pos] = clips.crop_resize(frame[None], windows[k].box, size)[0]
+        for k in last.get(i, ()):
+            on_window(k, buffers.pop(k))
+            done += 1
+        if done == len(windows):
+            return
+    if done < len(windows):
+        raise DataError(None, f"the video ended after {i + 1} frames, before the last window was complete "
+                              "(truncated file?)")

@@ -1,0 +1,83 @@
+"""Visual backbones by name (``model.backbone``): the registry that config validation, the model builder
+and ``vpnet weights convert`` all read.
+
+A backbone is a module with ``forward_features(x)`` -> f (N, C, t_c, m, n) and ``forward(x)`` -> logits,
+and class attributes ``out_channels`` (C), ``temporal_stride`` (T / t_c) and ``spatial_stride`` (H / m).
+Adding one is one file: the module, its builder ``(*, weights=None, num_classes=..., bn_momentum=0.1)``,
+and a :func:`register_backbone` call. Torch-free: builders are named ``"module:function"`` and imported
+when first built, so validating a config loads no model.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from vpnet.errors import ConfigError
+
+__all__ = ["BackboneSpec", "register_backbone", "get_backbone", "backbone_names"]
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """How to build one visual backbone."""
+
+    #: the ``model.backbone`` value.
+    name: str
+    #: ``(*, weights, num_classes, bn_momentum[, pixel_norm]) -> nn.Module``, or ``"module:function"``.
+    builder: str | Callable[..., Any]
+    #: the ``model.pixel_norm`` values its weights may expect; the first is the default. A backbone that
+    #: lists several takes ``pixel_norm=`` in its builder, and `vpnet weights convert` asks which one.
+    pixel_norms: tuple[str, ...] = ("none",)
+    #: the state-dict key of the classifier's bias (its length is the class count; ``vpnet weights convert``).
+    head_bias: str = ""
+    #: (temporal, spatial) stride of the feature map, the module's ``temporal_stride``/``spatial_stride``
+    #: as data, so that a config is checked (model.clip_len, model.crop_size multiples) without building
+    #: the model; None: not checked at load time (the model's forward still checks).
+    strides: tuple[int, int] | None = None
+    description: str = ""
+
+    def build(self, *, weights: Any = None, num_classes: int = 0, bn_momentum: float = 0.1,
+              pixel_norm: str = "none") -> Any:
+        """The backbone, with ``weights`` (a known name or a file) loaded; ``num_classes=0``: no classifier."""
+        if pixel_norm not in self.pixel_norms:
+            raise ConfigError(f"model.pixel_norm={pixel_norm} does not fit backbone {self.name}: its weights "
+                              f"take model.pixel_norm={' or '.join(self.pixel_norms)}")
+        fn = self.builder
+        if isinstance(fn, str):
+            module, _, attr = fn.partition(":")
+            fn = getattr(importlib.import_module(module), attr)
+        extra = {"pixel_norm": pixel_norm} if len(self.pixel_norms) > 1 else {}
+        return fn(weights=weights, num_classes=num_classes, bn_momentum=bn_momentum, **extra)
+
+
+_REGISTRY: dict[str, BackboneSpec] = {}
+
+
+def register_backbone(spec: BackboneSpec) -> BackboneSpec:
+    """Make ``spec`` buildable as ``model.backbone=<spec.name>``; returns it."""
+    if spec.name in _REGISTRY and _REGISTRY[spec.name] != spec:
+        raise ConfigError(f"backbone {spec.name!r} is registered already")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def get_backbone(name: str) -> BackboneSpec:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ConfigError(f"model.backbone must be one of {', '.join(_REGISTRY)}; got {name!r}") from None
+
+
+def backbone_names() -> tuple[str, ...]:
+    return tuple(_REGISTRY)
+
+
+register_backbone(BackboneSpec(
+    "i3d", "vpnet.models.i3d:inception_i3d", head_bias="logits.conv3d.bias", strides=(8, 32),
+    description="Inception-v1 I3D (Carreira & Zisserman 2017), Mixed_5c: 1024 x T/8 x H/32 x W/32"))
+register_backbone(BackboneSpec(
+    "resnext101", "vpnet.models.resnext3d:resnext3d_101", pixel_norms=("none", "hara_activitynet", "hara_kinetics"),
+    head_bias="fc.bias", strides=(16, 32), description="3D ResNeXt-101 32x4d (Hara et al. 2018), last stage: 2048 x T/16 x H/32 x W/32"))

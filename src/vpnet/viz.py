@@ -1,0 +1,199 @@
+"""The paper's figures (matplotlib; each function writes a PNG and returns the Figure).
+
+- :func:`plot_attention_over_time` (Fig. 5b): a window's frames with A_ST = A_S x A_T over the crop.
+- :func:`joint_activations` + :func:`plot_joint_activations` (Fig. 5a): the GCN's activation of each
+  joint over the t_p poses, joints in body order (spine and head, arms, legs).
+- :func:`plot_tsne` (Fig. 6b): t-SNE of the features of chosen classes for two checkpoints side by
+  side (scikit-learn, the ``viz`` extra).
+- :func:`dynamicity` + :func:`plot_accuracy_vs_dynamicity` (Fig. 6a): dynamicity = mean Procrustes
+  distance between consecutive poses (:func:`scipy.spatial.procrustes`, which removes translation,
+  scale and rotation); accuracy per class against it.
+- :func:`plot_class_difference`: per-class accuracy of run B minus run A from their ``per_class.csv``
+  (the paper's "+44.3 % clapping").
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from vpnet.skeletons import get_layout
+
+__all__ = ["plot_attention_over_time", "joint_activations", "plot_joint_activations", "plot_tsne", "dynamicity",
+           "plot_accuracy_vs_dynamicity", "plot_class_difference", "body_order"]
+
+
+def _figure(width: float, height: float, ncols: int = 1, nrows: int = 1):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(nrows, ncols, figsize=(width, height), dpi=100, squeeze=False)
+
+
+def _save(fig, out: str | Path) -> None:
+    import io
+
+    from vpnet._io import atomic_write_bytes
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    atomic_write_bytes(out, buf.getvalue())
+
+
+def plot_attention_over_time(crops: np.ndarray, a_s: np.ndarray, a_t: np.ndarray | None, out: str | Path, *,
+                             title: str = "") -> object:
+    """Fig. 5b. ``crops`` (T, S, S, 3) uint8: a window's frames; ``a_s`` (m, n); ``a_t`` (t_c,) or None.
+
+    One panel per feature step t (its middle frame), A_S x A_T[t] (scaled by the largest step) over it.
+    """
+    import cv2
+
+    t_c = 1 if a_t is None else len(a_t)
+    fig, axes = _figure(2.2 * t_c, 2.6, ncols=t_c)
+    weights = np.ones(1) if a_t is None else np.asarray(a_t) / max(float(np.max(a_t)), 1e-8)
+    size = crops.shape[1:3]
+    for t in range(t_c):
+        frame = crops[min(int((t + 0.5) * len(crops) / t_c), len(crops) - 1)]
+        heat = cv2.resize(np.asarray(a_s, np.float32), (size[1], size[0]), interpolation=cv2.INTER_LINEAR) * weights[t]
+        ax = axes[0, t]
+        ax.imshow(frame)
+        ax.imshow(heat, cmap="jet", alpha=0.45, vmin=0, vmax=1)
+        ax.set_title(f"t={t}" + ("" if a_t is None else f"  A_T={float(a_t[t]):.2f}"), fontsize=8)
+        ax.axis("off")
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    _save(fig, out)
+    return fig
+
+
+def body_order(layout: str = "ntu25") -> list[int]:
+    """Joint indices in body order: spine and head, left arm, right arm, left leg, right leg."""
+    lay = get_layout(layout)
+    groups = [("spine", "neck", "head", "hip_center", "shoulder_center"), ("shoulder_l", "elbow_l", "wrist_l",
+              "hand_l", "handtip_l", "thumb_l"), ("shoulder_r", "elbow_r", "wrist_r", "hand_r", "handtip_r", "thumb_r"),
+              ("hip_l", "knee_l", "ankle_l", "foot_l"), ("hip_r", "knee_r", "ankle_r", "foot_r")]
+    order: list[int] = []
+    for group in groups:
+        for prefix in group:
+            order += [i for i, j in enumerate(lay.joints) if j.startswith(prefix) and i not in order]
+    return order + [i for i in range(lay.num_joints) if i not in order]
+
+
+def joint_activations(pose_backbone, poses: np.ndarray) -> np.ndarray:
+    """The GCN's activation per pose and joint: mean over channels of ELU(f+) (eq. 1), (t_p, J).
+
+    ``pose_backbone`` is a :class:`~vpnet.models.pose.GCNPoseBackbone`; ``poses`` (3, t_p, J) metres.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    with torch.no_grad():
+        x = torch.as_tensor(np.asarray(poses, np.float32))[None]
+        f = F.elu(pose_backbone.graph_conv(x))[0]  # (64, t_p, J)
+    return f.abs().mean(0).numpy()
+
+
+def plot_joint_activations(act: np.ndarray, out: str | Path, *, layout: str = "ntu25", title: str = "") -> object:
+    """Fig. 5a: ``act`` (t_p, J) as a heat map, joints (rows) in :func:`body_order`, poses as columns."""
+    order = body_order(layout)
+    names = [get_layout(layout).joints[i] for i in order]
+    fig, axes = _figure(6, 0.22 * len(order) + 1.2)
+    ax = axes[0, 0]
+    im = ax.imshow(np.asarray(act)[:, order].T, aspect="auto", cmap="viridis")
+    ax.set_yticks(range(len(order)), names, fontsize=6)
+    ax.set_xlabel("pose (time step)")
+    ax.set_title(title or "GCN joint activation", fontsize=9)
+    fig.colorbar(im, ax=ax)
+    fig.tight_layout()
+    _save(fig, out)
+    return fig
+
+
+def plot_tsne(features: Sequence[np.ndarray], labels: Sequence[np.ndarray], class_names: Sequence[str],
+              out: str | Path, *, titles: Sequence[str] = ("A", "B"), classes: Sequence[int] | None = None,
+              seed: int = 0) -> object:
+    """Fig. 6b: t-SNE of (N_i, D) features with (N_i,) labels, one panel per model, chosen ``classes``."""
+    from vpnet.extras import require
+
+    manifold = require("sklearn.manifold", extra="viz", what="the t-SNE figure")
+    fig, axes = _figure(5 * len(features), 4.5, ncols=len(features))
+    for ax, feats, labs, title in zip(axes[0], features, labels, titles):
+        feats, labs = np.asarray(feats, np.float64), np.asarray(labs)
+        keep = np.isin(labs, classes) if classes is not None else np.ones(len(labs), bool)
+        feats, labs = feats[keep], labs[keep]
+        perplexity = max(2.0, min(30.0, (len(feats) - 1) / 3))
+        emb = manifold.TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(feats)
+        for c in np.unique(labs):
+            ax.scatter(*emb[labs == c].T, s=10, label=class_names[int(c)])
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0, -1].legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    _save(fig, out)
+    return fig
+
+
+def dynamicity(xyz: np.ndarray) -> float:
+    """Mean Procrustes distance between consecutive poses of one person, ``xyz`` (T, J, 3); 0 for T < 2."""
+    from vpnet.extras import require
+
+    spatial = require("scipy.spatial", extra="viz", what="dynamicity (Procrustes distance)")
+    xyz = np.asarray(xyz, np.float64)
+    xyz = xyz[np.isfinite(xyz).all(axis=(1, 2))]
+    if len(xyz) < 2:
+        return 0.0
+    return float(np.mean([spatial.procrustes(a, b)[2] for a, b in zip(xyz[:-1], xyz[1:])]))
+
+
+def plot_accuracy_vs_dynamicity(dyn: np.ndarray, acc: np.ndarray, class_names: Sequence[str], out: str | Path, *,
+                                labels: Sequence[str] = ("accuracy",), title: str = "") -> object:
+    """Fig. 6a: per-class accuracy (K,) or (R, K) for R runs against per-class dynamicity (K,)."""
+    dyn = np.asarray(dyn, np.float64)
+    acc = np.atleast_2d(np.asarray(acc, np.float64))
+    order = np.argsort(dyn)
+    fig, axes = _figure(7, 4)
+    ax = axes[0, 0]
+    for row, label in zip(acc, labels):
+        ax.plot(dyn[order], 100 * row[order], marker="o", label=label)
+    for k in order:
+        ax.annotate(class_names[k], (dyn[k], 100 * acc[0, k]), fontsize=6)
+    ax.set_xlabel("dynamicity (mean Procrustes distance between consecutive poses)")
+    ax.set_ylabel("accuracy %")
+    ax.legend(fontsize=7)
+    ax.set_title(title or "accuracy vs dynamicity", fontsize=9)
+    fig.tight_layout()
+    _save(fig, out)
+    return fig
+
+
+def read_per_class(path: str | Path) -> dict[str, float]:
+    """``per_class.csv`` of ``vpnet evaluate`` -> {class name: accuracy} (classes without test items left out)."""
+    with open(path, newline="") as f:
+        return {r["class_name"]: float(r["accuracy"]) for r in csv.DictReader(f) if r["accuracy"]}
+
+
+def plot_class_difference(a: str | Path, b: str | Path, out: str | Path, *, top: int = 20,
+                          labels: Sequence[str] = ("A", "B")) -> object:
+    """Per-class accuracy of B minus A (percentage points), the ``top`` largest changes, sorted."""
+    acc_a, acc_b = read_per_class(a), read_per_class(b)
+    common = [c for c in acc_a if c in acc_b]
+    if not common:
+        raise ValueError(f"{a} and {b} have no class in common")
+    diff = sorted(((100 * (acc_b[c] - acc_a[c]), c) for c in common), key=lambda x: -abs(x[0]))[:top]
+    diff.sort()
+    fig, axes = _figure(7, 0.25 * len(diff) + 1.3)
+    ax = axes[0, 0]
+    ax.barh([c for _, c in diff], [d for d, _ in diff], color=["tab:green" if d >= 0 else "tab:red" for d, _ in diff])
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_xlabel(f"accuracy {labels[1]} - {labels[0]} (percentage points)")
+    ax.tick_params(axis="y", labelsize=7)
+    fig.tight_layout()
+    _save(fig, out)
+    return fig

@@ -1,0 +1,59 @@
+"""``configs/metafile.yaml``: every preset says what it reproduces, and ``vpnet info --presets`` shows it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from vpnet.cli import app
+from vpnet.errors import ConfigError
+from vpnet.presets import list_presets, read_metafile
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+PRESETS = list_presets(CONFIGS)
+ENTRIES = {e.name: e for e in read_metafile(CONFIGS)}
+
+
+@pytest.mark.parametrize("preset", PRESETS, ids=lambda p: p.stem)
+def test_every_preset_has_an_entry(preset):
+    entry = ENTRIES[preset.stem]
+    assert (CONFIGS.parent / entry.config) == preset
+    if entry.paper is not None:
+        assert entry.paper.metric == ("mean_class" if "smarthome" in preset.stem else "top1")
+        assert 30 < entry.paper.value < 100
+
+
+def test_entries_hold_the_papers_numbers():
+    """A few rows read back from the paper's tables (Table 1 l1/l3, Table 5 RN3D101, Table 6, Table 7)."""
+    got = {name: (e.paper.table, e.paper.value) for name, e in ENTRIES.items() if e.paper is not None}
+    assert got["i3d_ntu120-xsub"] == ("Table 1", 77.0)
+    assert got["vpn_i3d_ntu120-xset"] == ("Table 1", 87.8)
+    assert got["vpn_resnext101_ntu60-xview"] == ("Table 5", 98.0)
+    assert got["vpn_i3d_smarthome-cv1"] == ("Table 6", 43.8)
+    assert got["vpn_i3d_nucla-v3"] == ("Table 7", 93.5)
+    assert got["vpn-spatial-gcn_i3d_smarthome-cs"] == ("Table 4", 58.4)
+    assert ENTRIES["i3d_ntu60-xsub"].paper is None  # the paper has no I3D row for NTU-60
+
+
+def test_a_preset_without_an_entry_and_an_entry_without_a_preset_are_errors(tmp_path):
+    copy = tmp_path / "configs"
+    shutil.copytree(CONFIGS, copy)
+    (copy / "vpn_i3d_ntu60-xsub.yaml").rename(copy / "vpn_i3d_ntu60-xsub-renamed.yaml")
+    with pytest.raises(ConfigError, match=r"entries without a preset: vpn_i3d_ntu60-xsub; "
+                                          r"presets without an entry: vpn_i3d_ntu60-xsub-renamed"):
+        read_metafile(copy)
+
+
+def test_info_presets_prints_each_preset_with_its_paper_number(monkeypatch):
+    monkeypatch.chdir(CONFIGS.parent)
+    result = CliRunner().invoke(app, ["info", "--presets"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert len(lines) == len(PRESETS)
+    row = next(line for line in lines if line.startswith("vpn_i3d_ntu60-xsub "))
+    assert "93.5 % top-1" in row and "Table 5" in row
+    row = next(line for line in lines if line.startswith("vpn_i3d_smarthome-cs "))
+    assert "60.8 % mean per-class" in row
