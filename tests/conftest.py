@@ -39,3 +39,23 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     if os.environ.get("VPNET_TEST_REAL_CACHE") != "1" and "VPNET_CACHE" not in os.environ:
         monkeypatch.setenv("VPNET_CACHE", str(tmp_path_factory.getbasetemp() / "vpnet-cache"))
     yield
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_log_handlers():
+    """Remove the console handlers a CLI command added (``logging.basicConfig`` in ``vpnet prepare``, the
+    ``vpnet`` logger's of :func:`vpnet.engine.logs.setup_logging`): in-process CLI tests give each command a
+    stderr that is closed afterwards, and a handler left on it would turn the next command's warnings into a
+    "Logging error" traceback in its output."""
+    import logging
+
+    package = logging.getLogger("vpnet")
+    before = set(logging.root.handlers) | set(package.handlers)
+    yield
+    for logger in (logging.root, package):
+        for handler in logger.handlers[:]:
+            if handler not in before and (type(handler) is logging.StreamHandler or getattr(handler, "_vpnet", False)):
+                logger.removeHandler(handler)
+                handler.close()
+    if not package.handlers:
+        package.propagate = True

@@ -1,4 +1,5 @@
-"""File writes that never leave a half-written file behind (weights, checkpoints, run files).
+"""File writes that never leave a half-written file behind (weights, checkpoints, run files), and the one
+check that an output location can be written, which every command that writes runs before working.
 
 Torch-free, so that anything may use it without loading torch.
 """
@@ -11,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write_bytes", "write_safetensors"]
+__all__ = ["atomic_write_bytes", "check_writable", "write_safetensors"]
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -54,6 +55,38 @@ def _fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def check_writable(path: str | Path, *, what: str = "output", folder: bool = True) -> Path:
+    """``path`` if a command can write it, else an :class:`~vpnet.errors.OutputError` naming it and why.
+
+    Run before any work, so that a long evaluation or preparation never ends in a traceback at its
+    first write. ``folder``: ``path`` is a folder to write into (created later, with its parents);
+    else a file. Writability is probed by creating (and removing) a file in the nearest folder that
+    exists: permission bits say nothing for root, and ``os.access`` misses read-only mounts and
+    pseudo file systems such as ``/proc``. Nothing is left behind.
+    """
+    from vpnet.errors import OutputError
+
+    path = Path(path).expanduser()
+    target = f"{what} {path}" if what else str(path)
+    if path.exists():
+        if folder and not path.is_dir():
+            raise OutputError(f"cannot write {target}: it is a file, not a folder")
+        if not folder and path.is_dir():
+            raise OutputError(f"cannot write {target}: it is a folder; give a file name")
+    existing = path if folder and path.is_dir() else path.parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputError(f"cannot write {target}: {existing} is a file, so nothing can be created under it")
+    probe = existing / f".vpnet-write-probe-{uuid.uuid4().hex}"
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError as e:
+        raise OutputError(f"cannot write {target}: {existing} is not writable ({e.strerror})") from None
+    probe.unlink(missing_ok=True)
+    return path
 
 
 def write_safetensors(path: str | Path, tensors: Mapping[str, Any], metadata: Mapping[str, str] | None = None) -> Path:

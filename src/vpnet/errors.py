@@ -1,8 +1,12 @@
 """The errors vpnet raises on purpose: one small hierarchy, torch-free, imported by every layer.
 
-Every problem a user can fix (a config, a file, a checkpoint, a run that cannot go on) is a
-:class:`VpnetError`; the CLI turns each kind into its exit code in one place
-(:mod:`vpnet.cli._errors`). Anything else is a bug and keeps its traceback.
+Every problem a user can fix (a config, a file, a checkpoint, an output that cannot be written, a run
+that cannot go on) is a :class:`VpnetError`; anything else that escapes is a bug and keeps its
+traceback. The CLI turns each kind into one ``error: ...`` line and an exit code in one place
+(``vpnet.cli._errors.EXIT_CODES``, listed in the README).
+
+The classes keep the built-in base their predecessors had (``ValueError``, ``RuntimeError``,
+``OSError``), so code that caught those still does.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 __all__ = ["VpnetError", "ConfigError", "DataError", "WeightsError", "DownloadError", "CheckpointError",
-           "TrainingError"]
+           "TrainingError", "OutputError", "InferenceError", "is_worker_death"]
 
 
 class VpnetError(Exception):
@@ -18,7 +22,13 @@ class VpnetError(Exception):
 
 
 class ConfigError(VpnetError, ValueError):
-    """A config value that is missing, unknown, of the wrong type or contradicts another."""
+    """A config or command-line value that is missing, unknown, of the wrong type or contradicts another;
+    the message names the key and the problem."""
+
+
+class OutputError(VpnetError, OSError):
+    """An output location that cannot be written (a file in the way, a read-only file system, a full
+    disk); checked before any work starts where possible."""
 
 
 class DataError(VpnetError, ValueError):
@@ -36,7 +46,7 @@ class DataError(VpnetError, ValueError):
 
 
 class WeightsError(DataError):
-    """A checkpoint that cannot be used: wrong checksum, corrupt, or not fitting the model."""
+    """Pretrained weights that cannot be used: wrong checksum, corrupt, or not fitting the model."""
 
 
 class DownloadError(WeightsError):
@@ -44,8 +54,20 @@ class DownloadError(WeightsError):
 
 
 class CheckpointError(VpnetError, ValueError):
-    """A training checkpoint or run folder that cannot be used as asked."""
+    """A training checkpoint or run folder that cannot be used as asked (keys, shapes, not a checkpoint)."""
 
 
 class TrainingError(VpnetError, RuntimeError):
-    """Training cannot go on (non-finite loss, no usable data); the message says what was kept."""
+    """Training cannot go on (NaN loss, non-finite gradients with ``skip_nonfinite`` off, a dead data
+    worker, a full disk); the message says what was kept and how to go on."""
+
+
+class InferenceError(VpnetError, ValueError):
+    """A model or an input that cannot be used for inference (a foreign ONNX file, a checkpoint without its
+    config, poses of another skeleton); the message names the file and the fix."""
+
+
+def is_worker_death(error: BaseException) -> bool:
+    """Whether ``error`` is PyTorch's report of a DataLoader worker process that died (killed by a signal,
+    e.g. the out-of-memory killer, or exited unexpectedly): a RuntimeError that only its text identifies."""
+    return isinstance(error, RuntimeError) and not isinstance(error, VpnetError) and "DataLoader worker" in str(error)

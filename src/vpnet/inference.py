@@ -39,7 +39,7 @@ import numpy as np
 
 from vpnet.data import clips
 from vpnet.data.types import DataError, PoseSequence
-from vpnet.errors import VpnetError
+from vpnet.errors import InferenceError  # re-exported
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +48,6 @@ __all__ = ["Recognizer", "Prediction", "Window", "ModelSpec", "load_recognizer",
 
 ONNX_FORMAT = "vpnet.onnx.v1"
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg")
-
-
-class InferenceError(VpnetError, ValueError):
-    """A model or an input that cannot be used for inference; the message names the file and the fix."""
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vpnet.config import ADJACENCIES
+from vpnet.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,7 @@ def get_layout(name: str) -> Layout:
     try:
         return LAYOUTS[name]
     except KeyError:
-        raise ValueError(f"unknown skeleton layout {name!r}; known: {', '.join(LAYOUTS)}") from None
+        raise ConfigError(f"unknown skeleton layout {name!r}; known: {', '.join(LAYOUTS)}") from None
 
 
 def adjacency(layout: Layout | str, *, alpha: float = 5.0, beta: float = 2.0,

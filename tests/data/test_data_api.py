@@ -69,16 +69,28 @@ def test_check_paths_missing_list_manifest_store_features(tmp_path):
 # dataset_records / dataset_info
 
 
-def test_dataset_records_passes_the_missing_list_and_warns_without_it(tmp_path, caplog):
+def test_dataset_records_passes_the_missing_list_and_warns_only_when_unset(tmp_path, caplog):
     ds = synthetic.make_ntu(tmp_path, num_classes=2, per_class=6, frames=16, videos=False)
     listed = ds.names[:2]  # samples with a (here: complete) skeleton file, excluded by the list
     (tmp_path / "missing.txt").write_text("2 samples\n\n" + "\n".join(listed) + "\n")
     base = dict(dataset="ntu60", protocol="cs", pose_dir=str(ds.pose_dir))
+    # not given at all (the reader called directly, or a config where no layer sets it): a warning
+    from vpnet.data import ntu
+    from vpnet.engine.config import load_config
+
+    for unset in (lambda: ntu.records(pose_dir=ds.pose_dir, protocol="cs", split="all"),
+                  lambda: load_config(None, ["data.dataset=ntu60", f"data.pose_dir={ds.pose_dir}"])):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="vpnet.data"):
+            unset()
+        warnings = [r.getMessage() for r in caplog.records if "missing_list" in r.getMessage()]
+        assert len(warnings) == 1
+        assert "302 samples listed in NTU_RGBD_samples_with_missing_skeletons.txt" in warnings[0]
+    # data.missing_list=null: kept knowingly, no warning
+    caplog.clear()
     with caplog.at_level(logging.WARNING, logger="vpnet.data"):
-        every = dataset_records(DataConfig(**base), "all")
-    warnings = [r.getMessage() for r in caplog.records if "missing_list" in r.getMessage()]
-    assert len(warnings) == 1
-    assert "302 samples listed in NTU_RGBD_samples_with_missing_skeletons.txt" in warnings[0]
+        every = dataset_records(DataConfig(**base, missing_list=None), "all")
+    assert not [r for r in caplog.records if "missing_list" in r.getMessage()]
     assert [r.name for r in every] == sorted(ds.names) and not every.skipped
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="vpnet.data"):

@@ -61,9 +61,13 @@ def test_a_finished_run_is_not_trained_again_and_fresh_start_is_refused(tiny):
 
 
 def test_global_batch_must_add_up():
-    cfg = load_config(None, ["data.batch_size=3", "train.global_batch=16"])
-    with pytest.raises(ConfigError, match=r"global_batch=16 must equal data.batch_size \(3\) x processes \(1\)"):
-        resolve_grad_accum(cfg, 1)
+    # one process: caught when the config is loaded
+    with pytest.raises(ConfigError, match=r"train.global_batch=16 is not a multiple of data.batch_size=3"):
+        load_config(None, ["data.batch_size=3", "train.global_batch=16"])
+    # several processes: known only when training starts
+    cfg = load_config(None, ["data.batch_size=4", "train.global_batch=16"])
+    with pytest.raises(ConfigError, match=r"global_batch=16 must equal data.batch_size \(4\) x processes \(3\)"):
+        resolve_grad_accum(cfg, 3)
     assert resolve_grad_accum(load_config(None, ["data.batch_size=4"]), 2) == 2
     with pytest.raises(ConfigError, match="set train.grad_accum=4"):
         resolve_grad_accum(load_config(None, ["data.batch_size=4", "train.grad_accum=2"]), 1)

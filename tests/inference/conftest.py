@@ -69,7 +69,7 @@ def train_tiny(root: Path, *, skeleton: str = "ntu25") -> Path:
     """Train the tiny VPN with the ``vpnet train`` CLI; returns the run folder."""
     manifest = make_data(root / "data")
     run = root / "run"
-    cmd = [sys.executable, "-m", "vpnet.cli", "train", f"name=tiny", f"output_dir={root}",
+    cmd = [sys.executable, "-m", "vpnet.cli", "train", "name=tiny", f"output_dir={root}",
            "data.dataset=custom", "data.protocol=split", f"data.manifest={manifest}", "data.batch_size=2",
            "data.num_workers=0", "model.variant=l3", "model.num_classes=2", "model.clip_len=8",
            "model.crop_size=64", "model.t_p=4", "model.dropout=0.0", f"model.skeleton={skeleton}",

@@ -119,3 +119,29 @@ def test_bad_input_clear_error_no_output(case, tiny_run, tiny_data, tmp_path, mo
     assert expect in res.output and "Traceback" not in res.output
     assert not out.exists() and not vout.exists()
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize("command", [
+    ["predict", "VIDEO", "--run", "MISSING", "--out", "OUT"],
+    ["predict", "VIDEO", "--run", "MISSING", "--out", "{tmp}/ok.json", "--video-out", "OUT"],
+    ["export", "--run", "MISSING", "--format", "torchscript", "--out", "OUT"],
+    ["pose", "extract", "VIDEO", "--out", "OUT"],
+    ["viz", "attention", "VIDEO", "--run", "MISSING", "--out", "OUT"],
+    ["viz", "class-diff", "MISSING", "MISSING", "--out", "OUT"],
+    ["viz", "dynamicity", "-c", "MISSING", "--per-class", "MISSING", "--out", "OUT"],
+], ids=["predict-out", "predict-video-out", "export", "pose-extract", "viz-attention", "viz-class-diff",
+        "viz-dynamicity"])
+def test_unwritable_output_is_checked_before_any_work(command, tiny_data, tmp_path):
+    """An output under a file: exit 4 and one line naming it, before the model, the data or the video is read
+    (the run, config and CSV files named here do not exist, and that error does not come first)."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("in the way")
+    out = blocker / "result.x"
+    args = [str(a).replace("VIDEO", str(tiny_data / "left0.mp4")).replace("MISSING", str(tmp_path / "missing"))
+            .replace("OUT", str(out)).replace("{tmp}", str(tmp_path)) for a in command]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 4, res.output
+    lines = [line for line in res.output.splitlines() if line.strip()]
+    assert lines == [f"error: cannot write {lines[0].split('cannot write ')[1]}"] and str(out) in lines[0], res.output
+    assert "a-file is a file, so nothing can be created under it" in lines[0] and "Traceback" not in res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]

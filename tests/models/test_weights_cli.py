@@ -78,7 +78,7 @@ def test_convert_refuses_a_checkpoint_of_another_architecture(tmp_path):
     assert "missing from the checkpoint (" in result.output
     assert not dst.exists()
     result = runner.invoke(app, ["weights", "convert", str(src), str(dst), "--arch", "c3d"])
-    assert result.exit_code == 1 and "--arch must be one of i3d, resnext101" in result.output
+    assert result.exit_code == 2 and "--arch must be one of i3d, resnext101" in result.output
 
 
 def test_convert_gives_clear_errors_for_places_it_cannot_write(tmp_path):
@@ -87,12 +87,12 @@ def test_convert_gives_clear_errors_for_places_it_cannot_write(tmp_path):
     folder = tmp_path / "out"
     folder.mkdir()
     result = runner.invoke(app, ["weights", "convert", str(src), str(folder)])
-    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
     assert f"error: {folder} is a folder; give the file to write, e.g. {folder / 'rgb.safetensors'}" in result.output
     blocker = tmp_path / "file"
     blocker.write_text("a file where a folder should be")
     result = runner.invoke(app, ["weights", "convert", str(src), str(blocker / "x.safetensors")])
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 4, result.output  # an output that cannot be written (README: exit codes)
     assert result.output.startswith(f"error: cannot write {blocker / 'x.safetensors'}: "), result.output
     assert isinstance(result.exception, SystemExit)  # handled, not a traceback
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "out", "rgb.pt"] and not list(folder.iterdir())
@@ -108,10 +108,10 @@ def test_convert_resnext_records_the_pixel_norm(tmp_path):
                _use_new_zipfile_serialization=False)
     dst = tmp_path / "rn101.safetensors"
     result = runner.invoke(app, ["weights", "convert", str(src), str(dst), "--arch", "resnext101"])
-    assert result.exit_code == 1 and "--pixel-norm is required for resnext101" in result.output and not dst.exists()
+    assert result.exit_code == 2 and "--pixel-norm is required for resnext101" in result.output and not dst.exists()
     result = runner.invoke(app, ["weights", "convert", str(src), str(dst), "--arch", "i3d", "--pixel-norm",
                                  "hara_kinetics"])
-    assert result.exit_code == 1 and "--pixel-norm must be one of none for i3d" in result.output
+    assert result.exit_code == 2 and "--pixel-norm must be one of none for i3d" in result.output
     result = runner.invoke(app, ["weights", "convert", str(src), str(dst), "--arch", "resnext101",
                                  "--pixel-norm", "hara_activitynet"])
     assert result.exit_code == 0, result.output

@@ -3,49 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
 import typer
 
+from vpnet._io import check_writable
 from vpnet.cli._errors import user_errors
-
-
-@contextmanager
-def inference_errors() -> Iterator[None]:
-    """:func:`user_errors` plus the inference errors (a missing extra, a model that does not fit)."""
-    with user_errors():
-        try:
-            yield
-        except Exception as e:
-            from vpnet.extras import MissingExtraError
-            from vpnet.inference import InferenceError
-
-            if isinstance(e, (MissingExtraError, InferenceError)):
-                typer.echo(f"error: {e}", err=True)
-                raise typer.Exit(1) from None
-            raise
 
 
 def _video_files(folder: Path) -> list[Path]:
     from vpnet.inference import VIDEO_SUFFIXES
 
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
-
-
-def _check_writable(path: Path, what: str) -> None:
-    """Fail before any work when ``path`` (or the nearest existing folder above it) cannot be written."""
-    import os
-
-    from vpnet.data.types import DataError
-
-    probe = path if path.is_dir() else path.parent
-    while not probe.exists():
-        probe = probe.parent
-    if not os.access(probe, os.W_OK):
-        raise DataError(path, f"{what}: {probe} is not writable")
 
 
 def predict_command(
@@ -70,7 +40,7 @@ def predict_command(
     extra: `vpnet pose install`) unless --poses is given; they are cached next to the JSON."""
     from vpnet.data.types import DataError
 
-    with inference_errors():
+    with user_errors():
         if sum(x is not None for x in (run, checkpoint, onnx)) != 1:
             raise typer.BadParameter("give exactly one of --run, --checkpoint, --onnx")
         if not video.exists():
@@ -89,9 +59,9 @@ def predict_command(
         else:
             jobs = [(video, out or Path(f"{video.stem}.json"), video_out)]
         for _, j, vo in jobs:
-            _check_writable(j, "result JSON")
+            check_writable(j, what="result JSON", folder=False)
             if vo is not None:
-                _check_writable(vo, "annotated video")
+                check_writable(vo, what="annotated video", folder=False)
         if poses is not None and not poses.is_file():
             raise DataError(poses, "pose file not found")
         from vpnet.inference import load_recognizer
@@ -141,12 +111,12 @@ def export_command(
 ) -> None:
     """Export a trained recognizer: clip + poses in, class logits and attention (A_S, A_T) out, plain
     tensors at the training input size, dynamic batch. ONNX opset 18 (the export extra)."""
-    with inference_errors():
+    with user_errors():
         if (run is None) == (checkpoint is None):
             raise typer.BadParameter("give exactly one of --run, --checkpoint")
         if fmt not in ("onnx", "torchscript"):
             raise typer.BadParameter(f"--format must be onnx or torchscript, got {fmt!r}")
-        _check_writable(out, "export")
+        check_writable(out, what="export", folder=False)
         from vpnet.export import export_model
 
         path = export_model(out=out, fmt=fmt, run=run, checkpoint=checkpoint)
@@ -182,9 +152,10 @@ def pose_extract_command(
     out: Path = typer.Option(..., "--out", "-o", help="Output .npz (MediaPipe 'world' and 'image', (T, 33, 4))."),
 ) -> None:
     """Run MediaPipe Pose on a video and save the landmarks (read by --poses and custom manifests)."""
-    with inference_errors():
+    with user_errors():
         from vpnet.poses import extract_poses, fill_gaps, save_poses
 
+        check_writable(out, what="pose file", folder=False)
         poses = extract_poses(video)
         filled = fill_gaps(poses)
         save_poses(out, poses, video=video if video.is_file() else None)

@@ -7,7 +7,8 @@ from typing import List, Optional
 
 import typer
 
-from vpnet.cli._errors import load, user_errors
+from vpnet.cli._errors import EXIT_ITEMS_FAILED, load, user_errors
+from vpnet.errors import ConfigError
 
 OVERRIDES_HELP = ("Dotted overrides after the config, e.g. data.dataset=ntu60 data.video_dir=/data/nturgb+d_rgb "
                   "data.pose_dir=/data/nturgb+d_skeletons.")
@@ -34,7 +35,7 @@ def _collect(cfg, store: Path, protocols: list[str] | None, splits: list[str] | 
     reader = get_dataset(cfg.dataset)
     missing = [f"data.{k}" for k, v in reader.paths(cfg).items() if not v and k not in reader.optional_paths]
     if missing:
-        raise ValueError(f"{cfg.dataset}: prepare reads the raw videos and poses; set {' and '.join(missing)}")
+        raise ConfigError(f"{cfg.dataset}: prepare reads the raw videos and poses; set {' and '.join(missing)}")
     raw = dataclasses.replace(cfg, prepared_dir=None)
     records, left_out = [], {}
     # every protocol of the dataset, so one store serves them all; a protocol the reader does not list
@@ -88,17 +89,18 @@ def prepare_command(
     k, n = _parse_shard(shard)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     with user_errors():
+        from vpnet._io import check_writable
         from vpnet.data.prepared import PrepareOptions, prepare
 
         cfg = load(config, overrides).data
         try:  # a store, dataset, protocol, split or folder not given or that does not exist
             store = out or (Path(cfg.prepared_dir) if cfg.prepared_dir else None)
             if store is None:
-                raise ValueError("no store folder: give --out DIR (or set data.prepared_dir)")
+                raise ConfigError("no store folder: give --out DIR (or set data.prepared_dir)")
+            check_writable(store, what="store folder")
             read_poses, records, left_out = _collect(cfg, store, protocols, splits)
-        except ValueError as e:
-            typer.echo(f"error: {e}", err=True)
-            raise typer.Exit(2) from None
+        except ValueError as e:  # DataError included: a folder or split named by the config
+            raise ConfigError(str(e)) from None
         summary = prepare(records, store, read_poses=read_poses,
                           options=PrepareOptions(dataset=cfg.dataset, size=size, margin=margin, quality=quality),
                           shard=(k, n), workers=workers, left_out=left_out, progress=progress)
@@ -108,4 +110,4 @@ def prepare_command(
     if summary.failed or summary.left_out or summary.notes:
         typer.echo(f"report: {summary.report}")
     if summary.failed:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_ITEMS_FAILED)

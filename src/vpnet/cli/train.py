@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from vpnet.cli._errors import load, user_errors
+from vpnet.cli._errors import EXIT_SIGTERM, load, user_errors
 
 OVERRIDES_HELP = "Dotted overrides applied after the config file, e.g. model.t_p=30 train.epochs=2 data.batch_size=2."
 
@@ -39,7 +39,7 @@ def train_command(
         result = train(cfg, run_dir=run_dir, resume=resume or "auto")
     if result.interrupted:
         typer.echo(f"interrupted; checkpoint written in {result.run_dir / 'checkpoints'} (run again to resume)", err=True)
-        raise typer.Exit(143)
+        raise typer.Exit(EXIT_SIGTERM)
     s = result.state
     best = (f", best validation {s.best_metric * 100:.2f} % at epoch {s.best_epoch} ({result.best_weights})"
             if s.best_metric is not None else "")

@@ -7,7 +7,8 @@ from typing import List, Optional
 
 import typer
 
-from vpnet.cli.predict import inference_errors
+from vpnet._io import check_writable
+from vpnet.cli._errors import user_errors
 
 app = typer.Typer(help="The paper's figures: attention, joint activations, t-SNE, dynamicity, class differences.",
                   no_args_is_help=True)
@@ -33,12 +34,15 @@ def attention_command(
     joints_out: Optional[Path] = typer.Option(None, "--joints-out", help="Also the GCN joint activations (Fig. 5a)."),
 ) -> None:
     """A_ST over time on the frames of one window (Fig. 5b), optionally the GCN joint activations (Fig. 5a)."""
-    with inference_errors():
+    with user_errors():
         from vpnet.data import clips
         from vpnet.data.video import open_video
         from vpnet.inference import Recognizer, TorchBackend, load_model
         from vpnet.viz import joint_activations, plot_attention_over_time, plot_joint_activations
 
+        for target in (out, joints_out):
+            if target is not None:
+                check_writable(target, what="figure", folder=False)
         model, spec = load_model(run=run, checkpoint=checkpoint)
         if model.vpn is None:
             raise typer.BadParameter(f"variant {spec.variant} has no attention (use an l2 or l3 model)")
@@ -66,9 +70,10 @@ def class_diff_command(
     label: List[str] = typer.Option(["A", "B"], "--label", help="Names of A and B (twice)."),
 ) -> None:
     """Per-class accuracy of B minus A, in percentage points (the paper's "+44.3 % clapping")."""
-    with inference_errors():
+    with user_errors():
         from vpnet.viz import plot_class_difference
 
+        check_writable(out, what="figure", folder=False)
         for p in (a, b):
             if not p.is_file():
                 raise FileNotFoundError(f"per-class file not found: {p} (written by vpnet evaluate)")
@@ -84,14 +89,14 @@ def _features(run: Path, split: str):
 
     from vpnet.cli._errors import load
     from vpnet.engine.evaluate import find_weights
-    from vpnet.engine.builders import build_model, build_split, check_dataset, make_loader
+    from vpnet.engine.builders import build_model, build_split, check_dataset, make_loader, require_items
     from vpnet.engine.forward import eval_clips, forward_clips
     from vpnet.engine.distributed import ShardSampler
 
     cfg = load(run / "config.yaml", [])
     info = check_dataset(cfg, [split])
+    ds = require_items(cfg, split, build_split(cfg, split, mode="test", clips=eval_clips(cfg)))
     model = build_model(cfg, torch.device("cpu"), checkpoint=find_weights(run)).eval()
-    ds = build_split(cfg, split, mode="test", clips=eval_clips(cfg))
     loader = make_loader(ds, batch_size=1, sampler=ShardSampler(len(ds), world_size=1, rank=0), num_workers=0,
                          device=torch.device("cpu"))
     grabbed = []
@@ -118,11 +123,12 @@ def tsne_command(
     out: Path = typer.Option(..., "--out", "-o", help="PNG file."),
 ) -> None:
     """t-SNE of the features of chosen classes, one panel per run (Fig. 6b; the viz extra)."""
-    with inference_errors():
+    with user_errors():
         from vpnet.extras import require
         from vpnet.viz import plot_tsne
 
         require("sklearn", extra="viz", what="the t-SNE figure")
+        check_writable(out, what="figure", folder=False)
         data = [_features(r, split) for r in runs]
         names = data[0][2]
         chosen = None
@@ -147,7 +153,7 @@ def dynamicity_command(
 ) -> None:
     """Per-class accuracy against action dynamicity (Fig. 6a): the mean Procrustes distance between
     consecutive poses of each video's main actor, averaged per class."""
-    with inference_errors():
+    with user_errors():
         import numpy as np
 
         from vpnet.cli._errors import load
@@ -155,6 +161,7 @@ def dynamicity_command(
         from vpnet.data import clips
         from vpnet.viz import dynamicity, plot_accuracy_vs_dynamicity, read_per_class
 
+        check_writable(out, what="figure", folder=False)
         cfg = load(config, [])
         info = dataset_info(cfg.data)
         read = get_dataset(cfg.data.dataset).read_poses

@@ -8,28 +8,26 @@ from typing import Iterator, Optional
 
 import typer
 
+from vpnet.cli._errors import user_errors
 from vpnet.config import PIXEL_NORMS
 from vpnet.models.registry import backbone_names, get_backbone
 
 app = typer.Typer(help="Pretrained weights: fetch, verify, convert, list.", no_args_is_help=True)
 
 
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(1)
-
-
 @contextmanager
 def _user_errors(doing: str) -> Iterator[None]:
-    """Bad checkpoints, unknown names, unwritable places: one ``error:`` line and exit code 1."""
-    try:
-        yield
-    except ValueError as exc:  # WeightsError is a DataError, a ValueError
-        _fail(str(exc))
-    except OSError as exc:  # no permission, a full disk, a file where a folder should be
-        # os.replace(tmp, dst) names the destination second
-        where = exc.filename2 or exc.filename
-        _fail(f"cannot {doing}: {exc.strerror or exc}" + (f" ({where})" if where else ""))
+    """Bad checkpoints, unknown names, unwritable places: :func:`vpnet.cli._errors.user_errors`; the
+    weights module's plain ValueErrors (an unknown name) are weights problems here."""
+    from vpnet.errors import VpnetError, WeightsError
+
+    with user_errors(doing):
+        try:
+            yield
+        except ValueError as exc:
+            if isinstance(exc, VpnetError):
+                raise
+            raise WeightsError(None, str(exc)) from None
 
 
 @app.command("list")
@@ -62,7 +60,10 @@ def fetch(
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     with _user_errors(f"fetch {name} into {w.weights_dir()}"):
+        from vpnet._io import check_writable
+
         spec = w.get_spec(name)
+        check_writable(w.weights_dir(), what="weights cache folder")
         path = w.fetch(spec, source=source, force=force)
     typer.echo(f"{name}: {path} (checkpoint sha256 {spec.member_sha256[:12]}... verified, "
                f"{spec.num_classes} classes)")
@@ -81,18 +82,23 @@ def convert(
         "i3d: none."),
 ) -> None:
     """Check a checkpoint against the architecture and write it as safetensors (load it with weights=DST)."""
-    if arch not in backbone_names():
-        _fail(f"--arch must be one of {', '.join(backbone_names())}, got {arch!r}")
-    spec = get_backbone(arch)
-    allowed = spec.pixel_norms
-    if pixel_norm is None and len(allowed) > 1:
-        _fail(f"--pixel-norm is required for {arch} ({', '.join(allowed)}): a checkpoint does not say "
-              "which input it was trained on")
-    pixel_norm = pixel_norm or allowed[0]
-    if pixel_norm not in allowed:
-        _fail(f"--pixel-norm must be one of {', '.join(allowed)} for {arch}, got {pixel_norm!r}")
-    if dst.is_dir():
-        _fail(f"{dst} is a folder; give the file to write, e.g. {dst / (src.stem + '.safetensors')}")
+    from vpnet._io import check_writable
+    from vpnet.errors import ConfigError
+
+    with _user_errors(f"write {dst}"):
+        if arch not in backbone_names():
+            raise ConfigError(f"--arch must be one of {', '.join(backbone_names())}, got {arch!r}")
+        spec = get_backbone(arch)
+        allowed = spec.pixel_norms
+        if pixel_norm is None and len(allowed) > 1:
+            raise ConfigError(f"--pixel-norm is required for {arch} ({', '.join(allowed)}): a checkpoint does not "
+                              "say which input it was trained on")
+        pixel_norm = pixel_norm or allowed[0]
+        if pixel_norm not in allowed:
+            raise ConfigError(f"--pixel-norm must be one of {', '.join(allowed)} for {arch}, got {pixel_norm!r}")
+        if dst.is_dir():
+            raise ConfigError(f"{dst} is a folder; give the file to write, e.g. {dst / (src.stem + '.safetensors')}")
+        check_writable(dst, what="", folder=False)
     import torch
 
     from vpnet.models import weights as w

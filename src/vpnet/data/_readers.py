@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from vpnet.data.types import DataError, SampleRecord
+from vpnet.errors import ConfigError
 
 log = logging.getLogger("vpnet.data")
 
@@ -65,7 +66,7 @@ def choice(value: str, allowed: Sequence[str], what: str, *, aliases: Mapping[st
     v = value.lower()
     v = (aliases or {}).get(v, v)
     if v not in allowed:
-        raise ValueError(f"{what} are {', '.join(allowed)}{hint}; got {value!r}")
+        raise ConfigError(f"{what} are {', '.join(allowed)}{hint}; got {value!r}")
     return v
 
 
@@ -105,20 +106,35 @@ def read_text(path: str | Path, what: str = "file") -> str:
 
 
 def load_json(path: str | Path) -> Any:
+    """The parsed JSON of ``path``; DataError for anything that is not valid JSON, including nesting so
+    deep (``[[[[...``) that the parser runs out of stack (a RecursionError otherwise)."""
     try:
         return json.loads(read_bytes(path))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, an integer of over 4300 digits
         raise DataError(path, f"not valid JSON: {e}") from None
+    except RecursionError:
+        raise DataError(path, "not usable JSON: nested too deeply for the parser") from None
+
+
+#: the largest float32. Readers return float32 arrays: a finite number beyond this (``1e39``) would
+#: become inf there, so readers check values against it before the cast, as they check for NaN/inf.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def check_finite(path: str | Path, arr: np.ndarray, what: str, present: np.ndarray | None = None) -> None:
-    """DataError naming the first frame/body with a NaN or inf in ``arr`` (T, M, ...) where present."""
-    bad = ~np.isfinite(arr).reshape(arr.shape[0], arr.shape[1], -1).all(axis=-1)
+    """DataError naming the first frame/body with a NaN or inf in ``arr`` (T, M, ...) where present, or
+    a value beyond float32's range (inf once stored as float32)."""
+    with np.errstate(invalid="ignore"):
+        ok = np.abs(np.asarray(arr, dtype=np.float64)) <= FLOAT32_MAX  # False for NaN too
+    bad = ~ok.reshape(arr.shape[0], arr.shape[1], -1).all(axis=-1)
     if present is not None:
         bad &= present
     if bad.any():
         t, m = np.argwhere(bad)[0]
-        raise DataError(path, f"{what} of body {m} in frame {t} is not finite (NaN or inf)")
+        values = np.asarray(arr[t, m], dtype=np.float64).ravel()
+        first = values[~(np.abs(values) <= FLOAT32_MAX)][0]
+        why = "is not finite (NaN or inf)" if not np.isfinite(first) else f"holds {first:g}, beyond float32's range"
+        raise DataError(path, f"{what} of body {m} in frame {t} {why}")
 
 
 def project(xyz: np.ndarray, camera: tuple[float, float, float]) -> np.ndarray:
@@ -196,7 +212,7 @@ def pair(dataset: str, split: str, describe: Callable[[str], dict[str, Any] | No
         without a file in a given folder.
     """
     if video_dir is None and pose_dir is None:
-        raise ValueError(f"{dataset} records need video_dir, pose_dir or both")
+        raise ConfigError(f"{dataset} records need video_dir, pose_dir or both")
     videos = scan(video_dir, video_suffixes, f"{dataset} video", folder_name=folder_name)
     poses = scan(pose_dir, pose_suffixes, f"{dataset} pose")
 

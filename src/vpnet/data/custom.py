@@ -55,6 +55,7 @@ import numpy as np
 from vpnet.data._readers import Records, Skipped, check_finite, finish, load_json, read_bytes, read_text
 from vpnet.data.registry import DatasetReader
 from vpnet.data.types import DataError, PoseSequence, SampleRecord
+from vpnet.errors import ConfigError
 from vpnet.skeletons import get_layout, mediapipe_to_ntu25
 
 LAYOUT = "ntu25"
@@ -121,7 +122,7 @@ def _generic(p: Path, data: dict[str, np.ndarray], layout: str | None) -> PoseSe
     t, m = xyz.shape[:2]
     uv = None
     if "uv" in data:
-        uv = np.asarray(data["uv"], dtype=np.float32)
+        uv = np.asarray(data["uv"], dtype=np.float64)  # range-checked below, before the float32 cast
         uv = uv[:, None] if uv.ndim == 3 else uv
         if uv.shape != (t, m, lay.num_joints, 2):
             raise DataError(p, f"uv has shape {data['uv'].shape}; expected {(t, m, lay.num_joints, 2)} like xyz")
@@ -183,6 +184,8 @@ def _mediapipe(p: Path, world: np.ndarray, image: np.ndarray, image_size: tuple[
         uv = uv * np.asarray(image_size, dtype=np.float64)
         size = (int(image_size[0]), int(image_size[1]))
     nan = ~present[:, None, None]
+    check_finite(p, xyz[:, None], "world landmarks", present[:, None])
+    check_finite(p, uv[:, None], "image landmarks", present[:, None])
     xyz = np.where(nan, np.nan, xyz).astype(np.float32)[:, None]
     uv = np.where(nan, np.nan, uv).astype(np.float32)[:, None]
     return PoseSequence(xyz=xyz, uv=uv, present=present[:, None].copy(), layout="ntu25", source=str(p) if p else "",
@@ -202,12 +205,15 @@ class Manifest:
     classes: list[str]
     #: False when no row has a label: an inference-only manifest (items get :data:`UNLABELLED`).
     labelled: bool = True
+    #: True when the manifest names no class list (``classes.txt`` beside it, or ``classes`` in a JSON
+    #: manifest) and ``classes`` was inferred from the labels it uses.
+    inferred: bool = False
 
 
 def read_manifest(path: str | Path | None) -> Manifest:
     """Read a CSV/JSON manifest (module docstring); paths resolve against its folder."""
     if path is None:
-        raise ValueError("custom data needs a manifest (a CSV/JSON file: data.manifest, or data.split_dir "
+        raise ConfigError("custom data needs a manifest (a CSV/JSON file: data.manifest, or data.split_dir "
                          "holding manifest.csv)")
     p = Path(path)
     explicit: list[str] | None = None
@@ -250,7 +256,7 @@ def read_manifest(path: str | Path | None) -> Manifest:
                 r[key] = str(q if q.is_absolute() else (p.parent / q))
             else:
                 r[key] = None
-    return Manifest(path=p, rows=rows, classes=classes, labelled=bool(labels))
+    return Manifest(path=p, rows=rows, classes=classes, labelled=bool(labels), inferred=explicit is None)
 
 
 def class_names(manifest: str | Path) -> list[str]:
@@ -308,7 +314,7 @@ def records(*, manifest: str | Path | None, protocol: str = "split", split: str)
     """
     man = read_manifest(manifest)
     if split != "all" and not any(protocol in r for r in man.rows):
-        raise ValueError(f"manifest {man.path} has no split column {protocol!r}")
+        raise ConfigError(f"manifest {man.path} has no split column {protocol!r}")
     items: list[SampleRecord] = []
     skipped: list[Skipped] = []
     seen: set[str] = set()

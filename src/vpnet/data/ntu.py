@@ -29,9 +29,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from vpnet.data._readers import SPLITS, Records, choice, log, pair, read_bytes, read_text, resource_lines, strip_suffix
+from vpnet.data._readers import (FLOAT32_MAX, SPLITS, Records, choice, log, pair, read_bytes, read_text,
+                                 resource_lines, strip_suffix)
 from vpnet.data.registry import DatasetReader
 from vpnet.data.types import DataError, PoseSequence
+from vpnet.errors import ConfigError
 
 try:  # the C reader (setup.py builds it when a compiler is found); without it, the numpy reader
     from vpnet.data._skeleton import parse as _fast_parse
@@ -102,15 +104,17 @@ def parse_name(name: str | Path) -> NTUName:
     return parts
 
 
-def class_names(version: int = 60) -> list[str]:
-    """The 60 or 120 action names; index = 0-based label (action ``A(i+1)``)."""
+def class_names(version: int | str = 60) -> list[str]:
+    """The 60 or 120 action names; index = 0-based label (action ``A(i+1)``). ``version``: 60, 120, or
+    the dataset names ``"ntu60"``/``"ntu120"`` (as in ``data.dataset``)."""
     return list(resource_lines("ntu120_classes.txt")[: _num_classes(version)])
 
 
-def _num_classes(version: int) -> int:
-    if version not in PROTOCOLS:
-        raise ValueError(f"NTU RGB+D version must be 60 or 120, got {version!r}")
-    return version
+def _num_classes(version: int | str) -> int:
+    text = str(version).lower().removeprefix("ntu")
+    if not text.isdigit() or int(text) not in PROTOCOLS:
+        raise ConfigError(f"NTU RGB+D version must be 60 or 120 (or 'ntu60', 'ntu120'), got {version!r}")
+    return int(text)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -188,6 +192,8 @@ def read_skeleton(path: str | Path, *, dtype: np.dtype | type = np.float32) -> N
         raise DataError(p, f"line {header_lines[b] + 3 + j}: trackingState {state[b, j]:g} is not 0, 1 or 2 "
                            "(values shifted between lines?)")
 
+    _check_range(p, header_lines, body_vals, joint_vals)
+
     # Bodies get slots in order of first appearance; a (rare) repeated id within one frame is a
     # second body, not an overwrite.
     slot_of = {bid: m for m, bid in enumerate(dict.fromkeys(ids))}
@@ -202,6 +208,17 @@ def read_skeleton(path: str | Path, *, dtype: np.dtype | type = np.float32) -> N
     present = np.zeros((num_frames, m), dtype=bool)
     present[frames, slots] = True
     return NTUSkeleton(joints=joints, bodies=bodies, body_ids=tuple(slot_of), present=present, source=str(p))
+
+
+def _check_range(p: Path, header_lines: np.ndarray, body_vals: np.ndarray, joint_vals: np.ndarray) -> None:
+    """DataError naming the line of the first value beyond float32's range (``1e39``: finite as parsed,
+    inf in the float32 arrays and in every PoseSequence), for the C and the numpy reader alike."""
+    for vals, what in ((body_vals, "body line"), (joint_vals.reshape(len(joint_vals), -1), "joint line")):
+        ok = np.abs(vals) <= FLOAT32_MAX
+        if not ok.all():
+            row, col = np.argwhere(~ok)[0]
+            line = header_lines[row] + 1 if what == "body line" else header_lines[row] + 3 + col // len(JOINT_FIELDS)
+            raise DataError(p, f"line {line}: {what} value {vals[row, col]:g} is beyond float32's range")
 
 
 def _split_repeated_ids(frames: np.ndarray, ids: list[str]) -> tuple[dict[str, int], np.ndarray]:
@@ -322,7 +339,7 @@ def version_of(protocol: str) -> int:
         return 60
     if prot in ("csub", "cset", "xset"):
         return 120
-    raise ValueError(f"unknown NTU RGB+D protocol {protocol!r}: NTU-60 has cs, cv; NTU-120 has csub, cset")
+    raise ConfigError(f"unknown NTU RGB+D protocol {protocol!r}: NTU-60 has cs, cv; NTU-120 has csub, cset")
 
 
 def is_train(name: NTUName, *, version: int, protocol: str) -> bool:
@@ -377,8 +394,12 @@ def read_missing_list(path: str | Path) -> set[str]:
     return names
 
 
+#: ``records(missing_list=...)`` not given (warns), as opposed to None (kept knowingly, no warning).
+NOT_GIVEN: Any = object()
+
+
 def records(*, video_dir: str | Path | None = None, pose_dir: str | Path | None = None, protocol: str,
-            split: str, version: int | None = None, missing_list: str | Path | None = None) -> Records:
+            split: str, version: int | None = None, missing_list: str | Path | None = NOT_GIVEN) -> Records:
     """The samples of one split, found by scanning the folders as the release ships them.
 
     Args:
@@ -388,7 +409,9 @@ def records(*, video_dir: str | Path | None = None, pose_dir: str | Path | None 
         split: ``train``, ``test`` or ``all``.
         version: 60 or 120; by default the protocol's. NTU-60 from an NTU-120 folder takes setups 1-17.
         missing_list: the official list of samples with missing or incomplete skeletons, excluded (and
-            reported) as the protocols say; without it they are kept and a warning is logged.
+            reported) as the protocols say. None keeps them (a knowing choice: no warning); not given,
+            they are kept and a warning says so. (From a config, ``data.missing_list`` is always given:
+            :func:`vpnet.engine.config.load_config` warns when no layer of the config sets it.)
 
     Returns:
         :class:`Records` sorted by name; ``.skipped`` lists the items left out (a video without
@@ -398,6 +421,8 @@ def records(*, video_dir: str | Path | None = None, pose_dir: str | Path | None 
     prot = _resolve(version, protocol)
     dataset = f"NTU RGB+D {version}"
     split = choice(split, SPLITS, f"{dataset} splits")
+    warn = missing_list is NOT_GIVEN
+    missing_list = None if warn else missing_list
     missing = read_missing_list(missing_list) if missing_list is not None else set()
 
     def describe(name: str) -> dict | None:
@@ -413,7 +438,7 @@ def records(*, video_dir: str | Path | None = None, pose_dir: str | Path | None 
     out = pair(dataset, split, describe, video_dir=video_dir, video_suffixes=(VIDEO_SUFFIX,),
                video_file="video {}" + VIDEO_SUFFIX, pose_dir=pose_dir, pose_suffixes=(SKELETON_SUFFIX,),
                pose_file="skeleton {}" + SKELETON_SUFFIX)
-    if missing_list is None:
+    if warn:
         file, count = MISSING_LISTS[version]
         log.warning("%s %s: the official protocol excludes the %d samples listed in %s from the official "
                     "NTU RGB+D repository; without that list they are used (set data.missing_list=...)",

@@ -100,7 +100,7 @@ def read_poses(path: str | Path) -> PoseSequence:
         raise DataError(p, "not an N-UCLA skeleton file: expected a JSON object with 'skeletons'")
     try:
         sk = np.asarray(doc["skeletons"], dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer beyond float64
         raise DataError(p, "'skeletons' is not a T x 20 x 3 list of numbers") from None
     if sk.ndim != 3 or sk.shape[1:] != (NUM_JOINTS, 3) or sk.shape[0] == 0:
         raise DataError(p, f"'skeletons' has shape {sk.shape}; expected (T, 20, 3) with T >= 1")
@@ -120,7 +120,10 @@ def read_poses(path: str | Path) -> PoseSequence:
             raise DataError(p, f"label {doc['label']} contradicts action a{parts.action:02d} of file_name "
                                f"{doc['file_name']} (expected {ACTIONS.index(parts.action) + 1})")
     xyz = np.where(present[:, None, None], sk, np.nan).astype(np.float32)[:, None]
-    uv = project(xyz.astype(np.float64), INTRINSICS).astype(np.float32)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        uv = project(xyz.astype(np.float64), INTRINSICS)
+    check_finite(p, uv, "the pixel projection (depth z too close to 0?)", present[:, None])
+    uv = uv.astype(np.float32)
     return PoseSequence(xyz=xyz, uv=uv, present=present[:, None].copy(), layout=LAYOUT, source=str(p),
                         body_ids=("0",), image_size=IMAGE_SIZE)
 

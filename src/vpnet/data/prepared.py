@@ -33,7 +33,8 @@ frame). Formats without 2D joints store the whole frame. Frames beyond the short
 skeleton are not stored (the item notes it; see :func:`vpnet.data.clips.common_frames`).
 
 Writing is atomic (a temp file, fsync'ed, renamed into place), so a store is resumable: an item file
-that exists is complete and is skipped. (A killed run may leave ``items/.*.tmp`` files behind;
+that exists and passes :func:`check_item` (a cheap whole-file check: a file truncated or overwritten
+since fails it) is skipped; one that fails is prepared again and the report says so. (A killed run may leave ``items/.*.tmp`` files behind;
 they are never read and can be deleted when no prepare is running.)
 """
 
@@ -53,10 +54,11 @@ from urllib.parse import quote
 
 import numpy as np
 
-from vpnet._io import atomic_write_bytes, write_safetensors
 import vpnet.data.clips as clips
+from vpnet._io import atomic_write_bytes, check_writable, write_safetensors
 from vpnet.data.types import DataError, PoseSequence, SampleRecord, VideoSource
 from vpnet.data.video import check_indices, FrameCollector
+from vpnet.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -210,6 +212,25 @@ class PreparedItem:
         self.close()
 
 
+def check_item(path: str | Path) -> str | None:
+    """Why the item file at ``path`` cannot be used (truncated, overwritten, not an item), or None if
+    it is whole: its header parses, its tensors fill the file, and frames, offsets and poses agree.
+    Cheap (the header and two small tensors; no frame is decoded), so a rerun checks every item it skips."""
+    try:
+        with PreparedItem(path) as item:
+            offsets = item.video._offsets
+            jpeg = item._handle.get_slice("jpeg").get_shape()[0]
+            if len(offsets) < 2 or offsets[0] != 0 or offsets[-1] != jpeg or (np.diff(offsets) <= 0).any():
+                return f"frame offsets do not fit the {jpeg} bytes of frames"
+            if item.poses.num_frames != item.video.num_frames:
+                return f"{item.poses.num_frames} poses for {item.video.num_frames} frames"
+    except DataError as e:
+        return e.problem
+    except Exception as e:  # a key missing from a damaged header, and the like
+        return f"not a readable prepared item ({type(e).__name__}: {e})"
+    return None
+
+
 # ------------------------------------------------------------------------------------------------
 # Writing one item
 
@@ -288,7 +309,7 @@ class PrepareOptions:
 
     def __post_init__(self):
         if self.size < 16 or self.margin < 0 or not 1 <= self.quality <= 100:
-            raise ValueError(f"prepare options out of range: size {self.size} (>= 16), margin {self.margin} (>= 0), "
+            raise ConfigError(f"prepare options out of range: size {self.size} (>= 16), margin {self.margin} (>= 0), "
                              f"quality {self.quality} (1-100)")
 
 
@@ -332,10 +353,42 @@ def _prepare_one(record: SampleRecord, read_poses: Callable[[str], PoseSequence]
         return [], str(e) if isinstance(e, DataError) else f"{type(e).__name__}: {e}"
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, parent: int) -> None:
     import cv2
 
     cv2.setNumThreads(threads)  # the cores are shared out between the processes already
+    die_with_parent(parent)
+
+
+def die_with_parent(parent: int) -> None:
+    """End this (worker) process when process ``parent`` ends, however it ends (``kill -9`` included):
+    a worker that outlives ``vpnet prepare`` would go on writing into the store.
+
+    Linux: the kernel sends SIGKILL on the parent's death (``prctl(PR_SET_PDEATHSIG)``). Elsewhere a
+    daemon thread checks once a second that the parent is still this process's parent. Both then check
+    the parent once more, in case it died before the request took effect.
+    """
+    import signal
+    import sys
+    import threading
+    import time
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        if libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0) == 0:
+            if os.getppid() != parent:
+                os._exit(1)
+            return
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="vpnet-parent-watch", daemon=True).start()
 
 
 def _check_store_options(root: Path, opts: PrepareOptions) -> None:
@@ -363,12 +416,12 @@ def prepare(records: Iterable[SampleRecord], out: str | Path, *, read_poses: Cal
     ``workers`` processes (default: all cores; 0 or 1: in this process). ``read_poses`` must be a
     module-level function (it is sent to the worker processes).
     """
-    from tqdm import tqdm
+    from vpnet.progress import progress_bar
 
     k, n_shards = shard
     if not (n_shards >= 1 and 0 <= k < n_shards):
-        raise ValueError(f"shard must be K/N with 0 <= K < N, got {k}/{n_shards}")
-    root = Path(out)
+        raise ConfigError(f"shard must be K/N with 0 <= K < N, got {k}/{n_shards}")
+    root = check_writable(Path(out), what="store folder")
     root.mkdir(parents=True, exist_ok=True)
     _check_store_options(root, options)
 
@@ -377,12 +430,24 @@ def prepare(records: Iterable[SampleRecord], out: str | Path, *, read_poses: Cal
     summary = PrepareSummary(total=len(mine), report=report_path(root, shard))
     summary.left_out = [{"name": name, "status": "left out", "reason": reason}
                         for name, reason in dict(left_out).items() if shard_of(name, n_shards) == k]
-    todo = [r for r in mine if not item_path(root, r.name).is_file()]
+    todo, redo = [], []
+    for r in mine:  # an item file that exists is checked, not trusted: it may have been damaged since
+        path = item_path(root, r.name)
+        problem = check_item(path) if path.is_file() else "absent"
+        if problem is not None:
+            todo.append(r)
+            if problem != "absent":
+                log.warning("prepare: %s: the stored item is damaged (%s); preparing it again", r.name, problem)
+                redo.append({"name": r.name, "status": "note", "note": f"stored item was damaged ({problem}); "
+                                                                      "prepared again"})
+                path.unlink()
     summary.skipped = len(mine) - len(todo)
-    workers = (os.cpu_count() or 1) if workers is None else workers
+    summary.notes += redo
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    workers = cpus if workers is None else workers
 
-    with open(summary.report, "w") as report, tqdm(total=len(todo), desc=f"prepare {options.dataset}",
-                                                   unit="video", disable=not progress) as bar:
+    with open(summary.report, "w") as report, progress_bar(total=len(todo), desc=f"prepare {options.dataset}",
+                                                           unit="video", enabled=progress) as bar:
         def write(entries: list[dict]) -> None:
             report.writelines(json.dumps(e) + "\n" for e in entries)
             report.flush()
@@ -400,17 +465,17 @@ def prepare(records: Iterable[SampleRecord], out: str | Path, *, read_poses: Cal
             write(entries)
             bar.update()
 
-        write(summary.left_out)
+        write(summary.left_out + redo)
         if workers <= 1:
             for rec in todo:
                 finished(rec, *_prepare_one(rec, read_poses, str(root), options, 0))
         else:
             # Each process gets its share of the cores (1 at the default, one process per core):
             # FFmpeg's own choice, a thread per core in every process, measured 7-10 % slower.
-            threads = max(1, (os.cpu_count() or 1) // workers)
+            threads = max(1, cpus // workers)
             # spawn, not fork: forking a process whose decoder/OpenCV threads hold locks can hang the child.
             with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                     initializer=_init_worker, initargs=(threads,)) as pool:
+                                     initializer=_init_worker, initargs=(threads, os.getpid())) as pool:
                 futures = {pool.submit(_prepare_one, rec, read_poses, str(root), options, threads): rec
                            for rec in todo}
                 for fut in as_completed(futures):

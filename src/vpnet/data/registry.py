@@ -160,8 +160,8 @@ def dataset_records(cfg: DataConfig, split: str) -> list[SampleRecord]:
     if cfg.prepared_dir and not raw:
         return Records(prepared.read_records(cfg.prepared_dir, cfg.protocol, split))
     if not raw:
-        raise ValueError(f"no data for {cfg.dataset}: set data.video_dir and data.pose_dir (raw data, "
-                         "data.manifest for custom) or data.prepared_dir (a `vpnet prepare` store)")
+        raise ConfigError(f"no data for {cfg.dataset}: set data.video_dir and data.pose_dir (raw data, "
+                          "data.manifest for custom) or data.prepared_dir (a `vpnet prepare` store)")
     return reader.records(cfg, split)
 
 
@@ -202,8 +202,8 @@ def check_paths(cfg: DataConfig, *, needs_video: bool = True) -> None:
 def _int(cfg: Any, key: str) -> int:
     value = getattr(cfg, key)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"data.{key} must be an integer, got {value!r} (an unresolved interpolation? "
-                         "load configs with vpnet.engine.config.load_config, or set it)")
+        raise ConfigError(f"data.{key} must be an integer, got {value!r} (an unresolved interpolation? "
+                          "load configs with vpnet.engine.config.load_config, or set it)")
     return value
 
 

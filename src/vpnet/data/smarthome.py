@@ -37,9 +37,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from vpnet.data._readers import Records, choice, load_json, pair, read_text, resource_lines, strip_suffix
+from vpnet.data._readers import FLOAT32_MAX, Records, choice, load_json, pair, read_text, resource_lines, strip_suffix
 from vpnet.data.registry import DatasetReader
 from vpnet.data.types import DataError, PoseSequence
+from vpnet.errors import ConfigError
 
 LAYOUT = "lcrnet13"
 NUM_JOINTS = 13
@@ -104,7 +105,7 @@ def _joints(path: Path, value, dims: int, what: str, where: str) -> np.ndarray:
     """A pose2d (dims=2) / pose3d (dims=3) value as (13, dims), from any of its layouts; finite."""
     try:
         arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer beyond float64
         raise DataError(path, f"{where}: {what} is not a list of numbers") from None
     if arr.shape == (dims * NUM_JOINTS,):
         arr = arr.reshape(dims, NUM_JOINTS).T  # [13 x, 13 y(, 13 z)]
@@ -113,8 +114,10 @@ def _joints(path: Path, value, dims: int, what: str, where: str) -> np.ndarray:
     elif arr.shape != (NUM_JOINTS, dims):
         raise DataError(path, f"{where}: {what} has shape {arr.shape}; expected {dims * NUM_JOINTS} values "
                               f"([13 x, 13 y{', 13 z' if dims == 3 else ''}]) or ({dims}, 13)")
-    if not np.isfinite(arr).all():
-        raise DataError(path, f"{where}: {what} has a value that is not finite (NaN or inf)")
+    if not (np.abs(arr) <= FLOAT32_MAX).all():  # False for NaN too
+        bad = arr[~(np.abs(arr) <= FLOAT32_MAX)][0]
+        why = "a value that is not finite (NaN or inf)" if not np.isfinite(bad) else f"{bad:g}, beyond float32's range"
+        raise DataError(path, f"{where}: {what} has {why}")
     return arr
 
 
@@ -243,7 +246,7 @@ def records(*, video_dir: str | Path | None = None, pose_dir: str | Path | None 
     """
     prot = _protocol(protocol)
     if split_dir is None:
-        raise ValueError("Toyota Smarthome records need split_dir (the folder of the split files)")
+        raise ConfigError("Toyota Smarthome records need split_dir (the folder of the split files)")
 
     def describe(name: str) -> dict:
         parts = parse_name(name)

@@ -10,12 +10,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Protocol, runtime_checkable
 
 import numpy as np
 
-from vpnet.errors import DataError  # noqa: F401  (re-exported: readers and users import it from here)
+from vpnet.errors import DataError  # re-exported: readers and users import it from here
+
+__all__ = ["DataError", "PoseSequence", "SampleRecord", "VideoSource", "SAMPLE_KEYS"]
 
 
 @dataclass(frozen=True)

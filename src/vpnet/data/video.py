@@ -11,10 +11,14 @@
   so AVI is always decoded from the start and frames are counted.
 - :class:`FrameFolder` reads a folder of ``.jpg``/``.jpeg``/``.png`` frames ordered by the last
   number in their names (``frame_2.jpg`` before ``frame_10.jpg``). When some names end in ``_rgb``
-  (colour frames beside depth images, as in the N-UCLA release) only those are frames.
+  (colour frames beside depth images, as in the N-UCLA release) only those are frames. The numbers
+  must run without gaps (from any start): a missing image is a DataError, never a silent shift of
+  every later frame against the poses (no fill: a repeated frame would hide a damaged copy).
 
 ``num_frames`` is exact without decoding: the number of non-empty packets of the video stream
-(container metadata can be wrong, or 0 as in Matroska). Frame ``i`` is the ``i``-th frame in
+(container metadata can be wrong, or 0 as in Matroska). A file whose readable packets fall short of
+the count its container declares by more than :data:`TRUNCATED_TOLERANCE` is a truncated file: a
+DataError, not a shorter video (which would silently misalign every later pose). Frame ``i`` is the ``i``-th frame in
 presentation order, the convention of NTU RGB+D, whose skeleton frame ``i`` is video frame ``i``.
 
 Errors (unreadable or truncated files, out-of-range indices) raise
@@ -36,6 +40,11 @@ from vpnet.data.types import DataError
 FRAME_SUFFIXES = (".jpg", ".jpeg", ".png")
 #: containers whose packet timestamps identify frames, so that seeking can be exact.
 _PTS_RELIABLE_FORMATS = ("mov", "mp4", "matroska", "webm")
+
+#: how far the readable frame count may fall short of the count the container declares (as a fraction)
+#: before the file counts as truncated: headers and packets differ by a frame or two in sound files
+#: (edit lists, a dropped last frame), a cut-off file misses a large part.
+TRUNCATED_TOLERANCE = 0.05
 
 #: called on each decoded (H, W, 3) uint8 RGB frame, e.g. to crop and resize it at once.
 FrameTransform = Callable[[np.ndarray], np.ndarray]
@@ -274,12 +283,16 @@ class _PacketIndex:
                 raise DataError(video.path, "video stream has no frames")
             if not cc.width or not cc.height:
                 raise DataError(video.path, "video stream has no frame size")
+            claimed = int(stream.frames or 0)
+            if count < claimed * (1 - TRUNCATED_TOLERANCE) - 1:
+                raise DataError(video.path, f"only {count} of the {claimed} frames the container declares can be "
+                                            "read (truncated or corrupt file?)")
             seekable = (complete and any(f in fmt.split(",") for f in _PTS_RELIABLE_FORMATS)
                         and len(set(pts)) == len(pts) and bool(keys))
             spts = np.sort(np.asarray(pts, dtype=np.int64)) if seekable else np.empty(0, np.int64)
             return cls(
                 num_frames=count, fps=fps, size=(int(cc.width), int(cc.height)), codec=cc.name,
-                container=fmt, metadata_frames=int(stream.frames or 0),
+                container=fmt, metadata_frames=claimed,
                 frame_of_pts={int(p): i for i, p in enumerate(spts)},
                 key_pts=np.sort(np.asarray(keys, dtype=np.int64)) if seekable else np.empty(0, np.int64),
                 pts=spts,
@@ -322,6 +335,13 @@ class FrameFolder:
         if len(set(numbers)) != len(numbers):
             dup = next(n for n in numbers if numbers.count(n) > 1)
             raise DataError(self.path, f"two frame images carry the number {dup}")
+        gaps = [i for i in range(1, len(numbers)) if numbers[i] != numbers[i - 1] + 1]
+        if gaps:  # a missing frame would shift every later frame against the poses
+            i = gaps[0]
+            missing = numbers[i] - numbers[i - 1] - 1
+            raise DataError(self.path, f"frame numbers jump from {numbers[i - 1]} ({keyed[i - 1][1]}) to "
+                                       f"{numbers[i]} ({keyed[i][1]}): {missing} frame{'s' * (missing > 1)} missing; "
+                                       "frames must be numbered without gaps")
         self.files: list[Path] = [k[2] for k in keyed]
         self._fps = float(fps)
         self._size: tuple[int, int] | None = None

@@ -4,6 +4,9 @@ features), the model with its checkpoint, and the loaders."""
 from __future__ import annotations
 
 import dataclasses
+import functools
+import logging
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,13 +16,14 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from vpnet.config import Config, DataConfig
-from vpnet.engine.config import ConfigError
 from vpnet.engine.feature_store import FeatureDataset
+from vpnet.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     from vpnet.data import DatasetInfo
 
-__all__ = ["check_dataset", "loading_config", "build_split", "build_model", "make_loader"]
+__all__ = ["check_dataset", "require_items", "loading_config", "build_split", "build_model", "make_loader",
+           "available_cpus", "loader_workers"]
 
 
 def check_dataset(cfg: Config, splits: list[str] | tuple[str, ...] = (), *, labels: bool = True) -> DatasetInfo:
@@ -50,9 +54,49 @@ def check_dataset(cfg: Config, splits: list[str] | tuple[str, ...] = (), *, labe
                               "accuracy) or predicted on, not trained on; add a 'label' column")
         return info
     if info.num_classes != cfg.model.num_classes:
+        if cfg.data.dataset == "custom" and _inferred_classes(cfg):
+            # the count came from the labels in use, not from the user: the wrong number to copy blindly
+            raise ConfigError(
+                f"model.num_classes={cfg.model.num_classes} but the custom manifest names no class list, and its "
+                f"labels give {info.num_classes} class{'es' * (info.num_classes != 1)}: list the class names, one "
+                f"per line, in classes.txt beside the manifest (or under \"classes\" in a JSON manifest); set "
+                f"model.num_classes={info.num_classes} only if that is really the number of classes")
         raise ConfigError(f"model.num_classes={cfg.model.num_classes} but {info.name} ({cfg.data.protocol}) has "
                           f"{info.num_classes} classes: set model.num_classes={info.num_classes}")
     return info
+
+
+def require_items(cfg: Config, split: str, dataset: Dataset) -> Dataset:
+    """``dataset`` (of ``split``) if it has items, else a DataError saying which split is empty and why.
+
+    Every command builds the datasets of every split it needs and calls this before any work (a model
+    built, an epoch trained, a file written), so an empty split never surfaces after an hour's work.
+    """
+    if len(dataset) > 0:
+        return dataset
+    where = f"the {split!r} split of {cfg.data.dataset} (protocol {cfg.data.protocol})"
+    problems = getattr(dataset, "problems", None)
+    if problems:
+        first = "; ".join(f"{name}: {why}" for name, why in problems[:3])
+        why = f"all {len(problems)} of its items were left out ({first}{'; ...' if len(problems) > 3 else ''})"
+    elif cfg.data.feature_dir:
+        why = f"the feature cache {cfg.data.feature_dir} holds no item of it (see its failed.json)"
+    else:
+        why = "no item of the data belongs to it (check data.protocol, the split files and the data folders)"
+    raise DataError(None, f"{where} has no items: {why}")
+
+
+def _inferred_classes(cfg: Config) -> bool:
+    """Whether the custom dataset's class list was inferred from its labels (no classes.txt)."""
+    from vpnet.data import custom
+
+    manifest = custom.CUSTOM.paths(loading_config(cfg))["manifest"]
+    if manifest is None:
+        return False
+    try:
+        return custom.read_manifest(manifest).inferred
+    except ValueError:
+        return False
 
 
 def loading_config(cfg: Config) -> DataConfig:
@@ -105,7 +149,6 @@ def build_model(
         ConfigError: a ``model.*`` value the builder rejects (e.g. a ``backbone_weights`` file that does not
             exist); CheckpointError: a checkpoint that does not fit.
     """
-    from vpnet.data.types import DataError
     from vpnet.engine.checkpoint import apply_state_dict, load_state_dict
     from vpnet.models import build_recognizer
 
@@ -129,6 +172,31 @@ def build_model(
     return model
 
 
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask: a container's or a scheduler's share, not the
+    machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def loader_workers(requested: int) -> int:
+    """``data.num_workers`` capped at :func:`available_cpus` (more worker processes than CPUs only
+    compete for them, and torch warns about it); the cap is logged once per process and value."""
+    cpus = available_cpus()
+    if requested <= cpus:
+        return requested
+    _say_capped(requested, cpus)
+    return cpus
+
+
+@functools.lru_cache(maxsize=None)
+def _say_capped(requested: int, cpus: int) -> None:
+    logging.getLogger(__name__).info("data.num_workers=%d capped at the %d CPUs available to this process",
+                                     requested, cpus)
+
+
 def make_loader(
     dataset: Dataset, *, batch_size: int, sampler: Sampler[int], num_workers: int, device: torch.device
 ) -> DataLoader:
@@ -139,6 +207,7 @@ def make_loader(
     """
     from vpnet.data import collate
 
+    num_workers = loader_workers(num_workers)
     return DataLoader(
         dataset,
         batch_size=batch_size,

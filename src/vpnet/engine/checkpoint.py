@@ -36,7 +36,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from vpnet.models.weights import WeightsError, diff_state_dict, read_checkpoint, save_safetensors
+from vpnet.errors import CheckpointError, WeightsError  # CheckpointError re-exported
+from vpnet.models.weights import diff_state_dict, read_checkpoint, save_safetensors
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +51,6 @@ INIT_PREFIXES = {
     "backbone": ("backbone.",),
     "backbone+vpn": ("backbone.", "pose_backbone.", "vpn."),
 }
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that does not fit the model (keys, shapes) or is not a checkpoint at all."""
 
 
 class CorruptCheckpointError(CheckpointError):

@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from vpnet.config import MODEL_CHOICES, Config
-from vpnet.models.registry import backbone_names
+from vpnet.errors import ConfigError  # re-exported
+from vpnet.models.registry import backbone_names, get_backbone
 
 #: the key that names the files a YAML file is composed on.
 BASE_KEY = "_base_"
@@ -66,10 +67,6 @@ MINIMUM: dict[str, float] = {
     "model.num_classes": 1,
     "model.t_p": 1,
 }
-
-
-class ConfigError(ValueError):
-    """A config that cannot be used; the message names the key, the source and the problem."""
 
 
 def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> Config:
@@ -110,7 +107,26 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -
         raise ConfigError(f"config key {key!r}: {_first_line(e)}" if key else _first_line(e)) from None
     assert isinstance(cfg, Config)
     check_values(cfg)
+    _warn_unset_missing_list(cfg, layers)
     return cfg
+
+
+def _warn_unset_missing_list(cfg: Config, layers: list[tuple[str, dict[str, Any]]]) -> None:
+    """NTU without ``data.missing_list`` in any layer: the official protocol's excluded samples are kept.
+    Said once, here, where "not set" and "set to null" (a knowing choice, silent) can be told apart."""
+    if not cfg.data.dataset.startswith("ntu") or cfg.data.missing_list is not None or cfg.data.prepared_dir:
+        return
+    if any("missing_list" in (layer.get("data") or {}) for _, layer in layers):
+        return
+    import logging
+
+    from vpnet.data.ntu import MISSING_LISTS
+
+    file, count = MISSING_LISTS[120 if cfg.data.dataset == "ntu120" else 60]
+    logging.getLogger("vpnet.data").warning(
+        "%s: the official protocol excludes the %d samples listed in %s from the official NTU RGB+D repository; "
+        "data.missing_list is not set, so they are used (set data.missing_list=FILE, or null to keep them "
+        "knowingly)", cfg.data.dataset, count, file)
 
 
 def check_values(cfg: Config) -> None:
@@ -128,8 +144,45 @@ def check_values(cfg: Config) -> None:
             problems.append(f"{key}={value!r} must be >= {low:g}")
     if not 0.0 <= cfg.loss.lambda1 <= 1.0:
         problems.append(f"loss.lambda1={cfg.loss.lambda1!r} must be in [0, 1]")
+    if not problems:  # the relations between values, once each value is valid on its own
+        problems += _contradictions(cfg)
+    if len(problems) == 1:
+        raise ConfigError(f"invalid config value: {problems[0]}")
     if problems:
         raise ConfigError("invalid config values:\n  " + "\n  ".join(problems))
+
+
+def _contradictions(cfg: Config) -> list[str]:
+    """Values that are each valid but cannot go together; caught here rather than inside the model's
+    forward pass after the run folder exists."""
+    m, d, t = cfg.model, cfg.data, cfg.train
+    out = []
+    video = m.variant != "pose_only"
+    pairs = [("t_p", "poses per clip")] + ([("clip_len", "frames per clip"), ("crop_size", "crop size")] if video else [])
+    for key, what in pairs:
+        if getattr(d, key) != getattr(m, key):
+            out.append(f"data.{key}={getattr(d, key)} but model.{key}={getattr(m, key)}: the model is built for the "
+                       f"{what} the data gives; set one of them to the other's value (data.{key} defaults to "
+                       f"${{model.{key}}})")
+    if video:
+        backbone = get_backbone(m.backbone)
+        if backbone.strides is not None:
+            ts, ss = backbone.strides
+            if m.clip_len % ts or m.crop_size % ss:
+                out.append(f"model.clip_len={m.clip_len} and model.crop_size={m.crop_size} must be multiples of the "
+                           f"{m.backbone} strides ({ts} in time, {ss} in space)")
+        if m.pixel_norm not in backbone.pixel_norms:
+            out.append(f"model.pixel_norm={m.pixel_norm} does not fit backbone {m.backbone}: its weights take "
+                       f"model.pixel_norm={' or '.join(backbone.pixel_norms)}")
+    if m.variant != "l1" and m.pose_backbone == "gcn" and m.t_p < 4:
+        out.append(f"model.t_p={m.t_p}: the GCN pose backbone pools time twice by 2, so it needs t_p >= 4")
+    if t.global_batch % d.batch_size:
+        out.append(f"train.global_batch={t.global_batch} is not a multiple of data.batch_size={d.batch_size} "
+                   "(global batch = batch size x processes x train.grad_accum)")
+    if d.dataset == "custom" and not (d.manifest or d.split_dir or d.prepared_dir or d.feature_dir):
+        out.append("data.dataset=custom needs data.manifest (a CSV/JSON file listing video,poses,label) or "
+                   "data.split_dir holding manifest.csv (or a store: data.prepared_dir / data.feature_dir)")
+    return out
 
 
 def get_key(cfg: Any, dotted: str) -> Any:

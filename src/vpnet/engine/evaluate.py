@@ -24,11 +24,12 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from vpnet._io import check_writable
 from vpnet.config import Config
 from vpnet.data.types import DataError
 from vpnet.engine.checkpoint import CheckpointManager
 from vpnet.engine.distributed import DistContext, ShardSampler, all_gather_objects, init_distributed, shutdown
-from vpnet.engine.builders import build_model, build_split, check_dataset, make_loader
+from vpnet.engine.builders import build_model, build_split, check_dataset, make_loader, require_items
 from vpnet.engine.forward import batch_size_of, describe_clips, eval_clips, forward_clips
 from vpnet.engine.metrics import ClassificationMetrics, classification_metrics, write_metrics
 
@@ -60,7 +61,7 @@ def predict(
     desc: str = "evaluate",
 ) -> Predictions:
     """Scores of every item of ``dataset`` (sharded over processes, gathered on all of them)."""
-    from tqdm import tqdm
+    from vpnet.progress import progress_bar
 
     ctx = ctx or DistContext()
     sampler = ShardSampler(len(dataset), world_size=ctx.world_size, rank=ctx.rank)
@@ -71,9 +72,10 @@ def predict(
     labels: list[int] = []
     scores: list[np.ndarray] = []
     seen = 0
+    bar = progress_bar(total=len(sampler), desc=desc, unit="video", enabled=ctx.is_main)
     try:
-        for batch in tqdm(loader, desc=desc, unit="video", unit_scale=batch_size, leave=False,
-                          disable=None if ctx.is_main else True, dynamic_ncols=True):
+        for batch in loader:
+            bar.update(min(batch_size, bar.total - bar.n))  # the sampler's items this batch held, loaded or not
             n = batch_size_of(batch)
             seen += n
             if n == 0:
@@ -84,6 +86,7 @@ def predict(
             names.extend(str(x) for x in batch["name"])
             labels.extend(int(x) for x in batch["label"])
     finally:
+        bar.close()
         model.train(was_training)
     part = (names, labels, np.concatenate(scores) if scores else None, len(sampler) - seen)
     gathered = all_gather_objects(part, ctx)
@@ -144,13 +147,15 @@ def evaluate(
         setup_logging(None, rank=ctx.rank)
         run_dir = Path(run_dir) if run_dir else Path(cfg.output_dir) / cfg.name
         checkpoint = Path(checkpoint) if checkpoint else find_weights(run_dir)
+        if not checkpoint.is_file():  # before the data is scanned; the model is built once the split has items
+            raise FileNotFoundError(f"checkpoint not found: {checkpoint}")
         split = split or cfg.eval.split
         mode = cfg.eval.mode
-        out = Path(out_dir) if out_dir else run_dir / "eval" / f"{split}-{mode}"
+        out = check_writable(Path(out_dir) if out_dir else run_dir / "eval" / f"{split}-{mode}", what="output folder")
         info = check_dataset(cfg, [split], labels=False)
-        model = build_model(cfg, ctx.device, checkpoint=checkpoint, mode="exact")
         num_clips, short_side = eval_clips(cfg)
-        dataset = build_split(cfg, split, mode="test", clips=(num_clips, short_side))
+        dataset = require_items(cfg, split, build_split(cfg, split, mode="test", clips=(num_clips, short_side)))
+        model = build_model(cfg, ctx.device, checkpoint=checkpoint, mode="exact")
         log.info("evaluating %s on %s/%s %s (%d videos, %s)", checkpoint, info.name, cfg.data.protocol, split,
                  len(dataset), describe_clips(num_clips, short_side))
         pred = predict(

@@ -18,13 +18,14 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from vpnet._io import atomic_write_bytes
+from vpnet._io import atomic_write_bytes, check_writable
 from vpnet.config import Config
 from vpnet.data.types import DataError
-from vpnet.engine.builders import build_model, build_split, check_dataset
-from vpnet.engine.config import ConfigError
+from vpnet.engine.builders import build_model, build_split, check_dataset, loader_workers, require_items
+from vpnet.errors import ConfigError
 from vpnet.engine.feature_store import _dtype_name, to_bits
 from vpnet.engine.forward import eval_clips, forward_clips
+from vpnet.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +53,6 @@ def extract_features(
     Raises:
         ConfigError: bad settings, or several processes (``torchrun``): extraction is not sharded.
     """
-    from tqdm import tqdm
-
     from vpnet.data import collate
     from vpnet.engine.distributed import init_distributed, shutdown
 
@@ -65,24 +64,25 @@ def extract_features(
                           "data.prepared_dir or the raw data paths say where they are)")
     if cfg.model.variant == "pose_only":
         raise ConfigError("model.variant=pose_only has no visual backbone: there are no features to extract")
+    out = check_writable(Path(out_dir), what="feature cache folder")
     info = check_dataset(cfg, splits or ())
     splits = list(splits or info.splits)
+    num_clips, short_side = eval_clips(cfg)
+    # every split's items before any work: an empty one fails now, not after the others were extracted
+    datasets = {split: require_items(cfg, split, build_split(cfg, split, mode="train") if split == "train" else
+                                     build_split(cfg, split, mode="test", clips=(num_clips, short_side)))
+                for split in splits}
     ctx = init_distributed(cfg.train.device)
     try:
         if ctx.distributed:
             raise ConfigError(f"feature extraction runs in one process, but {ctx.world_size} were started "
                               "(torchrun): run `vpnet extract-features` without torchrun")
         model = build_model(cfg, ctx.device, checkpoint=checkpoint, mode="backbone").eval()
-        out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        num_clips, short_side = eval_clips(cfg)
         results = {}
         for split in splits:
             train_mode = split == "train"
-            if train_mode:
-                ds, passes = build_split(cfg, split, mode="train"), views
-            else:
-                ds, passes = build_split(cfg, split, mode="test", clips=(num_clips, short_side)), 1
+            ds, passes = datasets[split], views if train_mode else 1
             extra = {"backbone": cfg.model.backbone, "backbone_weights": None if checkpoint else cfg.model.backbone_weights,
                      "checkpoint": str(checkpoint) if checkpoint else None,
                      "clip_len": cfg.data.clip_len, "crop_size": cfg.data.crop_size, "t_p": cfg.data.t_p,
@@ -92,14 +92,14 @@ def extract_features(
                                   views=views if train_mode else num_clips, mode="train" if train_mode else "test",
                                   dtype=dtype, extra=extra)
             todo = writer.todo()
-            bar = tqdm(total=len(todo) * passes, desc=f"features {split}", unit="clip" if train_mode else "video",
-                       disable=None, dynamic_ncols=True)
+            bar = progress_bar(total=len(todo) * passes, desc=f"features {split}",
+                               unit="clip" if train_mode else "video")
             for view in range(passes):
                 ds.set_epoch(view)  # training view v = the dataset's sample at epoch v
                 items = np.array([i for i in todo if i not in writer.failed], dtype=np.int64)
                 bar.update(len(todo) - len(items))  # failed in an earlier view: not loaded again
                 loader = torch.utils.data.DataLoader(
-                    _Indexed(ds, items), batch_size=cfg.data.batch_size, num_workers=cfg.data.num_workers,
+                    _Indexed(ds, items), batch_size=cfg.data.batch_size, num_workers=loader_workers(cfg.data.num_workers),
                     collate_fn=_indexed_collate(collate), shuffle=False,
                 )
                 for batch, indices, failed in loader:

@@ -27,6 +27,7 @@ checkpoint and returns; the next ``vpnet train`` of the same run folder resumes 
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
 import signal
@@ -40,6 +41,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from vpnet._io import check_writable
 from vpnet.config import Config
 from vpnet.engine.checkpoint import (
     CheckpointError,
@@ -49,7 +51,7 @@ from vpnet.engine.checkpoint import (
     load_train_state,
     save_weights,
 )
-from vpnet.engine.config import ConfigError, config_to_yaml, save_config
+from vpnet.engine.config import config_to_yaml, save_config
 from vpnet.engine.distributed import (
     DistContext,
     TrainSampler,
@@ -59,18 +61,15 @@ from vpnet.engine.distributed import (
     init_distributed,
     shutdown,
 )
-from vpnet.engine.builders import build_model, build_split, check_dataset, make_loader
+from vpnet.engine.builders import build_model, build_split, check_dataset, make_loader, require_items
 from vpnet.engine.forward import autocast, batch_size_of, describe_clips, model_inputs
 from vpnet.engine.logs import RunLog, setup_logging
+from vpnet.errors import ConfigError, TrainingError, VpnetError, is_worker_death
 
 if TYPE_CHECKING:
     from vpnet.data import DatasetInfo
 
 log = logging.getLogger(__name__)
-
-
-class TrainingError(RuntimeError):
-    """Training cannot go on (NaN loss, non-finite gradients with ``skip_nonfinite`` off, ...)."""
 
 
 @dataclass
@@ -186,10 +185,38 @@ class _Trainer:
     # --- setup ------------------------------------------------------------------------------------
 
     def run(self) -> TrainResult:
+        """:meth:`_run`, with a full disk or a dead data worker turned into a TrainingError that says what
+        was kept and that rerunning resumes."""
+        try:
+            return self._run()
+        except (OSError, RuntimeError) as e:
+            step = self.state.global_step if hasattr(self, "state") else 0
+            if isinstance(e, VpnetError) or (isinstance(e, RuntimeError) and not is_worker_death(e)) or (
+                    isinstance(e, OSError) and e.errno not in _WRITE_ERRNOS):
+                raise
+            if isinstance(e, RuntimeError):
+                raise TrainingError(f"a data-loading worker process died at global step {step} ({_first_line(e)}); "
+                                    f"{self._kept()}. Run the same command again to resume; if the system killed it "
+                                    "for memory, lower data.num_workers or data.batch_size") from None
+            # a full disk (ENOSPC), a quota: config, best/final weights, logs, a CSV row
+            where = e.filename2 or e.filename or "a run file"
+            raise TrainingError(f"could not write {where} at global step {step}: {e.strerror or e}; "
+                                f"{self._kept()}. Free space and run the same command again to resume") from None
+
+    def _run(self) -> TrainResult:
         cfg, ctx = self.cfg, self.ctx
-        setup_logging(self.run_dir, rank=ctx.rank)
+        # Everything that can be refused is checked before the run folder is made: where it goes, the
+        # batch arithmetic, the data of every split the run reads.
+        check_writable(self.run_dir, what="run folder")
+        setup_logging(None, rank=ctx.rank)
         self.accum = resolve_grad_accum(cfg, ctx.world_size)
         self.info = check_dataset(cfg, ["train"])
+        self.val_split = validation_split(cfg, self.info)
+        self.train_ds = require_items(cfg, "train", build_split(cfg, "train", mode="train"))
+        # validation: one centre clip per video, or the clips a feature cache holds
+        self.val_ds = (require_items(cfg, self.val_split, build_split(cfg, self.val_split, mode="test", clips=None))
+                       if self.val_split and cfg.train.val_every else None)
+        setup_logging(self.run_dir, rank=ctx.rank)
         if cfg.train.deterministic:
             _set_deterministic(self.device)
         torch.manual_seed(cfg.train.seed)  # model initialisation: the same on every process
@@ -198,10 +225,6 @@ class _Trainer:
         self._build_model(loaded)
         self._build_optimizer(loaded)
         self.state = loaded.state if loaded else TrainState()
-        self.val_split = validation_split(cfg, self.info)
-        self.train_ds = build_split(cfg, "train", mode="train")
-        # validation: one centre clip per video, or the clips a feature cache holds
-        self.val_ds = build_split(cfg, self.val_split, mode="test", clips=None) if self.val_split and cfg.train.val_every else None
         self.val_clips = self.val_ds.clips if cfg.data.feature_dir and self.val_ds is not None else (1, None)
         self.sampler = TrainSampler(
             len(self.train_ds),
@@ -237,6 +260,13 @@ class _Trainer:
             return self._loop()
         finally:
             self.runlog.close()
+
+    def _kept(self) -> str:
+        """What a stopped run leaves to resume from, for its error message."""
+        newest = self.ckpts.list() if self.ctx.is_main else []
+        if newest:
+            return f"the newest checkpoint, {newest[0]}, is intact and a rerun resumes from it"
+        return f"no checkpoint was written yet (a rerun starts again from the beginning in {self.run_dir})"
 
     def _find_resume(self) -> LoadedTrainState | None:
         if self.resume is None:
@@ -370,7 +400,9 @@ class _Trainer:
 
     def _train_epoch(self, flag: dict[str, bool]) -> bool:
         """Steps of the current epoch from ``state.step_in_epoch``; True when stopped by SIGTERM."""
-        from tqdm import tqdm
+        from tqdm.contrib.logging import logging_redirect_tqdm
+
+        from vpnet.progress import progress_bar
 
         cfg, ctx, state = self.cfg, self.ctx, self.state
         steps = self.sampler.steps_per_epoch
@@ -381,14 +413,15 @@ class _Trainer:
         self.sampler.set_start_step(state.step_in_epoch)
         batches = iter(self.loader)
         g = cfg.train.global_batch
-        bar = tqdm(
-            total=steps * g, initial=state.step_in_epoch * g, unit="clip", unit_scale=False, dynamic_ncols=True,
-            desc=f"epoch {state.epoch + 1}/{cfg.train.epochs}", disable=None if ctx.is_main else True, leave=False,
-        )
+        bar = progress_bar(total=steps * g, initial=state.step_in_epoch * g, unit="clip",
+                           desc=f"epoch {state.epoch + 1}/{cfg.train.epochs}", enabled=ctx.is_main)
+        # log lines go above a terminal's bar instead of through it
+        redirect = logging_redirect_tqdm([logging.getLogger("vpnet")]) if ctx.is_main else nullcontext()
         lr = self.optimizer.param_groups[0]["lr"]
         window: list[float] = []  # [loss sum, ce, embed, attn, n] since the last log line
         t_log = time.perf_counter()
         steps_logged = 0
+        redirect.__enter__()
         try:
             for step in range(state.step_in_epoch, steps):
                 sums, stop = self._train_step(batches, flag)
@@ -420,6 +453,7 @@ class _Trainer:
                     self._save_checkpoint()
         finally:
             bar.close()
+            redirect.__exit__(None, None, None)
         return False
 
     def _train_step(self, batches: Iterator[dict[str, Any]], flag: dict[str, bool]) -> tuple[list[float], bool]:
@@ -465,7 +499,7 @@ class _Trainer:
         if totals[5]:
             raise TrainingError(
                 f"the loss is not finite (NaN or inf) at epoch {state.epoch + 1}, step {state.step_in_epoch + 1} of the "
-                f"epoch (global step {state.global_step + 1}); the last good checkpoint is in {self.ckpts.directory}. "
+                f"epoch (global step {state.global_step + 1}); {self._kept()}. "
                 f"Lower optim.lr, use train.amp=none, or check the data of this step."
             )
         if totals[6]:
@@ -550,6 +584,16 @@ class _Trainer:
                       f"the previous one ({previous[0].name}) is intact" if previous else "no earlier checkpoint exists")
             return
         log.debug("checkpoint %s", path)
+
+
+#: errors of a write the run cannot get past: a full disk or quota, a file too large, a file system turned
+#: read-only or a permission changed under a running job.
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _grads_finite(optimizer: torch.optim.Optimizer) -> bool:

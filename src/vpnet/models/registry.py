@@ -33,6 +33,10 @@ class BackboneSpec:
     pixel_norms: tuple[str, ...] = ("none",)
     #: the state-dict key of the classifier's bias (its length is the class count; ``vpnet weights convert``).
     head_bias: str = ""
+    #: (temporal, spatial) stride of the feature map, the module's ``temporal_stride``/``spatial_stride``
+    #: as data, so that a config is checked (model.clip_len, model.crop_size multiples) without building
+    #: the model; None: not checked at load time (the model's forward still checks).
+    strides: tuple[int, int] | None = None
     description: str = ""
 
     def build(self, *, weights: Any = None, num_classes: int = 0, bn_momentum: float = 0.1,
@@ -72,8 +76,8 @@ def backbone_names() -> tuple[str, ...]:
 
 
 register_backbone(BackboneSpec(
-    "i3d", "vpnet.models.i3d:inception_i3d", head_bias="logits.conv3d.bias",
+    "i3d", "vpnet.models.i3d:inception_i3d", head_bias="logits.conv3d.bias", strides=(8, 32),
     description="Inception-v1 I3D (Carreira & Zisserman 2017), Mixed_5c: 1024 x T/8 x H/32 x W/32"))
 register_backbone(BackboneSpec(
     "resnext101", "vpnet.models.resnext3d:resnext3d_101", pixel_norms=("none", "hara_activitynet", "hara_kinetics"),
-    head_bias="fc.bias", description="3D ResNeXt-101 32x4d (Hara et al. 2018), last stage: 2048 x T/16 x H/32 x W/32"))
+    head_bias="fc.bias", strides=(16, 32), description="3D ResNeXt-101 32x4d (Hara et al. 2018), last stage: 2048 x T/16 x H/32 x W/32"))

@@ -11,6 +11,7 @@ need it, not at import time.
 from __future__ import annotations
 
 import logging
+import re
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -92,7 +93,7 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - unpickling errors come in many types
-        raise WeightsError(path, f"not a loadable tensor checkpoint (torch.load, weights-only): {exc}") from exc
+        raise WeightsError(path, _torch_load_problem(exc)) from exc
     for wrapper in _WRAPPERS:
         if isinstance(obj, Mapping) and isinstance(obj.get(wrapper), Mapping):
             obj = obj[wrapper]
@@ -108,6 +109,21 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
     if all(k.startswith("module.") for k in state):
         state = {k.removeprefix("module."): v for k, v in state.items()}
     return state, {}
+
+
+def _torch_load_problem(exc: Exception) -> str:
+    """Our words for a failed restricted ``torch.load``: torch's own message suggests
+    ``weights_only=False``, which would run whatever code the pickle names."""
+    text = str(exc)
+    if "Weights only load failed" in text or "weights_only" in text:
+        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+        what = f" (it names {found.group(1)})" if found else ""
+        return (f"holds Python objects besides tensors{what}; vpnet loads tensors only and never runs code from a "
+                "pickle. If you trust the file, convert it once: python -c \"import torch; from safetensors.torch "
+                "import save_file; save_file(torch.load('IN', weights_only=False), 'OUT.safetensors')\" (index the "
+                "loaded object down to its dict of tensors first if it wraps one), then use OUT.safetensors")
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return f"not a loadable tensor checkpoint (corrupt or truncated?): {first}"
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
