@@ -1,4 +1,4 @@
-"""Every README Python block runs as written (issue 10, case 19).
+"""Every README Python block runs as written.
 
 Blocks that read a dataset (paths like ``/data/ntu``) or the user's own files (a run folder, a video) are marked ``<!-- readme-test: needs data -->`` on the
 line before their fence; every other block is extracted and run, in a fresh interpreter, from the

@@ -176,7 +176,7 @@ def test_mutants_give_data_errors_or_finite_poses(kind, fmt, tmp_path, monkeypat
 
 
 def test_out_of_float32_range_values_are_data_errors_in_every_reader(tmp_path, monkeypatch):
-    """Case 1 of issue 10: 1e39 (finite in float64, inf in float32) in a .skeleton (both readers), an
+    """1e39 (finite in float64, inf in float32) in a .skeleton (both readers), an
     N-UCLA JSON, an LCR-Net JSON and a custom .npz is a DataError naming the file, never an inf."""
     from vpnet.data import custom, synthetic
 
@@ -217,7 +217,7 @@ def test_out_of_float32_range_values_are_data_errors_in_every_reader(tmp_path, m
 
 
 def test_deeply_nested_json_is_a_data_error(tmp_path):
-    """Case 10 of issue 10: ``[`` x 100000 in a pose file (or a manifest) is a DataError, not a RecursionError."""
+    """``[`` x 100000 in a pose file (or a manifest) is a DataError, not a RecursionError."""
     for name, read in (("a01_s01_e00_v01.json", nucla.read_poses),
                        ("Walk_p03_r01_v16_c06_pose3d.json", smarthome.read_poses)):
         path = tmp_path / name

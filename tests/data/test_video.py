@@ -145,7 +145,7 @@ def test_generated_unreadable_and_truncated_files(tmp_path):
     cut = tmp_path / "cut.avi"
     cut.write_bytes(data[: len(data) // 2])  # the AVI index at the end is gone, and half the frames
     # the readable frames fall far short of the 40 the AVI header declares: truncated, not a shorter video
-    # (issue 10, case 2: it was read as a 4-frame video, misaligned with its 40 poses)
+    # (it used to be read as a 4-frame video, misaligned with its 40 poses)
     with pytest.raises(DataError, match=r"cut.avi: only \d+ of the 40 frames the container declares can be read"):
         open_video(cut).num_frames
     # MP4 keeps its index at the end: cut, the file cannot be opened at all

@@ -362,7 +362,7 @@ def test_unreadable_checkpoints_are_refused(tmp_path):
     torch.save({"conv.weight": torch.zeros(2), "hook": _Evil(tmp_path / "pwned")}, evil)
     with pytest.raises(w.WeightsError) as e:
         w.read_state_dict(evil)
-    # issue 10, case 15: not torch's advice to pass weights_only=False, but what vpnet does and how to convert
+    # not torch's advice to pass weights_only=False, but what vpnet does and how to convert
     message = str(e.value)
     assert message.startswith(f"{evil}: holds Python objects besides tensors")
     assert "vpnet loads tensors only and never runs code from a pickle. If you trust the file, convert it once" in message
