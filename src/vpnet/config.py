@@ -21,6 +21,11 @@ COUPLERS = ("coupled", "separable")
 ATTENTIONS = ("spatiotemporal", "spatial")
 EMBEDDING_LOSSES = ("normalized_euclidean", "kl_fp", "kl_pf", "bi_kl", "l1")
 EMBED_POSE_INPUTS = ("z1", "a_s")
+SAMPLINGS = ("loop", "stretch")
+POSE_NORMS = ("translation", "rotate", "rotate_scale")
+POSE_SPANS = ("auto", "window", "clip")
+OPTIMIZERS = ("sgd", "adamw")
+SCHEDULES = ("step", "cosine")
 #: ModelConfig field -> its allowed values (``skeleton`` is checked by :func:`vpnet.skeletons.get_layout`,
 #: ``backbone`` by the backbone registry, :func:`vpnet.models.registry.backbone_names`).
 MODEL_CHOICES: dict[str, tuple[str, ...]] = {
@@ -28,6 +33,9 @@ MODEL_CHOICES: dict[str, tuple[str, ...]] = {
     "adjacency": ADJACENCIES, "coupler": COUPLERS, "attention": ATTENTIONS, "embedding_loss": EMBEDDING_LOSSES,
     "embed_pose_input": EMBED_POSE_INPUTS,
 }
+#: DataConfig and OptimConfig fields -> their allowed values.
+DATA_CHOICES: dict[str, tuple[str, ...]] = {"sampling": SAMPLINGS, "pose_norm": POSE_NORMS, "pose_span": POSE_SPANS}
+OPTIM_CHOICES: dict[str, tuple[str, ...]] = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES}
 
 
 @dataclass
@@ -111,8 +119,28 @@ class DataConfig:
     clip_len: int = "${model.clip_len}"  # type: ignore[assignment]
     crop_size: int = "${model.crop_size}"  # type: ignore[assignment]
     t_p: int = "${model.t_p}"  # type: ignore[assignment]
-    #: temporal stride of the training window when the video is long enough (else 1, looping).
+    #: temporal stride of the training window when the video is long enough (else 1).
     frame_stride: int = 2
+    #: a video shorter than ``clip_len`` frames: ``loop`` (the authors' loaders: forward, jump back,
+    #: forward again) or ``stretch`` (indices spread monotonically over the whole video, frames
+    #: repeated). Measured on N-UCLA, whose median clip is 31 frames: see benchmarks/RESULTS.md.
+    sampling: str = "loop"
+    #: where a clip's t_p poses come from: ``window`` (the frames of its RGB window, the paper's),
+    #: ``clip`` (spread over the whole clip), ``auto`` (``clip`` for pose-only models, which have no
+    #: RGB window, else ``window``).
+    pose_span: str = "auto"
+    #: pose normalisation: ``translation`` (the paper's: relative to the body centre of the first
+    #: sampled pose), ``rotate`` (also rotated about the vertical axis to the body frame of the first
+    #: pose: hips on the x axis), ``rotate_scale`` (also divided by the torso length).
+    pose_norm: str = "translation"
+    #: training augmentation of the poses (all 0: none, the paper's): rotation about the vertical axis
+    #: up to +-``pose_rotate`` degrees, scale by up to +-``pose_scale``, Gaussian joint jitter of std
+    #: ``pose_jitter`` (poses' unit), and a random temporal crop keeping at least 1 - ``pose_crop`` of
+    #: the clip (poses drawn over the whole clip, i.e. pose-only models).
+    pose_rotate: float = 0.0
+    pose_scale: float = 0.0
+    pose_jitter: float = 0.0
+    pose_crop: float = 0.0
     #: margin added to each side of the skeleton box, as a fraction of its size.
     crop_margin: float = 0.1
     #: training augmentation of the crop box: side scaled by up to +-crop_jitter, centre moved by
@@ -127,8 +155,12 @@ class DataConfig:
 
 @dataclass
 class OptimConfig:
-    """SGD with a step schedule (paper 4.1)."""
+    """SGD with a step schedule (paper 4.1); AdamW and a cosine schedule for recipes of our own."""
 
+    #: ``sgd`` (with ``momentum``) or ``adamw``.
+    optimizer: str = "sgd"
+    #: ``step`` (lr x lr_gamma every lr_step epochs) or ``cosine`` (from lr to 0 over train.epochs).
+    schedule: str = "step"
     lr: float = 0.01
     momentum: float = 0.9
     weight_decay: float = 0.0

@@ -68,6 +68,9 @@ class ModelSpec:
     #: the spatial attention grid (m, n) and the feature steps t_c (0 without a visual backbone).
     grid: tuple[int, int] = (0, 0)
     t_c: int = 0
+    #: how the poses are normalised (``data.pose_norm`` of training; files exported before it existed
+    #: were all ``translation``).
+    pose_norm: str = "translation"
 
     @property
     def uses_video(self) -> bool:
@@ -118,7 +121,8 @@ def spec_of(model, cfg_model, data_cfg, class_names: list[str] | tuple[str, ...]
         variant=cfg_model.variant, skeleton=cfg_model.skeleton, num_joints=get_layout(cfg_model.skeleton).num_joints,
         clip_len=cfg_model.clip_len, crop_size=cfg_model.crop_size, t_p=cfg_model.t_p,
         frame_stride=int(data_cfg.frame_stride), crop_margin=float(data_cfg.crop_margin),
-        class_names=tuple(class_names), outputs=tuple(outputs), grid=(model.m, model.n), t_c=model.t_c)
+        class_names=tuple(class_names), outputs=tuple(outputs), grid=(model.m, model.n), t_c=model.t_c,
+        pose_norm=str(data_cfg.pose_norm))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -513,7 +517,7 @@ class Recognizer:
         def inputs(win: Window, crops: np.ndarray | None) -> dict[str, np.ndarray]:
             feeds = {}
             if self.spec.uses_poses:
-                feeds["poses"] = clips.actor_poses(seq, win.pose_frames, track)[None]
+                feeds["poses"] = clips.actor_poses(seq, win.pose_frames, track, norm=self.spec.pose_norm)[None]
             if crops is not None:
                 feeds["video"] = np.ascontiguousarray(clips.to_model_range(crops[None]))
             return feeds

@@ -107,6 +107,30 @@ def test_generated_bad_files(tmp_path):
         nucla.read_poses(tmp_path / "list.json")
 
 
+def test_a_few_joints_behind_the_camera_are_repaired_from_neighbouring_frames(tmp_path):
+    sk = standing(6)
+    sk[2, 7, 2] = -0.5  # one joint of frame 2 behind the camera
+    sk[3, 7, 2] = 0.0
+    seq = nucla.read_poses(write(tmp_path / "a01_s01_e00_v01.json", sk))
+    expected = sk[1, 7] + (sk[4, 7] - sk[1, 7]) * np.array([[1 / 3], [2 / 3]])  # linear in time
+    assert np.allclose(seq.xyz[2:4, 0, 7], expected, atol=1e-6)
+    assert np.allclose(seq.xyz[[0, 1, 4, 5], 0], sk[[0, 1, 4, 5]], atol=1e-6)  # the rest untouched
+    assert len(seq.notes) == 1 and "2 joint positions at depth z <= 0 in 2 of 6 frames" in seq.notes[0]
+    assert nucla.read_poses(write(tmp_path / "a01_s01_e00_v02.json", standing(6))).notes == ()
+    sk[:4, 3, 2] = -1.0  # now 4 of 6 frames are bad: the clip is dropped
+    with pytest.raises(DataError, match="4 of 6 tracked frames .* too many to repair"):
+        nucla.read_poses(write(tmp_path / "a01_s01_e00_v03.json", sk))
+
+
+def test_real_clips_with_joints_behind_the_camera_are_repaired(shared_data):
+    folder = shared_data / "nucla" / "all_s01-s05"
+    for name in ("a04_s01_e01_v01", "a04_s04_e02_v01"):
+        seq = nucla.read_poses(folder / f"{name}.json")
+        assert len(seq.notes) == 1 and "repaired from neighbouring frames" in seq.notes[0]
+        xyz = seq.xyz[seq.present[:, 0], 0]
+        assert np.isfinite(xyz).all() and (xyz[..., 2] > 0).all()
+
+
 def test_names_and_labels():
     n = nucla.parse_name("a12_s10_e04_v03.json")
     assert n == (12, 10, 4, 3) and n.label == 9 and str(n) == "a12_s10_e04_v03"

@@ -56,7 +56,8 @@ def attention_command(
                                  f"{spec.class_names[k]} {win.scores[k]:.2f}")
         if joints_out is not None:
             track = clips.actor_track(pred.sequence)
-            act = joint_activations(model.pose_backbone, clips.actor_poses(pred.sequence, win.pose_frames, track))
+            poses = clips.actor_poses(pred.sequence, win.pose_frames, track, norm=spec.pose_norm)
+            act = joint_activations(model.pose_backbone, poses)
             plot_joint_activations(act, joints_out, layout=spec.skeleton)
     typer.echo(f"written {out}" + (f" and {joints_out}" if joints_out else ""))
 

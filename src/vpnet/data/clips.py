@@ -9,12 +9,19 @@ sources.
 Conventions:
 
 - A *window* is the (T,) array of frame indices of one RGB clip. Training takes T frames at stride
-  ``stride`` from a random start when the video is long enough, stride 1 otherwise, and loops a video
-  shorter than T frames (the authors' loaders do this). Test mode spreads K windows evenly over the
-  video (the paper's several clips; the engine takes the max over clips).
-- Poses are sampled from **the same window** as the RGB clip: the window's T positions are cut into
-  t_p equal segments and one position is taken per segment (random inside it for training, its
-  centre at test), so every pose is the pose of one of the clip's frames.
+  ``stride`` from a random start when the video is long enough, stride 1 otherwise. A video shorter
+  than T frames is either looped (``sampling="loop"``, the authors' loaders: the window runs forward,
+  jumps back to frame 0 and runs again) or stretched (``sampling="stretch"``: T indices spread
+  monotonically over the whole video, frames repeated as needed). Test mode spreads K windows evenly
+  over the video (the paper's several clips; the engine takes the max over clips).
+- Poses are sampled from **the same window** as the RGB clip (``pose_span="window"``): the window's T
+  positions are cut into t_p equal segments and one position is taken per segment (random inside it
+  for training, its centre at test), so every pose is the pose of one of the clip's frames. A
+  pose-only model has no RGB window and draws its t_p poses the same way over the whole clip
+  (``pose_span="clip"``).
+- Poses are normalised (:func:`normalize_poses`): translation to the body centre of the first sampled
+  pose (the paper's), optionally rotation to a body frame and scale; training may augment them
+  (:class:`PoseAugment`).
 - Boxes are ``(x0, y0, x1, y1)`` float64 arrays in pixels of the frame they refer to, x1/y1
   exclusive.
 """
@@ -26,8 +33,10 @@ import math
 
 import numpy as np
 
+from vpnet.config import POSE_NORMS, SAMPLINGS
 from vpnet.data.types import DataError, PoseSequence, VideoSource
-from vpnet.skeletons import get_layout
+from vpnet.errors import ConfigError
+from vpnet.skeletons import Layout, get_layout
 
 # ------------------------------------------------------------------------------------------------
 # Temporal sampling
@@ -50,29 +59,56 @@ def _check_lengths(num_frames: int, clip_len: int) -> None:
         raise ValueError(f"clip_len must be >= 1, got {clip_len}")
 
 
-def train_window(num_frames: int, clip_len: int, *, stride: int = 2,
+def segment_positions(length: int, count: int, *, rng: np.random.Generator | None = None,
+                      offset: float = 0.5) -> np.ndarray:
+    """(count,) positions in ``range(length)``, one per equal segment, non-decreasing.
+
+    The ``length`` positions are cut into ``count`` equal segments; each gives one position: at a
+    random place inside the segment when ``rng`` is given (training), else at ``offset`` of it (0.5:
+    its centre). With count > length, segments are shorter than a position and positions repeat.
+    """
+    if count < 1:
+        raise ValueError(f"the number of positions must be >= 1, got {count}")
+    if length < 1:
+        raise ValueError(f"cannot take positions from a range of {length}")
+    edges = np.linspace(0.0, length, count + 1)
+    where = rng.random(count) if rng is not None else np.full(count, offset)
+    return np.minimum(np.floor(edges[:-1] + where * np.diff(edges)), length - 1).astype(np.int64)
+
+
+def train_window(num_frames: int, clip_len: int, *, stride: int = 2, sampling: str = "loop",
                  rng: np.random.Generator) -> np.ndarray:
     """A training window: (T,) frame indices, T = ``clip_len``, from a random start.
 
-    Stride ``stride`` when the video is long enough, else 1; a video shorter than T frames is looped
-    (started at a random frame, wrapping round to frame 0).
+    Stride ``stride`` when the video is long enough, else 1. A video shorter than T frames is looped
+    (``sampling="loop"``: started at a random frame, wrapping round to frame 0) or stretched
+    (``"stretch"``: one random frame in each of T equal segments of the video, so the indices are
+    monotonic and cover it).
     """
     _check_lengths(num_frames, clip_len)
+    _check_sampling(sampling)
+    if sampling == "stretch" and num_frames < clip_len:
+        return segment_positions(num_frames, clip_len, rng=rng)
     s = _window_stride(num_frames, clip_len, stride)
     span = (clip_len - 1) * s + 1
     high = num_frames - span + 1 if span <= num_frames else num_frames
     return _window(int(rng.integers(0, high)), num_frames, clip_len, s)
 
 
-def eval_windows(num_frames: int, clip_len: int, *, stride: int = 2, num_clips: int = 1) -> np.ndarray:
+def eval_windows(num_frames: int, clip_len: int, *, stride: int = 2, num_clips: int = 1,
+                 sampling: str = "loop") -> np.ndarray:
     """K = ``num_clips`` windows spread evenly over the video: (K, T) frame indices.
 
     Window k starts at ``(2k + 1) / 2K`` of the free range (one window: the centre of the video).
-    Same stride rule as :func:`train_window`; a short video is looped from evenly spread starts.
+    Same stride rule as :func:`train_window`; a short video is looped from evenly spread starts, or
+    stretched (window k takes the frame at ``(2k + 1) / 2K`` of each of the T segments).
     """
     _check_lengths(num_frames, clip_len)
+    _check_sampling(sampling)
     if num_clips < 1:
         raise ValueError(f"num_clips must be >= 1, got {num_clips}")
+    if sampling == "stretch" and num_frames < clip_len:
+        return spread_positions(num_frames, clip_len, num_clips)
     s = _window_stride(num_frames, clip_len, stride)
     span = (clip_len - 1) * s + 1
     free = num_frames - span if span <= num_frames else num_frames - 1
@@ -80,18 +116,34 @@ def eval_windows(num_frames: int, clip_len: int, *, stride: int = 2, num_clips: 
     return np.stack([_window(int(b), num_frames, clip_len, s) for b in starts])
 
 
-def pose_positions(clip_len: int, t_p: int, *, rng: np.random.Generator | None = None) -> np.ndarray:
-    """(t_p,) positions in a window of ``clip_len`` frames, one per equal segment.
+def spread_positions(length: int, count: int, num_clips: int) -> np.ndarray:
+    """(K, count) test positions for K = ``num_clips`` clips: clip k takes ``(2k + 1) / 2K`` of every
+    segment of :func:`segment_positions` (one clip: the centres), so K clips see different frames."""
+    return np.stack([segment_positions(length, count, offset=(2 * k + 1) / (2 * num_clips))
+                     for k in range(num_clips)])
 
-    Random inside each segment when ``rng`` is given (training), the segment centre otherwise.
-    With t_p > clip_len positions repeat (each segment is shorter than a frame).
-    """
+
+def pose_positions(clip_len: int, t_p: int, *, rng: np.random.Generator | None = None) -> np.ndarray:
+    """(t_p,) positions in a window of ``clip_len`` frames, one per equal segment
+    (:func:`segment_positions`): random inside each segment when ``rng`` is given (training), the
+    segment centre otherwise. With t_p > clip_len positions repeat."""
     if t_p < 1:
         raise ValueError(f"t_p must be >= 1, got {t_p}")
-    edges = np.linspace(0.0, clip_len, t_p + 1)
-    width = np.diff(edges)
-    offset = rng.random(t_p) if rng is not None else np.full(t_p, 0.5)
-    return np.minimum(np.floor(edges[:-1] + offset * width), clip_len - 1).astype(np.int64)
+    return segment_positions(clip_len, t_p, rng=rng)
+
+
+def _check_sampling(sampling: str) -> None:
+    if sampling not in SAMPLINGS:
+        raise ValueError(f"sampling must be one of {', '.join(SAMPLINGS)}; got {sampling!r}")
+
+
+def temporal_crop(num_frames: int, crop: float, rng: np.random.Generator) -> tuple[int, int]:
+    """A random sub-range ``(start, length)`` of a video of ``num_frames`` frames keeping at least
+    ``1 - crop`` of it (uniformly drawn length, then start): a temporal crop augmentation."""
+    if not 0.0 <= crop < 1.0:
+        raise ValueError(f"the temporal crop must be in [0, 1), got {crop}")
+    length = max(1, int(round(num_frames * rng.uniform(1.0 - crop, 1.0))))
+    return int(rng.integers(0, num_frames - length + 1)), length
 
 
 # ------------------------------------------------------------------------------------------------
@@ -203,21 +255,115 @@ def nearest_present(frames: np.ndarray, present: np.ndarray) -> np.ndarray:
     return np.where(np.abs(frames - before) <= np.abs(after - frames), before, after)
 
 
-def actor_poses(seq: PoseSequence, frames: np.ndarray, track: np.ndarray) -> np.ndarray:
-    """The actor's poses at ``frames``, normalised: (3, t_p, J) float32, metres.
+def actor_poses(seq: PoseSequence, frames: np.ndarray, track: np.ndarray, *, norm: str = "translation",
+                augment: PoseAugment | None = None, rng: np.random.Generator | None = None) -> np.ndarray:
+    """The actor's poses at ``frames``, normalised: (3, t_p, J) float32.
 
     ``track`` is the actor's body per frame (:func:`actor_track`). Frames where he is not seen take
-    his pose from the nearest frame where he is (:func:`nearest_present`), never zeros. The layout
-    centre (NTU: spine mid) of the first sampled pose is subtracted from every joint, so poses are
-    relative to where the actor starts.
+    his pose from the nearest frame where he is (:func:`nearest_present`), never zeros. ``norm``:
+    see :func:`normalize_poses`; ``augment`` (training, with ``rng``): see :class:`PoseAugment`.
     """
     try:
         src = nearest_present(frames, track >= 0)
     except ValueError:
         raise DataError(seq.source or None, "the actor is never present") from None
-    xyz = seq.xyz[src, track[src]].astype(np.float32)  # (t_p, J, 3)
-    center = xyz[0, list(get_layout(seq.layout).center)].mean(axis=0)
-    return np.ascontiguousarray((xyz - center).transpose(2, 0, 1))
+    xyz = normalize_poses(seq.xyz[src, track[src]].astype(np.float64), get_layout(seq.layout), norm)
+    if augment is not None and augment.active:
+        if rng is None:
+            raise ValueError("pose augmentation needs an rng")
+        xyz = augment(xyz, rng)
+    return np.ascontiguousarray(xyz.astype(np.float32).transpose(2, 0, 1))
+
+
+# ------------------------------------------------------------------------------------------------
+# Pose normalisation and augmentation
+
+
+def body_frame_joints(layout: Layout, norm: str) -> dict[str, list[int]]:
+    """The joints ``norm`` needs in ``layout``: ``hips`` (left, right) for a rotation, ``shoulders``
+    (left, right) too for a scale. ConfigError when the layout lacks them (or ``norm`` is unknown)."""
+    if norm not in POSE_NORMS:
+        raise ConfigError(f"data.pose_norm must be one of {', '.join(POSE_NORMS)}; got {norm!r}")
+    need = {"translation": {}, "rotate": {"hips": ("hip_l", "hip_r")},
+            "rotate_scale": {"hips": ("hip_l", "hip_r"), "shoulders": ("shoulder_l", "shoulder_r")}}[norm]
+    missing = [j for pair in need.values() for j in pair if j not in layout.joints]
+    if missing:
+        raise ConfigError(f"data.pose_norm={norm} needs the joints {', '.join(missing)}, which skeleton layout "
+                          f"{layout.name} does not have; use data.pose_norm=translation")
+    return {k: [layout.index(j) for j in pair] for k, pair in need.items()}
+
+
+def rotate_about_vertical(xyz: np.ndarray, cos: float | np.ndarray, sin: float | np.ndarray) -> np.ndarray:
+    """``xyz`` (..., 3) rotated about the vertical y axis: x' = cos x + sin z, z' = cos z - sin x."""
+    out = xyz.copy()
+    out[..., 0] = cos * xyz[..., 0] + sin * xyz[..., 2]
+    out[..., 2] = cos * xyz[..., 2] - sin * xyz[..., 0]
+    return out
+
+
+def normalize_poses(xyz: np.ndarray, layout: Layout, norm: str = "translation") -> np.ndarray:
+    """One actor's sampled poses ``xyz`` (t_p, J, 3), camera space (y up), normalised.
+
+    - ``translation`` (the paper's): the layout centre (NTU: spine mid) of the first pose is
+      subtracted from every joint, so poses are relative to where the actor starts, in metres.
+    - ``rotate``: then rotated about the vertical axis so that the hips of the first pose lie on the x
+      axis (left hip towards +x): the body frame, the same whatever the camera's azimuth. A first
+      pose whose hips are stacked vertically (no horizontal direction) is left unrotated.
+    - ``rotate_scale``: then divided by the mean torso length (hip midpoint to shoulder midpoint over
+      the poses): the poses are in torso lengths, the same for a child and an adult. A torso under
+      1 mm long (a broken skeleton) leaves the scale as it is.
+    """
+    joints = body_frame_joints(layout, norm)
+    xyz = xyz - xyz[0, list(layout.center)].mean(axis=0)
+    if "hips" in joints:
+        left, right = joints["hips"]
+        dx, dz = xyz[0, left, 0] - xyz[0, right, 0], xyz[0, left, 2] - xyz[0, right, 2]
+        length = math.hypot(dx, dz)
+        if length > 1e-6:
+            xyz = rotate_about_vertical(xyz, dx / length, dz / length)
+    if "shoulders" in joints:
+        hips, shoulders = xyz[:, joints["hips"]].mean(axis=1), xyz[:, joints["shoulders"]].mean(axis=1)
+        torso = float(np.linalg.norm(shoulders - hips, axis=-1).mean())
+        if torso > 1e-3:
+            xyz = xyz / torso
+    return xyz
+
+
+@dataclasses.dataclass(frozen=True)
+class PoseAugment:
+    """Training augmentation of normalised poses, drawn from the sample's generator (so a sample stays a
+    pure function of seed, epoch and index). All zero (the default, and the paper presets): none.
+
+    Applied in this order: a rotation about the vertical axis by an angle uniform in +-``rotate``
+    degrees, a scale uniform in [1 - ``scale``, 1 + ``scale``], Gaussian joint jitter of standard
+    deviation ``jitter`` (in the poses' unit: metres, or torso lengths with ``rotate_scale``).
+    ``crop`` is the random temporal crop (:func:`temporal_crop`), applied by the sampler before the
+    pose frames are chosen, for poses drawn over the whole clip.
+    """
+
+    rotate: float = 0.0
+    scale: float = 0.0
+    jitter: float = 0.0
+    crop: float = 0.0
+
+    def __post_init__(self):
+        for name in ("rotate", "scale", "jitter", "crop"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"pose augmentation {name} must be >= 0, got {getattr(self, name)!r}")
+        if self.scale >= 1 or self.crop >= 1:
+            raise ValueError(f"pose augmentation scale and crop must be < 1, got {self.scale}, {self.crop}")
+
+    @property
+    def active(self) -> bool:
+        return bool(self.rotate or self.scale or self.jitter or self.crop)
+
+    def __call__(self, xyz: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """(t_p, J, 3) -> the augmented poses, same shape. Draws the same numbers whatever is enabled."""
+        angle = math.radians(self.rotate) * rng.uniform(-1.0, 1.0)
+        factor = 1.0 + self.scale * rng.uniform(-1.0, 1.0)
+        noise = rng.standard_normal(xyz.shape)
+        xyz = rotate_about_vertical(xyz, math.cos(angle), math.sin(angle)) * factor
+        return xyz + self.jitter * noise
 
 
 # ------------------------------------------------------------------------------------------------

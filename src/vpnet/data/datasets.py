@@ -5,8 +5,9 @@ A sample is a dict (keys of :data:`vpnet.data.types.SAMPLE_KEYS`):
 - ``video``: training (3, T, H, W) float32 RGB in [-1, 1]; test mode (K, 3, T, H, W) for K clips
   (always with the K axis, also for K = 1). H = W = ``size`` (training: ``crop_size``; test: the
   eval short side, fully convolutional inference).
-- ``poses``: (3, t_p, J) float32 metres (test: (K, 3, t_p, J)), the main actor's poses sampled from
-  the same frames as the clip, relative to his layout centre in the first sampled pose.
+- ``poses``: (3, t_p, J) float32 (test: (K, 3, t_p, J)), the main actor's poses sampled from the
+  same frames as the clip (pose-only: over the whole clip), normalised as ``pose_norm`` says
+  (default: metres relative to his layout centre in the first sampled pose).
 - ``label`` int, ``name`` str, ``meta`` dict of plain values: ``frames`` (K, T) window indices,
   ``pose_frames`` (K, t_p), ``boxes`` (K, 4) crop boxes in the source video's pixels, ``actor``
   (ids of the bodies forming the main actor's track), ``num_frames``, ``notes``, ``subject``,
@@ -17,7 +18,7 @@ files and reason, and ``__getitem__`` returns None, which :func:`collate` drops;
 and never sees a zero-filled sample. (Returning another item instead would double-count that item
 at evaluation.) ``load(index)`` raises instead, for debugging.
 
-Determinism: training randomness (window start, pose positions, crop jitter) comes from a generator
+Determinism: training randomness (window start, pose positions, crop jitter, pose augmentation) comes from a generator
 seeded with (seed, epoch, index), so an item is the same whatever worker loads it and a resumed run
 sees the same data. :meth:`VideoPoseDataset.set_epoch` writes the epoch into shared memory, so it
 reaches DataLoader workers even when they are persistent.
@@ -48,6 +49,9 @@ log = logging.getLogger(__name__)
 
 Mode = Literal["train", "test"]
 
+#: parsed pose files a poses-only dataset keeps in memory, per process (NTU-60's 56,880 files: ~4 GB).
+POSE_CACHE_BYTES = 1 << 30
+
 
 @dataclass(frozen=True)
 class ClipSettings:
@@ -64,10 +68,21 @@ class ClipSettings:
     jitter: float = 0.1
     num_clips: int = 1
     seed: int = 0
+    #: a video shorter than ``clip_len``: ``loop`` or ``stretch`` (:func:`vpnet.data.clips.train_window`).
+    sampling: str = "loop"
+    #: where the t_p poses come from: ``window`` (the RGB clip's frames) or ``clip`` (the whole clip:
+    #: pose-only models, which have no RGB window).
+    pose_span: str = "window"
+    #: :func:`vpnet.data.clips.normalize_poses`.
+    pose_norm: str = "translation"
+    #: training pose augmentation (ignored at test).
+    pose_augment: clips.PoseAugment = clips.PoseAugment()
 
     def __post_init__(self):
         if self.mode not in ("train", "test"):
             raise ValueError(f"mode must be 'train' or 'test', got {self.mode!r}")
+        if self.pose_span not in ("window", "clip"):
+            raise ValueError(f"pose_span must be 'window' or 'clip', got {self.pose_span!r}")
         for name in ("clip_len", "size", "t_p", "stride", "num_clips"):
             if not isinstance(getattr(self, name), (int, np.integer)) or getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
@@ -91,18 +106,20 @@ def make_sample(video: VideoSource | None, seq: PoseSequence, settings: ClipSett
     present = seq.present
     track = clips.actor_track(seq)
     if train:
-        windows = clips.train_window(n, s.clip_len, stride=s.stride, rng=rng)[None]
+        windows = clips.train_window(n, s.clip_len, stride=s.stride, sampling=s.sampling, rng=rng)[None]
     else:
-        windows = clips.eval_windows(n, s.clip_len, stride=s.stride, num_clips=s.num_clips)
-    pose_frames = np.stack([w[clips.pose_positions(s.clip_len, s.t_p, rng=rng if train else None)] for w in windows])
-    poses = np.stack([clips.actor_poses(seq, f, track) for f in pose_frames])
+        windows = clips.eval_windows(n, s.clip_len, stride=s.stride, num_clips=s.num_clips, sampling=s.sampling)
+    pose_frames = _pose_frames(s, windows, n, rng if train else None)
+    augment = s.pose_augment if train else None
+    poses = np.stack([clips.actor_poses(seq, f, track, norm=s.pose_norm, augment=augment, rng=rng)
+                      for f in pose_frames])
     meta = {
         "frames": windows.tolist(),
         "pose_frames": pose_frames.tolist(),
         # ids of the bodies that make up the actor's track, in order of appearance
         "actor": [_body_id(seq, b) for b in dict.fromkeys(track[track >= 0].tolist())],
         "num_frames": n,
-        "notes": [note] if note else [],
+        "notes": list(seq.notes) + ([note] if note else []),
     }
     out = {"poses": poses, "meta": meta}
     if video is None:
@@ -117,6 +134,19 @@ def make_sample(video: VideoSource | None, seq: PoseSequence, settings: ClipSett
     out["video"] = clips.to_model_range(read_clips(video, windows, boxes, s.size))
     meta["boxes"] = boxes.tolist()
     return out
+
+
+def _pose_frames(s: ClipSettings, windows: np.ndarray, num_frames: int, rng: np.random.Generator | None) -> np.ndarray:
+    """(K, t_p) frames of the poses: from each window's frames, or over the whole clip (one set per
+    window, random per segment in training after the temporal crop, spread per clip at test)."""
+    if s.pose_span == "window":
+        return np.stack([w[clips.pose_positions(s.clip_len, s.t_p, rng=rng)] for w in windows])
+    if rng is None:
+        return clips.spread_positions(num_frames, s.t_p, len(windows))
+    start, length = 0, num_frames
+    if s.pose_augment.crop:
+        start, length = clips.temporal_crop(num_frames, s.pose_augment.crop, rng)
+    return start + clips.segment_positions(length, s.t_p, rng=rng)[None]
 
 
 def _body_id(seq: PoseSequence, b: int) -> str:
@@ -177,6 +207,10 @@ class VideoPoseDataset(Dataset):
         # Shared memory: set_epoch in the main process reaches persistent DataLoader workers.
         self._epoch = torch.zeros(1, dtype=torch.int64).share_memory_()
         self._noted: set[str] = set()
+        # Pose-only samples cost about as much to parse as to cut, so parsed files are kept (per
+        # process, up to POSE_CACHE_BYTES); with videos, decoding dominates and nothing is kept.
+        self._pose_cache: dict[str, PoseSequence] = {}
+        self._pose_cache_bytes = 0
 
     def _missing(self, rec: SampleRecord) -> str | None:
         """Why ``rec`` cannot be loaded at all, or None."""
@@ -221,7 +255,7 @@ class VideoPoseDataset(Dataset):
             from vpnet.data.video import open_video
 
             video = open_video(rec.video, threads=_decoder_threads()) if self.load_video else None
-            arrays = make_sample(video, self.read_poses(rec.poses), self.settings, self.rng(index))
+            arrays = make_sample(video, self._poses(rec.poses), self.settings, self.rng(index))
             source = "raw"
         if rec.name not in self._noted:  # once per item and process, not every epoch
             for note in arrays["meta"]["notes"]:
@@ -238,6 +272,19 @@ class VideoPoseDataset(Dataset):
         if "video" in arrays:
             sample["video"] = torch.from_numpy(arrays["video"][0] if train else arrays["video"])
         return sample
+
+    def _poses(self, path: str) -> PoseSequence:
+        """The parsed pose file ``path``: from the cache when poses are all a sample reads."""
+        if self.load_video:
+            return self.read_poses(path)
+        seq = self._pose_cache.get(path)
+        if seq is None:
+            seq = self.read_poses(path)
+            size = seq.xyz.nbytes + (0 if seq.uv is None else seq.uv.nbytes)
+            if self._pose_cache_bytes + size <= POSE_CACHE_BYTES:
+                self._pose_cache[path] = seq
+                self._pose_cache_bytes += size
+        return seq
 
     def __getitem__(self, index: int) -> dict | None:
         try:

@@ -91,8 +91,8 @@ def read_poses(path: str | Path) -> PoseSequence:
 
     Raises:
         DataError: invalid JSON, ``skeletons`` not shaped (T, 20, 3), non-finite values, no
-            tracked frame, a joint at or behind the camera, or a ``label`` that contradicts the
-            ``file_name``.
+            tracked frame, joints at or behind the camera in most frames (a few are repaired:
+            :func:`repair_joints`), or a ``label`` that contradicts the ``file_name``.
     """
     p = Path(path)
     doc = load_json(p)
@@ -108,9 +108,7 @@ def read_poses(path: str | Path) -> PoseSequence:
     present = np.abs(sk).sum(axis=(1, 2)) > 0
     if not present.any():
         raise DataError(p, f"no tracked skeleton in any of the {len(sk)} frames (all zeros)")
-    if (sk[present, :, 2] <= 0).any():
-        t = int(np.flatnonzero(present & (sk[..., 2] <= 0).any(axis=1))[0])
-        raise DataError(p, f"frame {t}: a joint has depth z <= 0 (camera-space metres expected)")
+    sk, notes = repair_joints(p, sk, present)
     if "label" in doc and "file_name" in doc:
         try:
             parts = parse_name(str(doc["file_name"]))
@@ -125,7 +123,41 @@ def read_poses(path: str | Path) -> PoseSequence:
     check_finite(p, uv, "the pixel projection (depth z too close to 0?)", present[:, None])
     uv = uv.astype(np.float32)
     return PoseSequence(xyz=xyz, uv=uv, present=present[:, None].copy(), layout=LAYOUT, source=str(p),
-                        body_ids=("0",), image_size=IMAGE_SIZE)
+                        body_ids=("0",), image_size=IMAGE_SIZE, notes=notes)
+
+
+#: a clip is dropped when more than this share of its tracked frames has a joint at depth z <= 0.
+MAX_BAD_SHARE = 0.5
+
+
+def repair_joints(path: Path, sk: np.ndarray, present: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Joints at depth z <= 0 (behind the camera: a tracking failure) in tracked frames, replaced by the
+    same joint interpolated linearly in time between the nearest frames where it is good (held at the
+    ends). ``sk`` (T, 20, 3) float64, ``present`` (T,). Returns the repaired array and a note saying what
+    was repaired (none when nothing was).
+
+    Two real clips have a few such joints; dropping the clip would lose a good sample for a few bad
+    joints. A clip where more than :data:`MAX_BAD_SHARE` of the tracked frames have one is a DataError.
+    """
+    bad = present[:, None] & (sk[..., 2] <= 0)  # (T, J)
+    if not bad.any():
+        return sk, ()
+    frames = np.flatnonzero(bad.any(axis=1))
+    tracked = int(present.sum())
+    if len(frames) > MAX_BAD_SHARE * tracked:
+        raise DataError(path, f"{len(frames)} of {tracked} tracked frames have a joint at depth z <= 0 "
+                              "(camera-space metres expected): too many to repair")
+    sk = sk.copy()
+    t = np.arange(len(sk))
+    for j in np.flatnonzero(bad.any(axis=0)):
+        good = present & ~bad[:, j]
+        if not good.any():
+            raise DataError(path, f"joint {j + 1} has depth z <= 0 in every tracked frame")
+        for c in range(3):
+            sk[bad[:, j], j, c] = np.interp(t[bad[:, j]], t[good], sk[good, j, c])
+    note = (f"{int(bad.sum())} joint positions at depth z <= 0 in {len(frames)} of {tracked} frames "
+            f"(first: frame {int(frames[0])}) repaired from neighbouring frames")
+    return sk, (note,)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -246,7 +246,7 @@ def write_item(path: str | Path, record: SampleRecord, video: VideoSource, seq: 
     path = Path(path)
     seq, note = clips.common_frames(video, seq, what=record.video or "")
     n = seq.num_frames
-    notes = [note] if note else []
+    notes = list(seq.notes) + ([note] if note else [])
     src_w, src_h = video.size
     uv = clips.video_uv(seq, (src_w, src_h))
     region = clips.crop_box(uv, seq.present, (src_w, src_h), margin=margin)

@@ -222,6 +222,7 @@ def build_dataset(cfg: DataConfig, split: str, *, mode: str, num_clips: int = 1,
     ``dataset.problems`` lists (name, reason) of every item left out at construction (missing
     files, items absent from the prepared store, ...), for the caller to print.
     """
+    from vpnet.data.clips import PoseAugment
     from vpnet.data.datasets import ClipSettings, VideoPoseDataset
 
     if mode not in ("train", "test"):
@@ -230,14 +231,19 @@ def build_dataset(cfg: DataConfig, split: str, *, mode: str, num_clips: int = 1,
         raise ValueError(f"training samples have one clip; num_clips={num_clips} is for mode='test'")
     reader = get_dataset(cfg.dataset)
     records = dataset_records(cfg, split)
+    if load_video is None:
+        load_video = bool(cfg.prepared_dir or cfg.video_dir or cfg.manifest)
+    # Poses without videos have no RGB window: by default they are drawn over the whole clip.
+    pose_span = cfg.pose_span if cfg.pose_span != "auto" else "window" if load_video else "clip"
     settings = ClipSettings(
         mode=mode, clip_len=_int(cfg, "clip_len"),
         size=short_side if (mode == "test" and short_side) else _int(cfg, "crop_size"),
         t_p=_int(cfg, "t_p"), stride=_int(cfg, "frame_stride"), margin=float(cfg.crop_margin),
         jitter=float(cfg.crop_jitter) if mode == "train" else 0.0, num_clips=num_clips, seed=_int(cfg, "seed"),
+        sampling=cfg.sampling, pose_span=pose_span, pose_norm=cfg.pose_norm,
+        pose_augment=PoseAugment(rotate=float(cfg.pose_rotate), scale=float(cfg.pose_scale),
+                                 jitter=float(cfg.pose_jitter), crop=float(cfg.pose_crop)),
     )
-    if load_video is None:
-        load_video = bool(cfg.prepared_dir or cfg.video_dir or cfg.manifest)
     ds = VideoPoseDataset(records, settings, read_poses=reader.read_poses, prepared_dir=cfg.prepared_dir,
                           load_video=load_video)
     ds.problems[:0] = [(s.name, s.reason) for s in getattr(records, "skipped", [])]

@@ -42,6 +42,8 @@ class PoseSequence:
     body_ids: tuple[str, ...] = ()
     #: (width, height) of the frames ``uv`` refers to, if known.
     image_size: tuple[int, int] | None = None
+    #: what the reader repaired (e.g. joints filled in from neighbouring frames), for the item's notes.
+    notes: tuple[str, ...] = ()
 
     @property
     def num_frames(self) -> int:

@@ -113,7 +113,7 @@ def loading_config(cfg: Config) -> DataConfig:
 
 def build_split(cfg: Config, split: str, *, mode: str, clips: tuple[int, int | None] | None = (1, None)) -> Dataset:
     """The dataset of one split: cached features when ``data.feature_dir`` is set, else video + poses
-    (poses alone for ``pose_only``: no video is decoded).
+    (poses alone for ``pose_only``: no video is decoded, the poses are drawn over the whole clip).
 
     Args:
         mode: ``train`` or ``test``.

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from vpnet.config import MODEL_CHOICES, Config
+from vpnet.config import DATA_CHOICES, MODEL_CHOICES, OPTIM_CHOICES, Config
 from vpnet.errors import ConfigError  # re-exported
 from vpnet.models.registry import backbone_names, get_backbone
 
@@ -38,6 +38,8 @@ BASE_KEY = "_base_"
 #: config is loaded, before anything is built (the data package checks the dataset and protocol).
 CHOICES: dict[str, tuple[str, ...]] = {
     **{f"model.{key}": values for key, values in MODEL_CHOICES.items()},
+    **{f"data.{key}": values for key, values in DATA_CHOICES.items()},
+    **{f"optim.{key}": values for key, values in OPTIM_CHOICES.items()},
     "train.amp": ("none", "bf16", "fp16"),
     "train.init_mode": ("full", "backbone", "backbone+vpn"),
     "train.device": ("auto", "cpu", "cuda"),
@@ -66,6 +68,10 @@ MINIMUM: dict[str, float] = {
     "optim.lr_step": 1,
     "model.num_classes": 1,
     "model.t_p": 1,
+    "data.pose_rotate": 0.0,
+    "data.pose_scale": 0.0,
+    "data.pose_jitter": 0.0,
+    "data.pose_crop": 0.0,
 }
 
 
@@ -176,6 +182,17 @@ def _contradictions(cfg: Config) -> list[str]:
                        f"model.pixel_norm={' or '.join(backbone.pixel_norms)}")
     if m.variant != "l1" and m.pose_backbone == "gcn" and m.t_p < 4:
         out.append(f"model.t_p={m.t_p}: the GCN pose backbone pools time twice by 2, so it needs t_p >= 4")
+    if m.variant != "l1":
+        from vpnet.data.clips import body_frame_joints
+        from vpnet.skeletons import get_layout
+
+        try:
+            body_frame_joints(get_layout(m.skeleton), d.pose_norm)
+        except ConfigError as e:
+            out.append(str(e))
+    for key in ("pose_scale", "pose_crop"):
+        if getattr(d, key) >= 1:
+            out.append(f"data.{key}={getattr(d, key)} must be < 1")
     if t.global_batch % d.batch_size:
         out.append(f"train.global_batch={t.global_batch} is not a multiple of data.batch_size={d.batch_size} "
                    "(global batch = batch size x processes x train.grad_accum)")
