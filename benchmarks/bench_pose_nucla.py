@@ -1,0 +1,118 @@
+"""The pose stream on real Northwestern-UCLA skeletons: the effect of each sampling, normalisation,
+augmentation and recipe choice on the cross-view protocol V^3_{1,2}, through the CLI.
+
+Every row is ``vpnet train -c configs/pose_gcn_nucla-v3.yaml data.pose_dir=DIR <overrides>`` then
+``vpnet evaluate --run`` on the final checkpoint (10-clip inference), for 3 seeds. Results are cached
+per (row, seed) as JSON under ``--work``, so an interrupted sweep resumes and ``--write`` only renders.
+
+    python benchmarks/bench_pose_nucla.py --data ../shared/data/nucla/all_s01-s05 --work /tmp/bpn --write
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import write_section  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+PRESET = REPO / "configs" / "pose_gcn_nucla-v3.yaml"
+WINDOW = ["data.pose_span=window"]
+#: (key, what changes against the preset, overrides). The preset: GCN, t_p 20 poses spread over the whole
+#: clip, rotation to the body frame, no augmentation, AdamW 1e-3 cosine, 60 epochs, batch 32.
+ROWS: list[tuple[str, str, list[str]]] = [
+    ("base", "**the preset** `pose_gcn_nucla-v3.yaml`", []),
+    ("window_loop", "poses from a looped 64-frame RGB window (VPN's way, `sampling=loop`)",
+     [*WINDOW, "data.sampling=loop"]),
+    ("window_stretch", "poses from a stretched 64-frame RGB window (`sampling=stretch`)",
+     [*WINDOW, "data.sampling=stretch"]),
+    ("norm_translation", "translation only (`pose_norm=translation`, the paper's)", ["data.pose_norm=translation"]),
+    ("norm_rotate_scale", "rotation and scale (`pose_norm=rotate_scale`)", ["data.pose_norm=rotate_scale"]),
+    ("augment", "augmentation: rotation +-15 deg, scale +-0.1, jitter 1 cm, temporal crop 0.2",
+     ["data.pose_rotate=15", "data.pose_scale=0.1", "data.pose_jitter=0.01", "data.pose_crop=0.2"]),
+    ("paper_recipe", "the paper's recipe and sampling: SGD 0.01 x0.1/10 ep, 30 epochs, batch 16, t_p 5, "
+     "translation, looped window",
+     ["optim.optimizer=sgd", "optim.schedule=step", "optim.lr=0.01", "optim.weight_decay=0", "train.epochs=30",
+      "train.global_batch=16", "data.batch_size=16", "model.t_p=5", "data.pose_norm=translation", *WINDOW,
+      "data.sampling=loop"]),
+    ("lstm", "LSTM pose backbone (`pose_lstm_nucla-v3.yaml`: same recipe)", ["model.pose_backbone=lstm"]),
+]
+SEEDS = (0, 1, 2)
+
+
+def run_one(key: str, overrides: list[str], seed: int, data: Path, work: Path) -> dict:
+    """Train and evaluate one (row, seed), or read its cached result."""
+    out = work / f"{key}_s{seed}.json"
+    if out.exists():
+        return json.loads(out.read_text())
+    run = work / "runs" / f"{key}_s{seed}"
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    vpnet = [sys.executable, "-m", "vpnet"]
+    t0 = time.perf_counter()
+    subprocess.run([*vpnet, "train", "-c", str(PRESET), f"data.pose_dir={data}", f"output_dir={run.parent}",
+                    f"name={run.name}", f"train.seed={seed}", "train.tensorboard=false", *overrides],
+                   check=True, env=env, capture_output=True)
+    t1 = time.perf_counter()
+    subprocess.run([*vpnet, "evaluate", "--run", str(run), "-o", str(run / "eval")], check=True, env=env,
+                   capture_output=True)
+    result = json.loads((run / "eval" / "results.json").read_text())
+    record = {"top1": result["top1"], "train_s": round(t1 - t0), "eval_s": round(time.perf_counter() - t1)}
+    out.write_text(json.dumps(record))
+    return record
+
+
+def table(results: dict[str, list[dict]]) -> str:
+    lines = ["| change against the preset | top-1 % (mean ± std, 3 seeds) | per seed | train s (median) |",
+             "|---|---|---|---|"]
+    for key, what, _ in ROWS:
+        rs = results.get(key, [])
+        if len(rs) < len(SEEDS):
+            continue
+        tops = [100 * r["top1"] for r in rs]
+        lines.append(f"| {what} | {statistics.mean(tops):.1f} ± {statistics.stdev(tops):.1f} | "
+                     f"{', '.join(f'{t:.1f}' for t in tops)} | {statistics.median(r['train_s'] for r in rs):.0f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, required=True, help="folder of N-UCLA skeleton JSON files")
+    ap.add_argument("--work", type=Path, required=True, help="cache of runs and per-run results")
+    ap.add_argument("--jobs", type=int, default=1, help="runs at once (each uses one thread)")
+    ap.add_argument("--write", action="store_true", help="write the section of benchmarks/RESULTS.md")
+    args = ap.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    jobs = [(key, ov, seed) for seed in SEEDS for key, _, ov in ROWS]
+    with ThreadPoolExecutor(args.jobs) as pool:
+        done = list(pool.map(lambda j: (j[0], run_one(j[0], j[1], j[2], args.data, args.work)), jobs))
+    results: dict[str, list[dict]] = {}
+    for key, record in done:
+        results.setdefault(key, []).append(record)
+    body = table(results)
+    print(body)
+    if args.write:
+        n = len(list(args.data.glob("*.json")))
+        write_section("pose_nucla", "Pose stream on real N-UCLA skeletons (bench_pose_nucla.py)", f"""
+Cross-view V^3_{{1,2}} on the real skeletons of subjects 1-5 ({n} files: train views 1-2, 535 clips; test
+view 3, 219 clips), pose only, through `vpnet train` and `vpnet evaluate --run` (final checkpoint, 10-clip
+inference). One thread per run, two runs at a time; the train times include that sharing.
+
+{body}
+
+For comparison, small independent baselines on the same split (`../shared/data/README.md`, one seed): a
+2-layer MLP on 20 flattened poses, translation only 47.5 %, rotated to the body frame 70.3 %. Before this
+work vpnet's `pose_only` with the paper's recipe reached 36.6 % on all subjects. Published pose-only results
+on the full protocol: Ensemble TS-LSTM 89.2 %, CTR-GCN 96.5 %.
+""")
+
+
+if __name__ == "__main__":
+    main()
