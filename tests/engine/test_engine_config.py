@@ -14,9 +14,11 @@ from vpnet.presets import list_presets
 
 REPO = Path(__file__).resolve().parents[2]
 PRESETS = list_presets(REPO / "configs")
+#: the pose-only baselines of ours (configs/pose_*), trained with a recipe of ours, not the paper's
+OURS = [p for p in PRESETS if p.stem.startswith("pose_")]
 
 
-@pytest.mark.parametrize("path", PRESETS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", [p for p in PRESETS if p not in OURS], ids=lambda p: p.stem)
 def test_every_preset_loads_with_the_paper_recipe(path):
     cfg = load_config(path)
     assert cfg.name == path.stem  # runs are named after the preset
@@ -31,6 +33,22 @@ def test_every_preset_loads_with_the_paper_recipe(path):
     for key in ("video_dir", "pose_dir", "split_dir", "manifest", "prepared_dir", "feature_dir"):
         value = getattr(cfg.data, key)
         assert value is None or not Path(value).is_absolute(), (path, key, value)
+
+
+@pytest.mark.parametrize("path", OURS, ids=lambda p: p.stem)
+def test_pose_only_presets_load_with_our_recipe(path):
+    cfg = load_config(path)
+    assert cfg.name == path.stem and cfg.model.variant == "pose_only"
+    assert cfg.model.pose_backbone == path.stem.split("_")[1]
+    assert (cfg.optim.optimizer, cfg.optim.schedule, cfg.optim.lr, cfg.train.epochs) == ("adamw", "cosine", 1e-3, 60)
+    assert (cfg.model.t_p, cfg.data.pose_norm, cfg.data.pose_span, cfg.train.val_split) == (20, "rotate", "auto", None)
+    assert (cfg.data.pose_rotate, cfg.data.pose_scale, cfg.data.pose_jitter, cfg.data.pose_crop) == (0, 0, 0, 0)
+
+
+def test_pose_only_presets_cover_every_dataset_and_protocol():
+    seen = {(c.data.dataset, c.data.protocol, c.model.pose_backbone) for c in map(load_config, OURS)}
+    assert len(OURS) == len(seen) == 16
+    assert {(d, p) for d, p, _ in seen} == {(c.data.dataset, c.data.protocol) for c in map(load_config, PRESETS)}
 
 
 def test_presets_cover_every_dataset_and_protocol_for_l1_and_l3():
