@@ -90,7 +90,8 @@ def test_class_count_must_match_the_dataset(tiny):
 
 def test_nan_loss_stops_with_the_step(tiny):
     cfg = load_config(None, tiny(optim__lr=1e12, train__epochs=3, train__val_split="null"))
-    with pytest.raises(TrainingError, match=r"loss is not finite .* at epoch \d+, step \d+ of the epoch \(global step \d+\)"):
+    with pytest.raises(TrainingError,
+                       match=r"loss is not finite .* at epoch \d+, step \d+ of the epoch \(global step \d+\)"):
         train(cfg)
 
 

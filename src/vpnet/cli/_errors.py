@@ -10,8 +10,16 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from vpnet.errors import (CheckpointError, ConfigError, DataError, InferenceError, OutputError, TrainingError,
-                          VpnetError, is_worker_death)
+from vpnet.errors import (
+    CheckpointError,
+    ConfigError,
+    DataError,
+    InferenceError,
+    OutputError,
+    TrainingError,
+    VpnetError,
+    is_worker_death,
+)
 from vpnet.extras import MissingExtraError
 
 if TYPE_CHECKING:

@@ -29,8 +29,18 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from vpnet.data._readers import (FLOAT32_MAX, SPLITS, Records, choice, log, pair, read_bytes, read_text,
-                                 resource_lines, strip_suffix)
+from vpnet.data._readers import (
+    FLOAT32_MAX,
+    SPLITS,
+    Records,
+    choice,
+    log,
+    pair,
+    read_bytes,
+    read_text,
+    resource_lines,
+    strip_suffix,
+)
 from vpnet.data.registry import DatasetReader
 from vpnet.data.types import DataError, PoseSequence
 from vpnet.errors import ConfigError
@@ -254,7 +264,8 @@ def _parse_checked(p: Path, data: bytes) -> tuple[int, np.ndarray, np.ndarray, l
         try:
             n = int(lines[li])
         except ValueError:
-            raise DataError(p, f"line {li + 1}: expected the {what} (an integer), got {lines[li].strip()[:60]!r}") from None
+            raise DataError(
+                p, f"line {li + 1}: expected the {what} (an integer), got {lines[li].strip()[:60]!r}") from None
         if n < 0:
             raise DataError(p, f"line {li + 1}: negative {what} {n}")
         return n

@@ -211,7 +211,8 @@ class _SyncBatchNormFn(torch.autograd.Function):
         if running is not None:
             running_mean, running_var, momentum = running
             running_mean.mul_(1 - momentum).add_(mean.to(running_mean.dtype), alpha=momentum)
-            running_var.mul_(1 - momentum).add_((var * n / max(float(n) - 1, 1.0)).to(running_var.dtype), alpha=momentum)
+            unbiased_var = var * n / max(float(n) - 1, 1.0)
+            running_var.mul_(1 - momentum).add_(unbiased_var.to(running_var.dtype), alpha=momentum)
         invstd = torch.rsqrt(var + eps).to(x.dtype)
         x_hat = (x - mean.to(x.dtype).view(shape)) * invstd.view(shape)
         ctx.save_for_backward(x_hat, invstd, weight)

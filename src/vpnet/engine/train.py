@@ -43,6 +43,7 @@ from torch import nn
 
 from vpnet._io import check_writable
 from vpnet.config import Config
+from vpnet.engine.builders import build_model, build_split, check_dataset, make_loader, require_items
 from vpnet.engine.checkpoint import (
     CheckpointError,
     CheckpointManager,
@@ -61,7 +62,6 @@ from vpnet.engine.distributed import (
     init_distributed,
     shutdown,
 )
-from vpnet.engine.builders import build_model, build_split, check_dataset, make_loader, require_items
 from vpnet.engine.forward import autocast, batch_size_of, describe_clips, model_inputs
 from vpnet.engine.logs import RunLog, setup_logging
 from vpnet.errors import ConfigError, TrainingError, VpnetError, is_worker_death
@@ -113,7 +113,8 @@ def validation_split(cfg: Config, info: DatasetInfo) -> str | None:
         if "test" in info.splits:
             log.warning(
                 "dataset %s/%s has no validation split: the best checkpoint is selected on the test split "
-                "(an optimistic estimate; set train.val_split=null to select none)", cfg.data.dataset, cfg.data.protocol,
+                "(an optimistic estimate; set train.val_split=null to select none)",
+                cfg.data.dataset, cfg.data.protocol,
             )
             return "test"
         return None
@@ -134,7 +135,8 @@ def train(cfg: Config, *, run_dir: str | Path | None = None, resume: str | Path 
         ConfigError, CheckpointError, TrainingError, vpnet.data.types.DataError.
     """
     ctx = init_distributed(cfg.train.device)
-    deterministic = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+    deterministic = (torch.are_deterministic_algorithms_enabled(),
+                     torch.is_deterministic_algorithms_warn_only_enabled())
     try:
         return _Trainer(cfg, ctx, Path(run_dir) if run_dir else Path(cfg.output_dir) / cfg.name, resume).run()
     finally:
@@ -498,8 +500,8 @@ class _Trainer:
         totals = all_reduce_sum([*sums, 0.0 if loss_ok else 1.0, 0.0 if grads_ok else 1.0, float(flag["stop"])], ctx)
         if totals[5]:
             raise TrainingError(
-                f"the loss is not finite (NaN or inf) at epoch {state.epoch + 1}, step {state.step_in_epoch + 1} of the "
-                f"epoch (global step {state.global_step + 1}); {self._kept()}. "
+                f"the loss is not finite (NaN or inf) at epoch {state.epoch + 1}, step {state.step_in_epoch + 1} "
+                f"of the epoch (global step {state.global_step + 1}); {self._kept()}. "
                 f"Lower optim.lr, use train.amp=none, or check the data of this step."
             )
         if totals[6]:
@@ -536,7 +538,8 @@ class _Trainer:
                 row["best"] = 1
                 if ctx.is_main:
                     save_weights(best_path, self.model, self._weights_meta(metrics=m.summary()))
-            log.info("epoch %d: train loss %.4f; %s (%s): top-1 %.2f %%, mean per-class %.2f %% (best %s %.2f %% at epoch %d)",
+            log.info("epoch %d: train loss %.4f; %s (%s): top-1 %.2f %%, mean per-class %.2f %% "
+                     "(best %s %.2f %% at epoch %d)",
                      state.epoch + 1, row["train_loss"], self.val_split, describe_clips(*self.val_clips), 100 * m.top1,
                      100 * m.mean_class, self.info.primary_metric, 100 * state.best_metric, state.best_epoch)
         else:
@@ -579,9 +582,9 @@ class _Trainer:
         except OSError as e:
             # ENOSPC and friends: the write went to a temp file, so the previous checkpoint is intact
             previous = self.ckpts.list()
+            kept = f"the previous one ({previous[0].name}) is intact" if previous else "no earlier checkpoint exists"
             log.error("could not write a checkpoint at global step %d (%s); %s; training goes on",
-                      self.state.global_step, e,
-                      f"the previous one ({previous[0].name}) is intact" if previous else "no earlier checkpoint exists")
+                      self.state.global_step, e, kept)
             return
         log.debug("checkpoint %s", path)
 
