@@ -29,7 +29,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from _results import write_section  # noqa: E402
 from vpnet.config import ModelConfig  # noqa: E402
-from vpnet.engine.config import load_config  # noqa: E402
+from vpnet.engine.config_loader import load_config  # noqa: E402
 from vpnet.engine.features import _SplitWriter  # noqa: E402
 from vpnet.engine.forward import autocast  # noqa: E402
 from vpnet.engine.train import train  # noqa: E402

@@ -35,7 +35,7 @@ from torch import nn
 
 from vpnet.config import ModelConfig
 from vpnet.engine.checkpoint import load_state_dict
-from vpnet.engine.config import load_config
+from vpnet.engine.config_loader import load_config
 from vpnet.engine.distributed import convert_sync_batchnorm
 from vpnet.engine.train import train
 

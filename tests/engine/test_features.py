@@ -12,7 +12,7 @@ import torch
 from vpnet.data import build_dataset
 from vpnet.data.types import DataError
 from vpnet.engine.checkpoint import load_state_dict, save_weights
-from vpnet.engine.config import ConfigError, load_config
+from vpnet.engine.config_loader import ConfigError, load_config
 from vpnet.engine.evaluate import evaluate
 from vpnet.engine.feature_store import FeatureDataset, from_bits, to_bits
 from vpnet.engine.features import _SplitWriter, extract_features

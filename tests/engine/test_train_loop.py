@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from vpnet.engine.checkpoint import CheckpointManager, load_state_dict, load_train_state
-from vpnet.engine.config import ConfigError, load_config
+from vpnet.engine.config_loader import ConfigError, load_config
 from vpnet.engine.train import TrainingError, resolve_grad_accum, train
 
 REPO = Path(__file__).resolve().parents[2]

@@ -88,7 +88,7 @@ def user_errors(doing: str | None = None) -> Iterator[None]:
 
 
 def load(config: Path | None, overrides: list[str] | None) -> Config:
-    """:func:`vpnet.engine.config.load_config` with the CLI's argument types."""
-    from vpnet.engine.config import load_config
+    """:func:`vpnet.engine.config_loader.load_config` with the CLI's argument types."""
+    from vpnet.engine.config_loader import load_config
 
     return load_config(config, list(overrides or []))

@@ -30,7 +30,7 @@ def train_command(
     with user_errors():
         cfg = load(config, overrides)
         if print_config:
-            from vpnet.engine.config import config_to_yaml
+            from vpnet.engine.config_loader import config_to_yaml
 
             typer.echo(config_to_yaml(cfg), nl=False)
             return

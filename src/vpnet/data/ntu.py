@@ -422,7 +422,7 @@ def records(*, video_dir: str | Path | None = None, pose_dir: str | Path | None 
         missing_list: the official list of samples with missing or incomplete skeletons, excluded (and
             reported) as the protocols say. None keeps them (a knowing choice: no warning); not given,
             they are kept and a warning says so. (From a config, ``data.missing_list`` is always given:
-            :func:`vpnet.engine.config.load_config` warns when no layer of the config sets it.)
+            :func:`vpnet.engine.config_loader.load_config` warns when no layer of the config sets it.)
 
     Returns:
         :class:`Records` sorted by name; ``.skipped`` lists the items left out (a video without

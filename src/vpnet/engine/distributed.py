@@ -18,7 +18,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import Sampler
 
-from vpnet.engine.config import ConfigError
+from vpnet.engine.config_loader import ConfigError
 
 
 @dataclass(frozen=True)

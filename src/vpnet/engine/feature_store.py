@@ -41,7 +41,7 @@ import torch
 from torch.utils.data import Dataset
 
 from vpnet.data.types import DataError
-from vpnet.engine.config import ConfigError
+from vpnet.engine.config_loader import ConfigError
 from vpnet.engine.forward import describe_clips
 
 log = logging.getLogger(__name__)

@@ -52,7 +52,7 @@ from vpnet.engine.checkpoint import (
     load_train_state,
     save_weights,
 )
-from vpnet.engine.config import config_to_yaml, save_config
+from vpnet.engine.config_loader import config_to_yaml, save_config
 from vpnet.engine.distributed import (
     DistContext,
     TrainSampler,
