@@ -75,13 +75,11 @@ def shutdown(ctx: DistContext) -> None:
         dist.destroy_process_group()
 
 
-def all_reduce_sum(values: list[float], ctx: DistContext) -> list[float]:
-    """Element-wise sum over processes of a few numbers (float64 on the process's device)."""
-    if not ctx.distributed:
-        return list(values)
-    t = torch.tensor(values, dtype=torch.float64, device=ctx.device)
-    dist.all_reduce(t)
-    return t.tolist()
+def all_reduce_sum(t: torch.Tensor, ctx: DistContext) -> torch.Tensor:
+    """Element-wise sum over processes of ``t`` (on the process's device), in place; returns ``t``."""
+    if ctx.distributed:
+        dist.all_reduce(t)
+    return t
 
 
 def all_gather_objects(obj: Any, ctx: DistContext) -> list[Any]:
