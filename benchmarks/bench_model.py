@@ -24,7 +24,6 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _results import write_section  # noqa: E402
-
 from vpnet.config import ModelConfig  # noqa: E402
 from vpnet.models import build_recognizer, vpn_loss  # noqa: E402
 
@@ -141,6 +140,9 @@ def main() -> None:
     speed_rows = "\n".join(
         f"| {mode} | {med['l1']:.3f} s | {med['l3']:.3f} s | {pair['l3']:.3f} | {med['l3_param']:.3f} s | "
         f"{pair['l3_param']:.3f} |" for mode, (med, pair) in results.items())
+    macs_verdict = "within" if abs(ratio_macs - 1) <= 0.10 else "NOT within"
+    speed_header = ("| | I3D (`l1`) median | VPN (`l3`) median | VPN / I3D (median of paired ratios) "
+                    "| VPN with torch's spectral_norm, median | its ratio |")
     body = f"""
 Script: `benchmarks/bench_model.py`. VPN-I3D = the `l3` recognizer (I3D to Mixed_5c, GCN pose backbone,
 coupled attention, spatial embedding, head), NTU-60 (60 classes), one 64 x 224 x 224 clip with 20 NTU-25 poses.
@@ -167,18 +169,18 @@ and was halved; convolutions and matrix products only, as fvcore counts them):
 | bare I3D (`l1`) | {macs_l1['total']:.2f} |
 | authors' figure for VPN-I3D | {AUTHORS_GMACS} |
 
-Ours / authors' = {ratio_macs:.3f} ({(ratio_macs - 1):+.1%}): {"within" if abs(ratio_macs - 1) <= 0.10 else "NOT within"} the
-10 % asked. VPN itself adds {macs['total'] - macs_l1['total']:.3f} G (pose backbone {macs['pose_backbone']:.3f} G, coupler and
-embedding {macs['vpn']:.3f} G); the gap is in the backbone: our I3D is {macs['backbone']:.2f} G, every convolution counted at
-the output sizes of TF "SAME" padding (DeepMind's layout, which reproduces their Kinetics predictions, see
-tests/models/test_weights.py). The authors' figure comes from another counter or I3D port, which we do not
-have.
+Ours / authors' = {ratio_macs:.3f} ({(ratio_macs - 1):+.1%}): {macs_verdict} the
+10 % asked. VPN itself adds {macs['total'] - macs_l1['total']:.3f} G (pose backbone {macs['pose_backbone']:.3f} G,
+coupler and embedding {macs['vpn']:.3f} G); the gap is in the backbone: our I3D is {macs['backbone']:.2f} G, every
+convolution counted at the output sizes of TF "SAME" padding (DeepMind's layout, which reproduces their Kinetics
+predictions, see tests/models/test_weights.py). The authors' figure comes from another counter or I3D port, which we
+do not have.
 
 **Speed** on this CPU ({threads} threads), bf16 autocast + channels_last_3d (backbone weights and input), no
 torch.compile, batch of one clip (the worst case for VPN: T_v's per-step cost does not grow with the
 batch), {args.repeats} rounds after one warm-up, each round one step of each model in turn, same backbone weights:
 
-| | I3D (`l1`) median | VPN (`l3`) median | VPN / I3D (median of paired ratios) | VPN with torch's spectral_norm, median | its ratio |
+{speed_header}
 |---|---|---|---|---|---|
 {speed_rows}
 

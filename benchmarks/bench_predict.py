@@ -22,12 +22,10 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _results import write_section  # noqa: E402
-
 from vpnet.config import DataConfig, ModelConfig  # noqa: E402
 from vpnet.inference import Recognizer, TorchBackend, spec_of  # noqa: E402
 from vpnet.models import build_recognizer  # noqa: E402
@@ -95,8 +93,8 @@ def main() -> None:
                     f"**{duration / total:.2f}x** |")
         print(rows[-1])
 
-    body = f"""Script: `benchmarks/bench_predict.py` (median of {args.repeats} runs, torch on 2 threads). Input: the real
-1080p NTU sample, {n} frames = {duration:.2f} s of video. Other helpers were using the same 2 cores
+    body = f"""Script: `benchmarks/bench_predict.py` (median of {args.repeats} runs, torch on 2 threads).
+Input: the real 1080p NTU sample, {n} frames = {duration:.2f} s of video. Other helpers were using the same 2 cores
 while this ran, so the absolute numbers are pessimistic; the split between the stages is the finding.
 
 | stage | frames/s |

@@ -28,9 +28,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _results import write_section  # noqa: E402
-
 from vpnet.config import ModelConfig  # noqa: E402
-from vpnet.engine.config import load_config  # noqa: E402
+from vpnet.engine.config_loader import load_config  # noqa: E402
 from vpnet.engine.features import _SplitWriter  # noqa: E402
 from vpnet.engine.forward import autocast  # noqa: E402
 from vpnet.engine.train import train  # noqa: E402
@@ -93,7 +92,7 @@ def e2e_step_times() -> dict[str, float]:
         return (time.perf_counter() - t) / E2E_BATCH
 
     times: dict[str, list[float]] = {k: [] for k in settings}
-    for name, (amp, cl) in settings.items():  # warm-up: oneDNN kernels, allocator
+    for amp, cl in settings.values():  # warm-up: oneDNN kernels, allocator
         step(amp, cl)
     for _ in range(E2E_REPEATS):  # interleaved, so load changes hit every setting alike
         for name, (amp, cl) in settings.items():
@@ -197,6 +196,11 @@ def main() -> None:
     workers = loader_workers_sentence(head, threads)
     rows = "\n".join(
         f"| end to end, {k} | {1 / v:.3f} clips/s ({v:.2f} s/clip) | {fp32 / v:.2f}x |" for k, v in e2e.items())
+    main_process_row = (f"| head only, on cached features, DataLoader in the main process | **{head[0]:.0f} clips/s** "
+                        f"| {head[0] * fp32:.0f}x end-to-end fp32 |")
+    gpu_note = "see below." if gpu else (
+        "no GPU was available in this session; the script fills this table (backbone-only vs VPN training clips/s, "
+        "and whether the DataLoader over the prepared store keeps ahead of the GPU) when run on a CUDA machine.")
     body = f"""Script: `benchmarks/bench_train.py`. CPU run with {threads} torch threads.
 
 **Head-only training on cached features** (`vpnet extract-features` output, 1024x8x7x7 per clip,
@@ -206,7 +210,7 @@ fp32, SGD; {CACHED_ITEMS} random clips, the second epoch's rate (as logged in `s
 
 | measurement | speed | ratio |
 |---|---|---|
-| head only, on cached features, DataLoader in the main process | **{head[0]:.0f} clips/s** | {head[0] * fp32:.0f}x end-to-end fp32 |
+{main_process_row}
 | head only, on cached features, 2 DataLoader workers | {head[2]:.0f} clips/s | {head[2] * fp32:.0f}x end-to-end fp32 |
 {rows}
 
@@ -220,7 +224,7 @@ clip; no torch.compile (its first compile takes minutes here). Note: bf16 traini
 gradients now and then, so `train.amp` defaults to fp32 on CPU and
 `train.skip_nonfinite` skips such steps.
 
-**GPU**: {"see below." if gpu else "no GPU was available in this session; the script fills this table (backbone-only vs VPN training clips/s, and whether the DataLoader over the prepared store keeps ahead of the GPU) when run on a CUDA machine."}
+**GPU**: {gpu_note}
 """
     if gpu:
         body += "\n| GPU measurement | speed |\n|---|---|\n" + gpu + "\n"

@@ -15,7 +15,7 @@ from vpnet.data import DatasetReader, dataset_info, get_dataset, register_datase
 from vpnet.data.custom import read_poses as read_npz_poses
 from vpnet.data.synthetic import make_custom
 from vpnet.data.types import SampleRecord
-from vpnet.engine.config import load_config
+from vpnet.engine.config_loader import load_config
 from vpnet.errors import ConfigError
 from vpnet.models.registry import BackboneSpec, backbone_names, get_backbone, register_backbone
 

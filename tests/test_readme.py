@@ -1,10 +1,11 @@
 """Every README Python block runs as written.
 
-Blocks that read a dataset (paths like ``/data/ntu``) or the user's own files (a run folder, a video) are marked ``<!-- readme-test: needs data -->`` on the
-line before their fence; every other block is extracted and run, in a fresh interpreter, from the
-repository root. The quick start's model block loads the Kinetics-400 weights: it runs when they are in
-the user's cache (``vpnet weights fetch kinetics400``) and is skipped with that reason otherwise; it runs
-the full-size model on CPU (about 30 s), so it is marked slow (``-m slow``).
+Blocks that read a dataset (paths like ``/data/ntu``) or the user's own files (a run folder, a video) are
+marked ``<!-- readme-test: needs data -->`` on the line before their fence; every other block is extracted
+and run, in a fresh interpreter, from the repository root. The quick start's model block loads the
+Kinetics-400 weights: it runs when they are in the user's cache (``vpnet weights fetch kinetics400``) and
+is skipped with that reason otherwise; it runs the full-size model on CPU (about 30 s), so it is marked
+slow (``-m slow``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Joint layouts, the weighted adjacency of eq. (1) and the MediaPipe -> NTU-25 mapping, against hand-computed numbers."""
+"""Joint layouts, the weighted adjacency of eq. (1) and the MediaPipe -> NTU-25 mapping, against hand-computed
+numbers."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The configuration schema: typed dataclasses, one per section.
 
 A run's config is a :class:`Config`. YAML presets in ``configs/`` and dotted command-line overrides
-(``model.t_p=30``) are merged onto these defaults by :func:`vpnet.engine.config.load_config`, which
+(``model.t_p=30``) are merged onto these defaults by :func:`vpnet.engine.config_loader.load_config`, which
 rejects unknown keys and wrong types. Defaults are the paper's (section 4.1) unless a comment says
 otherwise. This module holds data only: no torch, no I/O.
 """

@@ -19,7 +19,8 @@ __all__ = ["MissingExtraError", "require"]
 
 #: the fix for each extra, as a user would type it.
 FIXES = {
-    "pose": "run `vpnet pose install` (MediaPipe 0.10.21 for numpy 2 and its light dependencies; `make install` does it)",
+    "pose": "run `vpnet pose install` "
+            "(MediaPipe 0.10.21 for numpy 2 and its light dependencies; `make install` does it)",
     "export": "run `pip install 'vpnet[export]'` (onnx, onnxscript, onnxruntime)",
     "viz": "run `pip install 'vpnet[viz]'` (scikit-learn)",
 }

@@ -238,7 +238,8 @@ class OnnxBackend:
             self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
         except Exception as e:  # onnxruntime raises its own exception types for unparsable files
             raise InferenceError(f"{self.path}: not an ONNX model onnxruntime can load ({e.__class__.__name__}: "
-                                 f"{str(e).splitlines()[0][:200]}); export one with `vpnet export --format onnx`") from None
+                                 f"{str(e).splitlines()[0][:200]}); "
+                                 "export one with `vpnet export --format onnx`") from None
         meta = self.session.get_modelmeta().custom_metadata_map
         if "vpnet" not in meta:
             raise InferenceError(f"{self.path}: an ONNX model without vpnet's metadata (inputs "

@@ -91,6 +91,7 @@ def read_metafile(configs_dir: str | Path) -> list[PresetEntry]:
             raise ConfigError(f"{path}: {name}.paper.metric must be top1 or mean_class, got {result.metric!r}")
         config = entry.get("config", "")
         if Path(config).name != preset.name:
-            raise ConfigError(f"{path}: {name}.config is {config!r}, but the preset is {preset.relative_to(root.parent)}")
+            raise ConfigError(
+                f"{path}: {name}.config is {config!r}, but the preset is {preset.relative_to(root.parent)}")
         out.append(PresetEntry(name=name, config=config, paper=result))
     return out

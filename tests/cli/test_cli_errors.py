@@ -162,7 +162,8 @@ def test_case6_contradicting_fields_fail_at_load(poses, tmp_path):
 def test_case7_custom_without_manifest(tmp_path):
     one_error(invoke("train", "data.dataset=custom", f"output_dir={tmp_path}"), 2,
               "data.dataset=custom needs data.manifest")
-    one_error(invoke("prepare", "data.dataset=custom", "-o", tmp_path / "s"), 2, "data.dataset=custom needs data.manifest")
+    one_error(invoke("prepare", "data.dataset=custom", "-o", tmp_path / "s"), 2,
+              "data.dataset=custom needs data.manifest")
     assert not list(tmp_path.iterdir())
 
 
@@ -176,8 +177,9 @@ def test_case16_the_right_fix_is_suggested(tmp_path):
     li = header.index("label")
     fixed = [rows[0]] + [",".join(v if i != li else "0" for i, v in enumerate(r.split(","))) for r in rows[1:]]
     manifest.write_text("\n".join(fixed) + "\n")  # numeric labels, all 0: one class seen
-    r = invoke("train", "data.dataset=custom", "data.protocol=split", f"data.manifest={manifest}", "model.variant=pose_only",
-               "model.num_classes=2", "model.t_p=4", f"output_dir={tmp_path / 'runs'}", "train.global_batch=4")
+    r = invoke("train", "data.dataset=custom", "data.protocol=split", f"data.manifest={manifest}",
+               "model.variant=pose_only", "model.num_classes=2", "model.t_p=4", f"output_dir={tmp_path / 'runs'}",
+               "train.global_batch=4")
     line = one_error(r, 2, "the custom manifest names no class list", "classes.txt beside the manifest")
     assert "set model.num_classes=1 only if that is really the number of classes" in line
     assert ntu.class_names("ntu60") == ntu.class_names(60) == ntu.class_names("60")
@@ -233,8 +235,9 @@ def test_case8_real_full_disk(poses, tmp_path):
 
 
 def test_case9_killed_worker_says_rerun_resumes(poses, tmp_path, monkeypatch):
-    import vpnet.data
     from torch.utils.data import get_worker_info
+
+    import vpnet.data
 
     real = vpnet.data.collate
     run = tmp_path / "run"
@@ -283,9 +286,9 @@ def test_case12_empty_split_is_named_before_work(tmp_path):
               "were left out", "no skeleton")
     assert not (tmp_path / "feats").exists()
     (runs / "run").mkdir(parents=True)
-    from vpnet.models import build_recognizer
     from vpnet.config import ModelConfig
     from vpnet.engine.checkpoint import save_weights
+    from vpnet.models import build_recognizer
 
     save_weights(runs / "run" / "final.safetensors", build_recognizer(ModelConfig(variant="pose_only", t_p=4)))
     r = invoke("evaluate", "-c", cfg, "--run", runs / "run", *pose_run(ds, runs))

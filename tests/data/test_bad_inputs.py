@@ -37,7 +37,7 @@ def _prepare(rgb: Path, sk: Path, out: Path, *extra: str):
 def _check_truncated_is_reported(rgb: Path, sk: Path, out: Path, declared: int) -> None:
     video = rgb / f"{NAME}_rgb.avi"
     with pytest.raises(DataError, match=rf"_rgb.avi: only \d+ of the {declared} frames the container declares"):
-        open_video(video).num_frames
+        _ = open_video(video).num_frames
     r = _prepare(rgb, sk, out)
     assert r.exit_code == 1, r.output
     assert "prepared 0, already done 0, failed 1" in r.output and "Traceback" not in r.output
@@ -49,7 +49,8 @@ def _check_truncated_is_reported(rgb: Path, sk: Path, out: Path, declared: int) 
 def test_real_truncated_video_is_an_unusable_item(shared_data, tmp_path):
     """Case 2 on the real NTU sample cut to 45 % of its bytes (it was prepared as a short item, exit 0)."""
     data = (shared_data / "ntu" / f"{NAME}_rgb.avi").read_bytes()
-    rgb, sk = _ntu_folder(tmp_path, shared_data / "ntu" / "skeletons" / f"{NAME}.skeleton", data[: len(data) * 45 // 100])
+    skeleton = shared_data / "ntu" / "skeletons" / f"{NAME}.skeleton"
+    rgb, sk = _ntu_folder(tmp_path, skeleton, data[: len(data) * 45 // 100])
     _check_truncated_is_reported(rgb, sk, tmp_path / "store", declared=103)
 
 

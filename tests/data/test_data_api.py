@@ -76,7 +76,7 @@ def test_dataset_records_passes_the_missing_list_and_warns_only_when_unset(tmp_p
     base = dict(dataset="ntu60", protocol="cs", pose_dir=str(ds.pose_dir))
     # not given at all (the reader called directly, or a config where no layer sets it): a warning
     from vpnet.data import ntu
-    from vpnet.engine.config import load_config
+    from vpnet.engine.config_loader import load_config
 
     for unset in (lambda: ntu.records(pose_dir=ds.pose_dir, protocol="cs", split="all"),
                   lambda: load_config(None, ["data.dataset=ntu60", f"data.pose_dir={ds.pose_dir}"])):

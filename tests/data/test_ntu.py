@@ -198,7 +198,8 @@ def test_parse_name_and_labels():
 
 
 def _grid(setups, cameras, performers, actions):
-    return [f"S{s:03d}C{c:03d}P{p:03d}R001A{a:03d}" for s in setups for c in cameras for p in performers for a in actions]
+    return [f"S{s:03d}C{c:03d}P{p:03d}R001A{a:03d}"
+            for s in setups for c in cameras for p in performers for a in actions]
 
 
 def test_generated_protocol_rules():

@@ -56,7 +56,8 @@ def test_real_split_files_and_class_tables(shared_data):
     for prot in ("cv1", "cv2"):
         actions = {smarthome.parse_name(n).action for n in smarthome.read_split(split_dir, prot, "all")}
         assert actions == set(smarthome.class_names(prot))
-    table = [line.split("\t") for line in (shared_data / "smarthome" / "smarthome_label_maps.tsv").read_text().splitlines()[1:]]
+    label_maps = (shared_data / "smarthome" / "smarthome_label_maps.tsv").read_text()
+    table = [line.split("\t") for line in label_maps.splitlines()[1:]]
     for prot in ("CS", "CV1", "CV2"):
         rows = sorted((int(i), name) for p, i, name in table if p == prot)
         assert smarthome.class_names(prot.lower()) == [name for _, name in rows]
@@ -172,7 +173,8 @@ def test_generated_records_report_missing_files(tmp_path):
     (tmp_path / "splits").mkdir()
     (tmp_path / "videos").mkdir()
     (tmp_path / "poses").mkdir()
-    names = ["Walk_p03_r01_v16_c06", "Readbook_p04_r00_v01_c01", "Eat.Snack_p06_r00_v02_c02", "Cook.Cut_p03_r00_v01_c01"]
+    names = ["Walk_p03_r01_v16_c06", "Readbook_p04_r00_v01_c01", "Eat.Snack_p06_r00_v02_c02",
+             "Cook.Cut_p03_r00_v01_c01"]
     (tmp_path / "splits" / "train_CV1.txt").write_text("".join(f"{n}.mp4\n" for n in names) + "garbage line\n")
     for n in names[:2] + names[3:]:
         (tmp_path / "videos" / f"{n}.mp4").write_bytes(b"")

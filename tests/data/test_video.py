@@ -147,7 +147,7 @@ def test_generated_unreadable_and_truncated_files(tmp_path):
     # the readable frames fall far short of the 40 the AVI header declares: truncated, not a shorter video
     # (it used to be read as a 4-frame video, misaligned with its 40 poses)
     with pytest.raises(DataError, match=r"cut.avi: only \d+ of the 40 frames the container declares can be read"):
-        open_video(cut).num_frames
+        _ = open_video(cut).num_frames
     # MP4 keeps its index at the end: cut, the file cannot be opened at all
     mp4 = tmp_path / "full.mp4"
     write_video(mp4, coded_frames(40))
@@ -230,7 +230,7 @@ def test_generated_frame_folder_size_from_the_header(tmp_path):
     bad.mkdir()
     (bad / "1.jpg").write_bytes(b"not a jpeg")
     with pytest.raises(DataError, match="1.jpg: cannot read frame image"):
-        open_video(bad).size
+        _ = open_video(bad).size
 
 
 def test_video_file_pickles_without_open_handles(tmp_path):

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from vpnet.engine.config import ConfigError, load_config
 from vpnet.engine.builders import build_split, check_dataset
+from vpnet.engine.config_loader import ConfigError, load_config
 from vpnet.engine.forward import eval_clips
 
 REPO = Path(__file__).resolve().parents[2]

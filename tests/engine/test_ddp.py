@@ -14,10 +14,10 @@ statistics, so "1 process x 4 clips" and "2 processes x 2 clips" differ by desig
    process 0's.
 2. ``train.sync_bn``: vpnet's CPUSyncBatchNorm (torch's SyncBatchNorm is CUDA-only in torch 2.13) in the
    real recognizer (8x32x32 clips, float64) under DDP gives the gradients and running statistics of one
-   big batch of 4. Compared
-   in float64 (max error <= 1e-9 x the tensor's largest gradient; measured ~1e-12): in float32 a freshly initialised I3D at 8x64x64 is so ill-conditioned
-   that plain single-process BatchNorm's gradients differ by up to ~20 % between float32 and float64 in
-   a few layers, so a float32 comparison could not tell a bug from rounding.
+   big batch of 4. Compared in float64 (max error <= 1e-9 x the tensor's largest gradient; measured
+   ~1e-12): in float32 a freshly initialised I3D at 8x64x64 is so ill-conditioned that plain
+   single-process BatchNorm's gradients differ by up to ~20 % between float32 and float64 in a few
+   layers, so a float32 comparison could not tell a bug from rounding.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from torch import nn
 
 from vpnet.config import ModelConfig
 from vpnet.engine.checkpoint import load_state_dict
-from vpnet.engine.config import load_config
+from vpnet.engine.config_loader import load_config
 from vpnet.engine.distributed import convert_sync_batchnorm
 from vpnet.engine.train import train
 
@@ -82,7 +82,8 @@ def build_recognizer_l2_init() -> dict[str, torch.Tensor]:
     from vpnet.models import build_recognizer
 
     torch.manual_seed(0)
-    return build_recognizer(ModelConfig(variant="l2", num_classes=60, clip_len=8, crop_size=64, dropout=0.0)).state_dict()
+    cfg = ModelConfig(variant="l2", num_classes=60, clip_len=8, crop_size=64, dropout=0.0)
+    return build_recognizer(cfg).state_dict()
 
 
 def _model() -> nn.Module:

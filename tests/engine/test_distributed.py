@@ -27,7 +27,7 @@ def _steps(n, *, b, w, a, seed=3, epoch=1, start=0):
         per_rank.append(idx)
     g = b * w * a
     steps = {}
-    for r, idx in enumerate(per_rank):
+    for idx in per_rank:
         for pos, item in enumerate(idx):
             step = start + pos // (b * a)
             steps.setdefault(step, set()).add(item)

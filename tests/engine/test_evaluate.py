@@ -55,10 +55,10 @@ def test_every_item_failing_is_a_clear_error():
 
 def test_a_run_resumes_and_evaluates_after_its_pretraining_file_is_gone(tiny, tmp_path):
     """The run's checkpoints hold the whole backbone: model.backbone_weights is neither read nor needed."""
-    from vpnet.engine.config import load_config
-    from vpnet.errors import WeightsError
+    from vpnet.engine.config_loader import load_config
     from vpnet.engine.evaluate import evaluate
     from vpnet.engine.train import train
+    from vpnet.errors import WeightsError
     from vpnet.models import inception_i3d
     from vpnet.models.weights import save_safetensors
 

@@ -12,7 +12,7 @@ import torch
 from vpnet.data import build_dataset
 from vpnet.data.types import DataError
 from vpnet.engine.checkpoint import load_state_dict, save_weights
-from vpnet.engine.config import ConfigError, load_config
+from vpnet.engine.config_loader import ConfigError, load_config
 from vpnet.engine.evaluate import evaluate
 from vpnet.engine.feature_store import FeatureDataset, from_bits, to_bits
 from vpnet.engine.features import _SplitWriter, extract_features
@@ -93,7 +93,8 @@ def test_extract_then_train_and_evaluate_on_the_cache(tiny, tmp_path, vpnet_log)
     assert ev.metrics.num_samples == 12 and ev.results["num_clips"] == 2 and ev.results["short_side"] == 96
     # other eval settings than the cache holds: an error naming both, not the cached clips under another name
     for other, asked in ((["eval.mode=single"], "single centre clip"),
-                         (["eval.num_clips=3"], "3 clips, short side 96"), (["eval.short_side=128"], "2 clips, short side 128")):
+                         (["eval.num_clips=3"], "3 clips, short side 96"),
+                         (["eval.short_side=128"], "2 clips, short side 128")):
         with pytest.raises(ConfigError, match=f"holds 2 clips, short side 96, max over clips per video, but the eval "
                                               f"settings ask for {asked}"):
             evaluate(load_config(None, [*tiny(name="cached", data__feature_dir=out), *other]), run_dir=result.run_dir)

@@ -78,14 +78,16 @@ def test_files(tmp_path):
     res = write_metrics(tmp_path, m, primary_metric="mean_class", extra={"split": "test"})
     data = json.loads((tmp_path / "results.json").read_text())
     assert data == json.loads(json.dumps(res))
-    assert data["primary_metric"] == {"key": "mean_class", "name": "mean per-class accuracy", "value": pytest.approx(0.5)}
+    assert data["primary_metric"] == {"key": "mean_class", "name": "mean per-class accuracy",
+                                      "value": pytest.approx(0.5)}
     assert data["per_class"]["eat"] == 0.5 and data["per_class"]["absent0"] is None
     assert data["split"] == "test" and data["top1"] == pytest.approx(7 / 9)
     rows = list(csv.reader(open(tmp_path / "confusion.csv")))
     assert rows[0] == ["true \\ predicted", *NAMES]
     assert rows[2] == ["eat", "1", "1", "0", "0", "0", "0", "0"]
     per_class = list(csv.DictReader(open(tmp_path / "per_class.csv")))
-    assert per_class[1] == {"class_index": "1", "class_name": "eat", "support": "2", "correct": "1", "accuracy": "0.500000"}
+    assert per_class[1] == {"class_index": "1", "class_name": "eat", "support": "2", "correct": "1",
+                            "accuracy": "0.500000"}
     assert per_class[3]["accuracy"] == ""
     assert (tmp_path / "confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = format_summary(m, "mean_class")

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from vpnet.engine.checkpoint import CheckpointManager, load_state_dict, load_train_state
-from vpnet.engine.config import ConfigError, load_config
-from vpnet.engine.train import TrainingError, resolve_grad_accum, train
+from vpnet.engine.config_loader import ConfigError, load_config
+from vpnet.engine.train import StepStats, TrainingError, resolve_grad_accum, train
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -60,6 +60,20 @@ def test_a_finished_run_is_not_trained_again_and_fresh_start_is_refused(tiny):
         train(cfg, resume=None)
 
 
+def test_step_stats_pack_add_and_per_clip_means():
+    a = StepStats(loss=6.0, ce=4.0, embed=2.0, attn=1.0, clips=2.0, nonfinite_grads=1.0)
+    b = StepStats(loss=3.0, ce=2.0, embed=1.0, attn=0.5, clips=1.0, stop=1.0)
+    packed = a.pack()
+    assert packed.dtype == torch.float64 and packed.tolist() == [6.0, 4.0, 2.0, 1.0, 2.0, 0.0, 1.0, 0.0]
+    assert StepStats.unpack(packed) == a
+    total = a + b
+    assert total == StepStats(loss=9.0, ce=6.0, embed=3.0, attn=1.5, clips=3.0, nonfinite_grads=1.0, stop=1.0)
+    assert total.per_clip() == {"loss": 3.0, "ce": 2.0, "embed": 1.0, "attn": 0.5}
+    assert StepStats().per_clip() == {"loss": 0.0, "ce": 0.0, "embed": 0.0, "attn": 0.0}  # no clip: no division by 0
+    with pytest.raises(ValueError, match=r"StepStats.unpack expects \(8,\) values, got \(5,\)"):
+        StepStats.unpack(torch.zeros(5))
+
+
 def test_global_batch_must_add_up():
     # one process: caught when the config is loaded
     with pytest.raises(ConfigError, match=r"train.global_batch=16 is not a multiple of data.batch_size=3"):
@@ -90,7 +104,8 @@ def test_class_count_must_match_the_dataset(tiny):
 
 def test_nan_loss_stops_with_the_step(tiny):
     cfg = load_config(None, tiny(optim__lr=1e12, train__epochs=3, train__val_split="null"))
-    with pytest.raises(TrainingError, match=r"loss is not finite .* at epoch \d+, step \d+ of the epoch \(global step \d+\)"):
+    with pytest.raises(TrainingError,
+                       match=r"loss is not finite .* at epoch \d+, step \d+ of the epoch \(global step \d+\)"):
         train(cfg)
 
 

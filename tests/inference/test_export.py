@@ -73,7 +73,8 @@ def test_onnx_with_other_inputs_is_refused(tmp_path):
 
     spec = ModelSpec(variant="l1", skeleton="ntu25", num_joints=25, clip_len=8, crop_size=64, t_p=4,
                      frame_stride=2, crop_margin=0.1, class_names=("a", "b"))
-    with pytest.raises(InferenceError, match=r"model inputs are video \['N', 3, 16, 64, 64\].*video \(N, 3, 8, 64, 64\)"):
+    with pytest.raises(InferenceError,
+                       match=r"model inputs are video \['N', 3, 16, 64, 64\].*video \(N, 3, 8, 64, 64\)"):
         load_recognizer(onnx=model([("video", ["N", 3, 16, 64, 64])], spec.to_json()))
     (tmp_path / "junk.onnx").write_bytes(b"not a model")
     with pytest.raises(InferenceError, match="junk.onnx: not an ONNX model"):

@@ -89,8 +89,8 @@ def test_evaluate_manifest_without_labels(tiny_run, tiny_data, tmp_path):
     assert doc["labelled"] is False and "top1" not in doc
     assert not (tmp_path / "ev" / "confusion.csv").exists()
 
-    from vpnet.engine.config import ConfigError, load_config
     from vpnet.engine.builders import check_dataset
+    from vpnet.engine.config_loader import ConfigError, load_config
 
     cfg = load_config(tiny_run / "config.yaml", [f"data.manifest={tmp_path / 'm.csv'}"])
     with pytest.raises(ConfigError, match="has no labels.*not trained on"):

@@ -7,8 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from vpnet.models.i3d import (KINETICS400, InceptionI3d, MaxPool3dSame, Unit3d, inception_i3d,
-                              same_padding)
+from vpnet.models.i3d import KINETICS400, InceptionI3d, MaxPool3dSame, Unit3d, inception_i3d, same_padding
 
 
 @pytest.mark.parametrize(("size", "kernel", "stride", "expected"), [

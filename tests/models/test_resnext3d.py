@@ -32,8 +32,8 @@ def test_loads_a_checkpoint_in_hara_layout(tmp_path):
     torch.manual_seed(0)
     ref = ResNeXt3d(num_classes=400).eval()
     state = {f"module.{k}": v for k, v in ref.state_dict().items()}
-    for key in ("module.conv1.weight", "module.layer1.0.downsample.0.weight", "module.layer1.0.downsample.1.running_var",
-                "module.layer3.22.conv2.weight", "module.fc.bias"):
+    for key in ("module.conv1.weight", "module.layer1.0.downsample.0.weight",
+                "module.layer1.0.downsample.1.running_var", "module.layer3.22.conv2.weight", "module.fc.bias"):
         assert key in state
     path = tmp_path / "resnext-101-kinetics.pth"
     torch.save({"epoch": 200, "arch": "resnext-101", "state_dict": state,
@@ -44,7 +44,8 @@ def test_loads_a_checkpoint_in_hara_layout(tmp_path):
         assert torch.equal(model.state_dict()[name], ref.state_dict()[name])
     del state["module.layer2.1.bn2.weight"]
     torch.save({"state_dict": state}, path)
-    with pytest.raises(WeightsError, match=r"does not fit ResNeXt3d:\n  missing from the checkpoint \(1\): layer2\.1\.bn2\.weight$"):
+    with pytest.raises(WeightsError,
+                       match=r"does not fit ResNeXt3d:\n  missing from the checkpoint \(1\): layer2\.1\.bn2\.weight$"):
         resnext3d_101(weights=path)
 
 

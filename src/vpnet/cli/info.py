@@ -98,11 +98,13 @@ def info_command(
     lines.append(f"threads:  {t['torch_threads']} torch intra-op, {t['torch_interop_threads']} inter-op; "
                  f"{t['usable_cpus']} usable of {t['cpu_count']} CPUs; OMP_NUM_THREADS={t['OMP_NUM_THREADS']}")
     c = env["cache"]
-    lines.append(f"cache:    {c['dir']}" + (" (from $VPNET_CACHE)" if c["VPNET_CACHE"] else " (set $VPNET_CACHE to move it)"))
+    cache_note = " (from $VPNET_CACHE)" if c["VPNET_CACHE"] else " (set $VPNET_CACHE to move it)"
+    lines.append(f"cache:    {c['dir']}{cache_note}")
     d = env["data"]
     lines.append(f"data:     $VPNET_DATA={d['VPNET_DATA']} (presets look for datasets under it, else ./data)")
-    lines.append(f"          .skeleton reader: {d['skeleton_reader']}" + (
-        "" if d["skeleton_reader"] == "C extension" else " (slower: see benchmarks/RESULTS.md; reinstall with a C compiler for the C one)"))
+    reader_note = "" if d["skeleton_reader"] == "C extension" else (
+        " (slower: see benchmarks/RESULTS.md; reinstall with a C compiler for the C one)")
+    lines.append(f"          .skeleton reader: {d['skeleton_reader']}{reader_note}")
     lines.append("weights:")
     for name, w in env["weights"].items():
         state = "cached" if w["cached"] else "not cached (vpnet weights fetch " + name + ")"
@@ -123,6 +125,9 @@ def _print_presets(as_json: bool) -> None:
     width = max(len(e.name) for e in entries)
     for e in entries:
         p = e.paper
-        what = "(our baseline: no paper number)" if p is None else \
-            f"{p.value:5.1f} % {'mean per-class' if p.metric == 'mean_class' else 'top-1'}  {p.table}, {p.row}, {p.column}"
+        if p is None:
+            what = "(our baseline: no paper number)"
+        else:
+            metric = "mean per-class" if p.metric == "mean_class" else "top-1"
+            what = f"{p.value:5.1f} % {metric}  {p.table}, {p.row}, {p.column}"
         typer.echo(f"{e.name:<{width}}  {what}")

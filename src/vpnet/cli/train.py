@@ -30,7 +30,7 @@ def train_command(
     with user_errors():
         cfg = load(config, overrides)
         if print_config:
-            from vpnet.engine.config import config_to_yaml
+            from vpnet.engine.config_loader import config_to_yaml
 
             typer.echo(config_to_yaml(cfg), nl=False)
             return
@@ -38,7 +38,8 @@ def train_command(
 
         result = train(cfg, run_dir=run_dir, resume=resume or "auto")
     if result.interrupted:
-        typer.echo(f"interrupted; checkpoint written in {result.run_dir / 'checkpoints'} (run again to resume)", err=True)
+        typer.echo(f"interrupted; checkpoint written in {result.run_dir / 'checkpoints'} (run again to resume)",
+                   err=True)
         raise typer.Exit(EXIT_SIGTERM)
     s = result.state
     best = (f", best validation {s.best_metric * 100:.2f} % at epoch {s.best_epoch} ({result.best_weights})"

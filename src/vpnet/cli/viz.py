@@ -89,10 +89,10 @@ def _features(run: Path, split: str):
     import torch
 
     from vpnet.cli._errors import load
-    from vpnet.engine.evaluate import find_weights
     from vpnet.engine.builders import build_model, build_split, check_dataset, make_loader, require_items
-    from vpnet.engine.forward import eval_clips, forward_clips
     from vpnet.engine.distributed import ShardSampler
+    from vpnet.engine.evaluate import find_weights
+    from vpnet.engine.forward import eval_clips, forward_clips
 
     cfg = load(run / "config.yaml", [])
     info = check_dataset(cfg, [split])
@@ -108,7 +108,8 @@ def _features(run: Path, split: str):
             if batch is None:
                 continue
             grabbed.clear()
-            forward_clips(lambda x: model(**x).logits, batch, device=torch.device("cpu"), clip_batch=cfg.eval.clip_batch)
+            forward_clips(lambda x: model(**x).logits, batch, device=torch.device("cpu"),
+                          clip_batch=cfg.eval.clip_batch)
             feats.append(torch.cat(grabbed).mean(0).numpy())
             labels.append(int(batch["label"][0]))
     finally:
@@ -158,8 +159,7 @@ def dynamicity_command(
         import numpy as np
 
         from vpnet.cli._errors import load
-        from vpnet.data import dataset_info, dataset_records, get_dataset
-        from vpnet.data import clips
+        from vpnet.data import clips, dataset_info, dataset_records, get_dataset
         from vpnet.viz import dynamicity, plot_accuracy_vs_dynamicity, read_per_class
 
         check_writable(out, what="figure", folder=False)

@@ -16,8 +16,17 @@ from __future__ import annotations
 
 import importlib
 
-from vpnet.data.registry import (DatasetInfo, DatasetReader, build_dataset, check_paths, dataset_info, dataset_names,
-                                 dataset_records, get_dataset, register_dataset)
+from vpnet.data.registry import (
+    DatasetInfo,
+    DatasetReader,
+    build_dataset,
+    check_paths,
+    dataset_info,
+    dataset_names,
+    dataset_records,
+    get_dataset,
+    register_dataset,
+)
 
 _LAZY = {"collate": "vpnet.data.datasets", "VideoPoseDataset": "vpnet.data.datasets",
          "ClipSettings": "vpnet.data.datasets", "make_sample": "vpnet.data.datasets"}

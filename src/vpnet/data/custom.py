@@ -76,7 +76,9 @@ def parse_name(name: str | Path) -> str:
 # pose files
 
 
-def read_poses(path: str | Path, *, layout: str | None = None, image_size: tuple[int, int] | None = None) -> PoseSequence:
+def read_poses(
+    path: str | Path, *, layout: str | None = None, image_size: tuple[int, int] | None = None
+) -> PoseSequence:
     """Read a generic ``.npz``/``.npy`` or a MediaPipe ``.npz`` (see the module docstring).
 
     Args:
@@ -98,7 +100,8 @@ def read_poses(path: str | Path, *, layout: str | None = None, image_size: tuple
     if "world" in data and "image" in data:
         return _mediapipe(p, data["world"], data["image"], image_size)
     if "xyz" not in data:
-        raise DataError(p, f"pose file has keys {sorted(data)}; expected 'xyz' (generic) or 'world' + 'image' (MediaPipe)")
+        raise DataError(p, f"pose file has keys {sorted(data)}; "
+                           "expected 'xyz' (generic) or 'world' + 'image' (MediaPipe)")
     return _generic(p, data, layout)
 
 
@@ -144,7 +147,10 @@ def _generic(p: Path, data: dict[str, np.ndarray], layout: str | None) -> PoseSe
         if size.shape != (2,) or not (size > 0).all():
             raise DataError(p, f"image_size must be (width, height) > 0, got {data['image_size']!r}")
         image_size = (int(size[0]), int(size[1]))
-    ids = tuple(str(b) for b in np.asarray(data["body_ids"]).ravel()) if "body_ids" in data else tuple(map(str, range(m)))
+    if "body_ids" in data:
+        ids = tuple(str(b) for b in np.asarray(data["body_ids"]).ravel())
+    else:
+        ids = tuple(map(str, range(m)))
     if len(ids) != m:
         raise DataError(p, f"body_ids has {len(ids)} entries for {m} bodies")
     xyz = np.where(present[..., None, None], xyz, np.nan).astype(np.float32)

@@ -29,8 +29,18 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from vpnet.data._readers import (FLOAT32_MAX, SPLITS, Records, choice, log, pair, read_bytes, read_text,
-                                 resource_lines, strip_suffix)
+from vpnet.data._readers import (
+    FLOAT32_MAX,
+    SPLITS,
+    Records,
+    choice,
+    log,
+    pair,
+    read_bytes,
+    read_text,
+    resource_lines,
+    strip_suffix,
+)
 from vpnet.data.registry import DatasetReader
 from vpnet.data.types import DataError, PoseSequence
 from vpnet.errors import ConfigError
@@ -254,7 +264,8 @@ def _parse_checked(p: Path, data: bytes) -> tuple[int, np.ndarray, np.ndarray, l
         try:
             n = int(lines[li])
         except ValueError:
-            raise DataError(p, f"line {li + 1}: expected the {what} (an integer), got {lines[li].strip()[:60]!r}") from None
+            raise DataError(
+                p, f"line {li + 1}: expected the {what} (an integer), got {lines[li].strip()[:60]!r}") from None
         if n < 0:
             raise DataError(p, f"line {li + 1}: negative {what} {n}")
         return n
@@ -411,7 +422,7 @@ def records(*, video_dir: str | Path | None = None, pose_dir: str | Path | None 
         missing_list: the official list of samples with missing or incomplete skeletons, excluded (and
             reported) as the protocols say. None keeps them (a knowing choice: no warning); not given,
             they are kept and a warning says so. (From a config, ``data.missing_list`` is always given:
-            :func:`vpnet.engine.config.load_config` warns when no layer of the config sets it.)
+            :func:`vpnet.engine.config_loader.load_config` warns when no layer of the config sets it.)
 
     Returns:
         :class:`Records` sorted by name; ``.skipped`` lists the items left out (a video without

@@ -27,8 +27,17 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from vpnet.data._readers import (SPLITS, Records, check_finite, choice, load_json, pair, project, resource_lines,
-                                 strip_suffix)
+from vpnet.data._readers import (
+    SPLITS,
+    Records,
+    check_finite,
+    choice,
+    load_json,
+    pair,
+    project,
+    resource_lines,
+    strip_suffix,
+)
 from vpnet.data.registry import DatasetReader
 from vpnet.data.types import DataError, PoseSequence
 

@@ -34,8 +34,8 @@ skeleton are not stored (the item notes it; see :func:`vpnet.data.clips.common_f
 
 Writing is atomic (a temp file, fsync'ed, renamed into place), so a store is resumable: an item file
 that exists and passes :func:`check_item` (a cheap whole-file check: a file truncated or overwritten
-since fails it) is skipped; one that fails is prepared again and the report says so. (A killed run may leave ``items/.*.tmp`` files behind;
-they are never read and can be deleted when no prepare is running.)
+since fails it) is skipped; one that fails is prepared again and the report says so. (A killed run may leave
+``items/.*.tmp`` files behind; they are never read and can be deleted when no prepare is running.)
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ import numpy as np
 import vpnet.data.clips as clips
 from vpnet._io import atomic_write_bytes, check_writable, write_safetensors
 from vpnet.data.types import DataError, PoseSequence, SampleRecord, VideoSource
-from vpnet.data.video import check_indices, FrameCollector
+from vpnet.data.video import FrameCollector, check_indices
 from vpnet.errors import ConfigError
 
 log = logging.getLogger(__name__)

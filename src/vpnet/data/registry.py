@@ -203,7 +203,7 @@ def _int(cfg: Any, key: str) -> int:
     value = getattr(cfg, key)
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"data.{key} must be an integer, got {value!r} (an unresolved interpolation? "
-                          "load configs with vpnet.engine.config.load_config, or set it)")
+                          "load configs with vpnet.engine.config_loader.load_config, or set it)")
     return value
 
 

@@ -544,7 +544,8 @@ def make_smarthome(root: str | Path, *, num_classes: int = 5, per_class: int = 6
         d.mkdir(parents=True, exist_ok=True)
     cam = _frame_camera((w, h))
     names, labels = [], []
-    splits: dict[str, list[str]] = {f"{s}_{p}": [] for p in ("CS", "CV1", "CV2") for s in ("train", "validation", "test")}
+    splits: dict[str, list[str]] = {
+        f"{s}_{p}": [] for p in ("CS", "CV1", "CV2") for s in ("train", "validation", "test")}
     for label in range(num_classes):
         action = cv_classes[label]
         for i in range(per_class):

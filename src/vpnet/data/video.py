@@ -226,7 +226,8 @@ class VideoFile:
                     if k == len(wanted):
                         return True
             except av.error.FFmpegError as e:
-                raise DataError(self.path, f"decoding failed after {i + 1} frames (corrupt or truncated?): {e}") from None
+                raise DataError(
+                    self.path, f"decoding failed after {i + 1} frames (corrupt or truncated?): {e}") from None
             if seek_pts is not None:
                 return False
             raise DataError(self.path, f"video ended after {i + 1} decodable frames, but it has "

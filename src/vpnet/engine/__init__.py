@@ -1,6 +1,7 @@
 """The engine: configs, training, evaluation, metrics and the feature cache.
 
-- :mod:`~vpnet.engine.config` ``load_config(path, overrides)``: YAML presets (``_base_``), dotted overrides, checks.
+- :mod:`~vpnet.engine.config_loader` ``load_config(path, overrides)``: YAML presets (``_base_``), dotted overrides,
+  checks.
 - :mod:`~vpnet.engine.train` ``train(cfg)``: the loop, DDP (torchrun), AMP, accumulation, checkpoints, resume.
 - :mod:`~vpnet.engine.evaluate` ``evaluate(cfg, checkpoint=...)``: the paper's multi-clip inference, metrics files.
 - :mod:`~vpnet.engine.features` ``extract_features(cfg, out)``: the feature cache writer;
@@ -19,9 +20,9 @@ from __future__ import annotations
 import importlib
 
 _LAZY = {
-    "ConfigError": "vpnet.engine.config",
-    "load_config": "vpnet.engine.config",
-    "save_config": "vpnet.engine.config",
+    "ConfigError": "vpnet.engine.config_loader",
+    "load_config": "vpnet.engine.config_loader",
+    "save_config": "vpnet.engine.config_loader",
     "TrainResult": "vpnet.engine.train",
     "TrainingError": "vpnet.engine.train",
     "predict": "vpnet.engine.evaluate",

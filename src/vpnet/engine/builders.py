@@ -117,8 +117,8 @@ def build_split(cfg: Config, split: str, *, mode: str, clips: tuple[int, int | N
 
     Args:
         mode: ``train`` or ``test``.
-        clips: (clips per video, short side) of test items (see :func:`vpnet.engine.forward.eval_clips`). A feature cache
-            holds the clips it was extracted with: a different request is a ConfigError. None: the
+        clips: (clips per video, short side) of test items (see :func:`vpnet.engine.forward.eval_clips`). A
+            feature cache holds the clips it was extracted with: a different request is a ConfigError. None: the
             cache's clips, or one centre clip from video (validation during training).
     """
     if cfg.data.feature_dir:

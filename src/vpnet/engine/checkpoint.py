@@ -18,8 +18,8 @@ disk (ENOSPC) mid-write leaves the previous file intact.
 
 Files are read by :func:`vpnet.models.weights.read_checkpoint` (safetensors, ``torch.save`` files
 weights-only, told apart by content), keys and shapes compared by
-:func:`vpnet.models.weights.diff_state_dict`, and written by :func:`vpnet.models.weights.save_safetensors` (the one atomic writer):
-one implementation of each for the whole package.
+:func:`vpnet.models.weights.diff_state_dict`, and written by :func:`vpnet.models.weights.save_safetensors` (the
+one atomic writer): one implementation of each for the whole package.
 """
 
 from __future__ import annotations
@@ -180,7 +180,8 @@ def apply_state_dict(
             own[k].copy_(v)
     left = sorted(k for k in own if k not in wanted)
     if mode != "exact":
-        log.info("initialised %d tensors from %s (init_mode=%s); %d left as built", len(wanted), source, mode, len(left))
+        log.info("initialised %d tensors from %s (init_mode=%s); %d left as built",
+                 len(wanted), source, mode, len(left))
     return left
 
 

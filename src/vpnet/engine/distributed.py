@@ -18,7 +18,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import Sampler
 
-from vpnet.engine.config import ConfigError
+from vpnet.engine.config_loader import ConfigError
 
 
 @dataclass(frozen=True)
@@ -75,13 +75,11 @@ def shutdown(ctx: DistContext) -> None:
         dist.destroy_process_group()
 
 
-def all_reduce_sum(values: list[float], ctx: DistContext) -> list[float]:
-    """Element-wise sum over processes of a few numbers (float64 on the process's device)."""
-    if not ctx.distributed:
-        return list(values)
-    t = torch.tensor(values, dtype=torch.float64, device=ctx.device)
-    dist.all_reduce(t)
-    return t.tolist()
+def all_reduce_sum(t: torch.Tensor, ctx: DistContext) -> torch.Tensor:
+    """Element-wise sum over processes of ``t`` (on the process's device), in place; returns ``t``."""
+    if ctx.distributed:
+        dist.all_reduce(t)
+    return t
 
 
 def all_gather_objects(obj: Any, ctx: DistContext) -> list[Any]:
@@ -211,7 +209,8 @@ class _SyncBatchNormFn(torch.autograd.Function):
         if running is not None:
             running_mean, running_var, momentum = running
             running_mean.mul_(1 - momentum).add_(mean.to(running_mean.dtype), alpha=momentum)
-            running_var.mul_(1 - momentum).add_((var * n / max(float(n) - 1, 1.0)).to(running_var.dtype), alpha=momentum)
+            unbiased_var = var * n / max(float(n) - 1, 1.0)
+            running_var.mul_(1 - momentum).add_(unbiased_var.to(running_var.dtype), alpha=momentum)
         invstd = torch.rsqrt(var + eps).to(x.dtype)
         x_hat = (x - mean.to(x.dtype).view(shape)) * invstd.view(shape)
         ctx.save_for_backward(x_hat, invstd, weight)

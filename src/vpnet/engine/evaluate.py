@@ -27,9 +27,9 @@ from torch.utils.data import Dataset
 from vpnet._io import check_writable
 from vpnet.config import Config
 from vpnet.data.types import DataError
+from vpnet.engine.builders import build_model, build_split, check_dataset, make_loader, require_items
 from vpnet.engine.checkpoint import CheckpointManager
 from vpnet.engine.distributed import DistContext, ShardSampler, all_gather_objects, init_distributed, shutdown
-from vpnet.engine.builders import build_model, build_split, check_dataset, make_loader, require_items
 from vpnet.engine.forward import batch_size_of, describe_clips, eval_clips, forward_clips
 from vpnet.engine.metrics import ClassificationMetrics, classification_metrics, write_metrics
 

@@ -41,7 +41,7 @@ import torch
 from torch.utils.data import Dataset
 
 from vpnet.data.types import DataError
-from vpnet.engine.config import ConfigError
+from vpnet.engine.config_loader import ConfigError
 from vpnet.engine.forward import describe_clips
 
 log = logging.getLogger(__name__)
@@ -89,14 +89,16 @@ class FeatureDataset(Dataset):
         self.dir = Path(root) / split
         meta_path = self.dir / "meta.json"
         if not meta_path.is_file():
-            raise DataError(self.dir, f"no feature cache for split {split!r} here (run `vpnet extract-features` for it)")
+            raise DataError(self.dir,
+                            f"no feature cache for split {split!r} here (run `vpnet extract-features` for it)")
         self.meta = json.loads(meta_path.read_text())
         if not self.meta.get("complete"):
-            raise DataError(self.dir, "feature extraction of this split did not finish; run `vpnet extract-features` again to complete it")
+            raise DataError(self.dir, "feature extraction of this split did not finish; "
+                                      "run `vpnet extract-features` again to complete it")
         if mode != self.meta["mode"]:
             held = "test clips" if self.meta["mode"] == "test" else "random training clips"
-            raise DataError(self.dir, f"split {split!r} holds {held}; {'training' if mode == 'train' else 'evaluation'} "
-                                      f"needs a split extracted in {mode} mode")
+            use = "training" if mode == "train" else "evaluation"
+            raise DataError(self.dir, f"split {split!r} holds {held}; {use} needs a split extracted in {mode} mode")
         self.views = int(self.meta["views"])
         #: (clips per video, short side) of a test split, as extracted.
         self.clips: tuple[int, int | None] = (self.views, self.meta["extra"].get("short_side"))

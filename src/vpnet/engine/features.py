@@ -22,9 +22,9 @@ from vpnet._io import atomic_write_bytes, check_writable
 from vpnet.config import Config
 from vpnet.data.types import DataError
 from vpnet.engine.builders import build_model, build_split, check_dataset, loader_workers, require_items
-from vpnet.errors import ConfigError
 from vpnet.engine.feature_store import _dtype_name, to_bits
 from vpnet.engine.forward import eval_clips, forward_clips
+from vpnet.errors import ConfigError
 from vpnet.progress import progress_bar
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,8 @@ def extract_features(
         for split in splits:
             train_mode = split == "train"
             ds, passes = datasets[split], views if train_mode else 1
-            extra = {"backbone": cfg.model.backbone, "backbone_weights": None if checkpoint else cfg.model.backbone_weights,
+            extra = {"backbone": cfg.model.backbone,
+                     "backbone_weights": None if checkpoint else cfg.model.backbone_weights,
                      "checkpoint": str(checkpoint) if checkpoint else None,
                      "clip_len": cfg.data.clip_len, "crop_size": cfg.data.crop_size, "t_p": cfg.data.t_p,
                      "dataset": cfg.data.dataset, "protocol": cfg.data.protocol, "split": split,
@@ -99,8 +100,9 @@ def extract_features(
                 items = np.array([i for i in todo if i not in writer.failed], dtype=np.int64)
                 bar.update(len(todo) - len(items))  # failed in an earlier view: not loaded again
                 loader = torch.utils.data.DataLoader(
-                    _Indexed(ds, items), batch_size=cfg.data.batch_size, num_workers=loader_workers(cfg.data.num_workers),
-                    collate_fn=_indexed_collate(collate), shuffle=False,
+                    _Indexed(ds, items), batch_size=cfg.data.batch_size,
+                    num_workers=loader_workers(cfg.data.num_workers), collate_fn=_indexed_collate(collate),
+                    shuffle=False,
                 )
                 for batch, indices, failed in loader:
                     for idx, reason in failed:

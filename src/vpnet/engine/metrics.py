@@ -36,7 +36,8 @@ def confusion_matrix(pred: np.ndarray, target: np.ndarray, num_classes: int) -> 
     for name, a in (("pred", pred), ("target", target)):
         if a.size and (a.min() < 0 or a.max() >= num_classes):
             raise ValueError(f"{name} has class indices outside [0, {num_classes}): min {a.min()}, max {a.max()}")
-    return np.bincount(target * num_classes + pred, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+    counts = np.bincount(target * num_classes + pred, minlength=num_classes * num_classes)
+    return counts.reshape(num_classes, num_classes)
 
 
 def topk_correct(scores: np.ndarray, target: np.ndarray, k: int) -> np.ndarray:

@@ -33,7 +33,7 @@ import math
 import signal
 import time
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -43,6 +43,7 @@ from torch import nn
 
 from vpnet._io import check_writable
 from vpnet.config import Config
+from vpnet.engine.builders import build_model, build_split, check_dataset, make_loader, require_items
 from vpnet.engine.checkpoint import (
     CheckpointError,
     CheckpointManager,
@@ -51,7 +52,7 @@ from vpnet.engine.checkpoint import (
     load_train_state,
     save_weights,
 )
-from vpnet.engine.config import config_to_yaml, save_config
+from vpnet.engine.config_loader import config_to_yaml, save_config
 from vpnet.engine.distributed import (
     DistContext,
     TrainSampler,
@@ -61,7 +62,6 @@ from vpnet.engine.distributed import (
     init_distributed,
     shutdown,
 )
-from vpnet.engine.builders import build_model, build_split, check_dataset, make_loader, require_items
 from vpnet.engine.forward import autocast, batch_size_of, describe_clips, model_inputs
 from vpnet.engine.logs import RunLog, setup_logging
 from vpnet.errors import ConfigError, TrainingError, VpnetError, is_worker_death
@@ -82,6 +82,53 @@ class TrainResult:
     best_weights: Path | None
     #: True when a SIGTERM stopped the run (a checkpoint was written; run again to resume).
     interrupted: bool = False
+
+
+@dataclass(frozen=True)
+class StepStats:
+    """What optimiser steps add up to, on one process or summed over all of them.
+
+    The loss terms are each micro-batch's mean times its number of clips, so that sums over
+    micro-batches, steps and processes divided by ``clips`` are per-clip means. The last three
+    count processes (summed over steps: process-steps), so that one all-reduce shares them too.
+    """
+
+    #: the total loss (eq. 5) x clips.
+    loss: float = 0.0
+    #: L_C, the classification cross-entropy, x clips.
+    ce: float = 0.0
+    #: L_e, the embedding loss, x clips.
+    embed: float = 0.0
+    #: L_a, the attention regulariser, x clips.
+    attn: float = 0.0
+    #: clips in the sums (items that failed to load are not counted).
+    clips: float = 0.0
+    #: processes whose loss was NaN or inf.
+    nonfinite_loss: float = 0.0
+    #: processes whose gradients were NaN or inf (the step is skipped).
+    nonfinite_grads: float = 0.0
+    #: processes asked to stop (SIGTERM).
+    stop: float = 0.0
+
+    def pack(self, device: torch.device | None = None) -> torch.Tensor:
+        """The fields in declaration order, (8,) float64, for one all-reduce."""
+        return torch.tensor(astuple(self), dtype=torch.float64, device=device)
+
+    @classmethod
+    def unpack(cls, t: torch.Tensor) -> StepStats:
+        """Inverse of :meth:`pack`: ``t`` (8,) on any device."""
+        values = t.tolist()
+        if len(values) != len(fields(cls)):
+            raise ValueError(f"StepStats.unpack expects ({len(fields(cls))},) values, got {tuple(t.shape)}")
+        return cls(*values)
+
+    def __add__(self, other: StepStats) -> StepStats:
+        return StepStats(*(a + b for a, b in zip(astuple(self), astuple(other))))
+
+    def per_clip(self) -> dict[str, float]:
+        """The loss terms as means per clip (zeros when no clip was counted)."""
+        n = max(self.clips, 1.0)
+        return {"loss": self.loss / n, "ce": self.ce / n, "embed": self.embed / n, "attn": self.attn / n}
 
 
 def resolve_grad_accum(cfg: Config, world_size: int) -> int:
@@ -113,7 +160,8 @@ def validation_split(cfg: Config, info: DatasetInfo) -> str | None:
         if "test" in info.splits:
             log.warning(
                 "dataset %s/%s has no validation split: the best checkpoint is selected on the test split "
-                "(an optimistic estimate; set train.val_split=null to select none)", cfg.data.dataset, cfg.data.protocol,
+                "(an optimistic estimate; set train.val_split=null to select none)",
+                cfg.data.dataset, cfg.data.protocol,
             )
             return "test"
         return None
@@ -134,7 +182,8 @@ def train(cfg: Config, *, run_dir: str | Path | None = None, resume: str | Path 
         ConfigError, CheckpointError, TrainingError, vpnet.data.types.DataError.
     """
     ctx = init_distributed(cfg.train.device)
-    deterministic = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+    deterministic = (torch.are_deterministic_algorithms_enabled(),
+                     torch.is_deterministic_algorithms_warn_only_enabled())
     try:
         return _Trainer(cfg, ctx, Path(run_dir) if run_dir else Path(cfg.output_dir) / cfg.name, resume).run()
     finally:
@@ -425,35 +474,35 @@ class _Trainer:
         # log lines go above a terminal's bar instead of through it
         redirect = logging_redirect_tqdm([logging.getLogger("vpnet")]) if ctx.is_main else nullcontext()
         lr = self.optimizer.param_groups[0]["lr"]
-        window: list[float] = []  # [loss sum, ce, embed, attn, n] since the last log line
+        window = StepStats()  # since the last log line
         t_log = time.perf_counter()
         steps_logged = 0
         redirect.__enter__()
         try:
             for step in range(state.step_in_epoch, steps):
-                sums, stop = self._train_step(batches, flag)
+                stats = self._train_step(batches, flag)
                 state.global_step += 1
                 state.step_in_epoch = step + 1
-                window = [a + b for a, b in zip(window, sums)] if window else sums
+                window += stats
                 steps_logged += 1
                 bar.update(g)
-                n = max(window[4], 1)
-                bar.set_postfix(loss=f"{window[0] / n:.4f}", lr=f"{lr:.3g}", refresh=False)
-                state.epoch_loss_sum += sums[0]
-                state.epoch_items += sums[4]
+                means = window.per_clip()
+                bar.set_postfix(loss=f"{means['loss']:.4f}", lr=f"{lr:.3g}", refresh=False)
+                state.epoch_loss_sum += stats.loss
+                state.epoch_items += stats.clips
                 if state.global_step % cfg.train.log_every == 0 or step + 1 == steps:
                     dt = time.perf_counter() - t_log
                     row = {
                         "global_step": state.global_step, "epoch": state.epoch + 1, "step": step + 1, "lr": lr,
-                        "loss": window[0] / n, "ce": window[1] / n, "embed": window[2] / n, "attn": window[3] / n,
+                        **means,
                         "clips_per_s": steps_logged * g / dt if dt > 0 else None, "skipped_steps": state.skipped_steps,
                     }
                     self.runlog.step(row)
                     log.info("epoch %d step %d/%d loss %.4f (ce %.4f embed %.4f attn %.4f) lr %.3g %.1f clips/s",
                              row["epoch"], step + 1, steps, row["loss"], row["ce"], row["embed"], row["attn"], lr,
                              row["clips_per_s"] or 0.0)
-                    window, steps_logged, t_log = [], 0, time.perf_counter()
-                if stop:
+                    window, steps_logged, t_log = StepStats(), 0, time.perf_counter()
+                if stats.stop:
                     return True
                 every = cfg.train.ckpt_every_steps
                 if every and state.global_step % every == 0 and step + 1 < steps:
@@ -463,16 +512,17 @@ class _Trainer:
             redirect.__exit__(None, None, None)
         return False
 
-    def _train_step(self, batches: Iterator[dict[str, Any]], flag: dict[str, bool]) -> tuple[list[float], bool]:
-        """One optimiser step over ``accum`` micro-batches; returns ([loss, ce, embed, attn] sums x n, n) and
-        whether to stop (SIGTERM on any process)."""
+    def _train_step(self, batches: Iterator[dict[str, Any]], flag: dict[str, bool]) -> StepStats:
+        """One optimiser step over ``accum`` micro-batches; returns its statistics summed over processes
+        (``stop``: SIGTERM on any process)."""
         from vpnet.models import vpn_loss
 
         cfg, ctx, state = self.cfg, self.ctx, self.state
         torch.manual_seed(step_seed(cfg.train.seed, ctx.rank, state.global_step))
         self.optimizer.zero_grad(set_to_none=True)
-        # [loss, ce, embed, attn] sums x n, and n: kept on the device, read once per step (no sync per micro-batch)
-        local = torch.zeros(5, dtype=torch.float64, device=self.device)
+        # (total, ce, embed, attn) sums x clips: kept on the device, read once per step (no sync per micro-batch)
+        loss_sums = torch.zeros(4, dtype=torch.float64, device=self.device)
+        clips = 0
         for a in range(self.accum):
             batch = next(batches)
             n = batch_size_of(batch)
@@ -495,21 +545,23 @@ class _Trainer:
                     terms = vpn_loss(out, labels, lambda1=cfg.loss.lambda1, lambda2=cfg.loss.lambda2)
                 self.scaler.scale(terms.total.float() * (weight / self.accum)).backward()
             if weight:
-                local[:4] += torch.stack([t.detach().double() for t in terms]) * n
-                local[4] += n
+                loss_sums += torch.stack([t.detach().double() for t in terms]) * n
+                clips += n
         if self.scaler.is_enabled():
             self.scaler.unscale_(self.optimizer)
         grads_ok = _grads_finite(self.optimizer)
-        sums = local.tolist()
-        loss_ok = all(math.isfinite(v) for v in sums[:4])
-        totals = all_reduce_sum([*sums, 0.0 if loss_ok else 1.0, 0.0 if grads_ok else 1.0, float(flag["stop"])], ctx)
-        if totals[5]:
+        loss, ce, embed, attn = loss_sums.tolist()
+        local = StepStats(loss=loss, ce=ce, embed=embed, attn=attn, clips=float(clips),
+                          nonfinite_loss=0.0 if all(map(math.isfinite, (loss, ce, embed, attn))) else 1.0,
+                          nonfinite_grads=0.0 if grads_ok else 1.0, stop=float(flag["stop"]))
+        totals = StepStats.unpack(all_reduce_sum(local.pack(ctx.device), ctx))
+        if totals.nonfinite_loss:
             raise TrainingError(
-                f"the loss is not finite (NaN or inf) at epoch {state.epoch + 1}, step {state.step_in_epoch + 1} of the "
-                f"epoch (global step {state.global_step + 1}); {self._kept()}. "
+                f"the loss is not finite (NaN or inf) at epoch {state.epoch + 1}, step {state.step_in_epoch + 1} "
+                f"of the epoch (global step {state.global_step + 1}); {self._kept()}. "
                 f"Lower optim.lr, use train.amp=none, or check the data of this step."
             )
-        if totals[6]:
+        if totals.nonfinite_grads:
             state.skipped_steps += 1
             if not cfg.train.skip_nonfinite:
                 raise TrainingError(
@@ -522,7 +574,7 @@ class _Trainer:
         else:
             self.scaler.step(self.optimizer)
             self.scaler.update()
-        return totals[:5], bool(totals[7])
+        return totals
 
     def _end_epoch(self, best_path: Path) -> None:
         cfg, ctx, state = self.cfg, self.ctx, self.state
@@ -543,7 +595,8 @@ class _Trainer:
                 row["best"] = 1
                 if ctx.is_main:
                     save_weights(best_path, self.model, self._weights_meta(metrics=m.summary()))
-            log.info("epoch %d: train loss %.4f; %s (%s): top-1 %.2f %%, mean per-class %.2f %% (best %s %.2f %% at epoch %d)",
+            log.info("epoch %d: train loss %.4f; %s (%s): top-1 %.2f %%, mean per-class %.2f %% "
+                     "(best %s %.2f %% at epoch %d)",
                      state.epoch + 1, row["train_loss"], self.val_split, describe_clips(*self.val_clips), 100 * m.top1,
                      100 * m.mean_class, self.info.primary_metric, 100 * state.best_metric, state.best_epoch)
         else:
@@ -586,9 +639,9 @@ class _Trainer:
         except OSError as e:
             # ENOSPC and friends: the write went to a temp file, so the previous checkpoint is intact
             previous = self.ckpts.list()
+            kept = f"the previous one ({previous[0].name}) is intact" if previous else "no earlier checkpoint exists"
             log.error("could not write a checkpoint at global step %d (%s); %s; training goes on",
-                      self.state.global_step, e,
-                      f"the previous one ({previous[0].name}) is intact" if previous else "no earlier checkpoint exists")
+                      self.state.global_step, e, kept)
             return
         log.debug("checkpoint %s", path)
 

@@ -164,7 +164,8 @@ class InceptionI3d(nn.Module):
     def forward_features(self, x: Tensor) -> Tensor:
         """(N, 3, T, H, W) in [-1, 1] -> Mixed_5c (N, 1024, ceil(T/8), ceil(H/32), ceil(W/32))."""
         if x.dim() != 5 or x.shape[1] != self.in_channels:
-            raise ValueError(f"InceptionI3d expects video shaped (N, {self.in_channels}, T, H, W), got {tuple(x.shape)}")
+            raise ValueError(
+                f"InceptionI3d expects video shaped (N, {self.in_channels}, T, H, W), got {tuple(x.shape)}")
         for name in self._feature_layers:
             x = getattr(self, name)(x)
         return x

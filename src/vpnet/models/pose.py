@@ -35,7 +35,8 @@ class GCNPoseBackbone(nn.Module):
             raise ValueError(f"adjacency must be a square (J, J) matrix, got {tuple(a_hat.shape)}")
         num_joints = a_hat.shape[0]
         if t_p < 4 or num_joints < 4:
-            raise ValueError(f"the GCN pose backbone pools twice by 2: t_p and J must be >= 4, got t_p={t_p}, J={num_joints}")
+            raise ValueError("the GCN pose backbone pools twice by 2: t_p and J must be >= 4, "
+                             f"got t_p={t_p}, J={num_joints}")
         self.t_p, self.num_joints = t_p, num_joints
         self.out_features = out_features
         self.register_buffer("a_hat", a_hat)

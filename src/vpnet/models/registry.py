@@ -80,4 +80,5 @@ register_backbone(BackboneSpec(
     description="Inception-v1 I3D (Carreira & Zisserman 2017), Mixed_5c: 1024 x T/8 x H/32 x W/32"))
 register_backbone(BackboneSpec(
     "resnext101", "vpnet.models.resnext3d:resnext3d_101", pixel_norms=("none", "hara_activitynet", "hara_kinetics"),
-    head_bias="fc.bias", strides=(16, 32), description="3D ResNeXt-101 32x4d (Hara et al. 2018), last stage: 2048 x T/16 x H/32 x W/32"))
+    head_bias="fc.bias", strides=(16, 32),
+    description="3D ResNeXt-101 32x4d (Hara et al. 2018), last stage: 2048 x T/16 x H/32 x W/32"))

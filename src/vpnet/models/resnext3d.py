@@ -134,7 +134,8 @@ def resnext3d_101(*, weights: str | Path | None = None, num_classes: int = 400, 
     """
     if isinstance(pixel_norm, str):
         if pixel_norm not in PIXEL_NORM_STATS:
-            raise ValueError(f"pixel_norm must be one of {', '.join(PIXEL_NORM_STATS)} or (mean, std), got {pixel_norm!r}")
+            raise ValueError(
+                f"pixel_norm must be one of {', '.join(PIXEL_NORM_STATS)} or (mean, std), got {pixel_norm!r}")
         mean, std = PIXEL_NORM_STATS[pixel_norm] or (None, None)
     else:
         mean, std = pixel_norm

@@ -21,12 +21,12 @@ import torch
 from torch import Tensor, nn
 
 from vpnet.config import ATTENTIONS, EMBED_POSE_INPUTS, MODEL_CHOICES, VARIANTS, ModelConfig
-from vpnet.models.registry import get_backbone
 from vpnet.models.attention import SpatioTemporalCoupler
 from vpnet.models.embedding import SpatialEmbedding
+from vpnet.models.registry import get_backbone
 
-__all__ = ["VPN", "VPNOutput", "VPNRecognizer", "InferenceModel", "ClassifierHead", "build_recognizer", "build_backbone",
-           "VARIANTS"]
+__all__ = ["VPN", "VPNOutput", "VPNRecognizer", "InferenceModel", "ClassifierHead", "build_recognizer",
+           "build_backbone", "VARIANTS"]
 
 
 @dataclass
@@ -69,7 +69,8 @@ class VPN(nn.Module):
         if attention not in ATTENTIONS:
             raise ValueError(f"attention must be one of {', '.join(ATTENTIONS)}; got {attention!r}")
         if embed_pose_input not in EMBED_POSE_INPUTS:
-            raise ValueError(f"embed_pose_input must be one of {', '.join(EMBED_POSE_INPUTS)}; got {embed_pose_input!r}")
+            raise ValueError(
+                f"embed_pose_input must be one of {', '.join(EMBED_POSE_INPUTS)}; got {embed_pose_input!r}")
         self.m, self.n = m, n  # the trained grid: L_e only exists on it
         self.embed_pose_input = embed_pose_input
         self.coupler = SpatioTemporalCoupler(in_features=pose_features, t_c=t_c, m=m, n=n, coupler=coupler,
@@ -292,8 +293,8 @@ def build_recognizer(cfg: ModelConfig) -> VPNRecognizer:
 
 
 class InferenceModel(nn.Module):
-    """A recognizer with positional inputs and a tuple of tensors out, for tracing and export
-    (:mod:`vpnet.export`): ``forward(video, poses)`` or the one input the variant reads -> ``(logits, [a_s, [a_t]])``."""
+    """A recognizer with positional inputs and a tuple of tensors out, for tracing and export (:mod:`vpnet.export`):
+    ``forward(video, poses)`` or the one input the variant reads -> ``(logits, [a_s, [a_t]])``."""
 
     def __init__(self, model: nn.Module):
         super().__init__()

@@ -14,8 +14,16 @@ from __future__ import annotations
 
 from vpnet.errors import DownloadError, WeightsError
 from vpnet.models.weights.fetch import CACHE_ENV, cache_dir, cached_path, fetch, resolve, sha256_file, weights_dir
-from vpnet.models.weights.io import (StateDiff, check_state_dict, checkpoint_format, diff_state_dict, load_into,
-                                     read_checkpoint, read_state_dict, save_safetensors)
+from vpnet.models.weights.io import (
+                                     StateDiff,
+                                     check_state_dict,
+                                     checkpoint_format,
+                                     diff_state_dict,
+                                     load_into,
+                                     read_checkpoint,
+                                     read_state_dict,
+                                     save_safetensors,
+)
 from vpnet.models.weights.pickles import NumpyOnlyUnpickler, unpickle_numpy
 from vpnet.models.weights.specs import KINETICS400, WeightsSpec, get_spec, known_weights, register_weights
 

@@ -208,5 +208,6 @@ def resolve(weights: str | Path, *, arch: str) -> tuple[dict[str, torch.Tensor],
     path = Path(weights).expanduser()
     if not path.exists():
         names = ", ".join(n for n, s in known.items() if s.arch == arch) or "none"
-        raise WeightsError(None, f"weights={str(weights)!r} is neither a known name for {arch} ({names}) nor an existing file")
+        raise WeightsError(
+            None, f"weights={str(weights)!r} is neither a known name for {arch} ({names}) nor an existing file")
     return *read_checkpoint(path), str(path)

@@ -102,7 +102,8 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
         raise WeightsError(path, f"expected a state dict (a mapping of names to tensors), found {type(obj).__name__}")
     others = [f"{k} ({type(v).__name__})" for k, v in obj.items() if not isinstance(v, torch.Tensor)]
     if others:
-        raise WeightsError(path, f"expected a state dict (a mapping of names to tensors); not tensors: {_examples(others)}")
+        raise WeightsError(
+            path, f"expected a state dict (a mapping of names to tensors); not tensors: {_examples(others)}")
     if not obj:
         raise WeightsError(path, "contains no tensors")
     state = dict(obj)

@@ -164,7 +164,9 @@ def _contradictions(cfg: Config) -> list[str]:
     m, d, t = cfg.model, cfg.data, cfg.train
     out = []
     video = m.variant != "pose_only"
-    pairs = [("t_p", "poses per clip")] + ([("clip_len", "frames per clip"), ("crop_size", "crop size")] if video else [])
+    pairs = [("t_p", "poses per clip")]
+    if video:
+        pairs += [("clip_len", "frames per clip"), ("crop_size", "crop size")]
     for key, what in pairs:
         if getattr(d, key) != getattr(m, key):
             out.append(f"data.{key}={getattr(d, key)} but model.{key}={getattr(m, key)}: the model is built for the "

@@ -9,7 +9,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from vpnet.config import MODEL_CHOICES, Config
-from vpnet.engine.config import ConfigError, config_to_yaml, load_config, save_config
+from vpnet.engine.config_loader import ConfigError, config_to_yaml, load_config, save_config
 from vpnet.presets import list_presets
 
 REPO = Path(__file__).resolve().parents[2]
