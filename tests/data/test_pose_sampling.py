@@ -210,7 +210,7 @@ def test_window_span_can_be_asked_for(ucla_dir):
 
 
 def test_config_checks_the_pose_settings():
-    from vpnet.engine.config import load_config
+    from vpnet.engine.config_loader import load_config
 
     with pytest.raises(ConfigError, match="data.pose_norm='spin' is not one of"):
         load_config(None, ["data.pose_norm=spin"])
