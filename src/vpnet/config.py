@@ -201,8 +201,9 @@ class TrainConfig:
     ckpt_every_steps: int = 1000
     #: how many step/epoch checkpoints to keep (older ones are deleted; ``best`` is kept apart).
     keep_checkpoints: int = 2
-    #: split for best-checkpoint selection: ``auto`` (the dataset's validation split, else its
-    #: test split, with a warning), a split name, or ``None`` (no validation).
+    #: split for best-checkpoint selection: ``auto`` (the dataset's validation split, else none:
+    #: the final weights are the result), a split name (``test`` only on purpose: it is marked), or
+    #: ``None`` (no validation).
     val_split: Optional[str] = "auto"
     #: validate every N epochs (single-clip inference; the final evaluation uses ``eval``).
     val_every: int = 1

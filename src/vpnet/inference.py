@@ -275,7 +275,7 @@ class OnnxBackend:
 
 
 def load_model(*, run: str | Path | None = None, checkpoint: str | Path | None = None):
-    """(model in eval mode, its :class:`ModelSpec`) from a run folder (its best, else final weights) or a
+    """(model in eval mode, its :class:`ModelSpec`) from a run folder (its final weights) or a
     weights/checkpoint file that carries its config (vpnet writes it into every weights file)."""
     from vpnet.engine.checkpoint import apply_state_dict, load_state_dict
 

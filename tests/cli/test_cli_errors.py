@@ -276,8 +276,8 @@ def test_case12_empty_split_is_named_before_work(tmp_path):
     runs = tmp_path / "runs"
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text("name: run\n")
-    # train validates on the test split (no validation split in NTU): refused before the first epoch
-    r = invoke("train", *pose_run(ds, runs, train__val_split="auto"))
+    # train validates on the test split (asked for: NTU has no validation split): refused before the first epoch
+    r = invoke("train", *pose_run(ds, runs, train__val_split="test"))
     one_error(r, 1, "the 'test' split of ntu60 (protocol cs) has no items: no item of the data belongs to it")
     assert not runs.exists()
     video = ["model.variant=l1", f"data.video_dir={ds.video_dir}", "model.clip_len=8", "model.crop_size=32"]

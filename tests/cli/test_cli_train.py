@@ -48,10 +48,12 @@ def test_prepare_train_evaluate_end_to_end(ntu, tmp_path):
     # a paper preset shrunk to CPU size, reading the store alone (the preset's raw-data folders do not exist)
     runs = tmp_path / "runs"
     preset = ["-c", REPO / "configs/vpn_i3d_ntu60-xsub.yaml", "model.backbone_weights=null"]
-    r = invoke("train", *preset, *TINY, f"data.prepared_dir={store}", f"output_dir={runs}", "name=e2e")
+    # NTU has no validation split: selecting the best checkpoint on test is asked for, and marked
+    r = invoke("train", *preset, *TINY, f"data.prepared_dir={store}", f"output_dir={runs}", "name=e2e",
+               "train.val_split=test")
     assert r.exit_code == 0, r.output
     run = runs / "e2e"
-    assert "trained 1 epoch (1 step), best validation" in r.output and f"run folder: {run}" in r.output
+    assert "trained 1 epoch (1 step), best on test" in r.output and f"run folder: {run}" in r.output
     for name in ("config.yaml", "final.safetensors", "best.safetensors", "steps.csv", "epochs.csv", "train.log"):
         assert (run / name).is_file(), name
 
@@ -61,7 +63,9 @@ def test_prepare_train_evaluate_end_to_end(ntu, tmp_path):
     out = run / "eval" / "test-multi"
     res = json.loads((out / "results.json").read_text())
     assert res["primary_metric"]["key"] == "top1" and res["num_clips"] == 2 and res["short_side"] == 96
-    assert res["num_samples"] == 6 and res["checkpoint"] == str(run / "best.safetensors")
+    # the final weights by default, not the ones selected on the split being evaluated
+    assert res["num_samples"] == 6 and res["checkpoint"] == str(run / "final.safetensors")
+    assert res["selected_on"] is None
     assert res["per_class"]["drink water"] is not None and res["per_class"]["eat meal/snack"] is not None
     header = next(csv.reader(open(out / "confusion.csv")))
     assert header[1:3] == ["drink water", "eat meal/snack"] and len(header) == 61
@@ -69,11 +73,11 @@ def test_prepare_train_evaluate_end_to_end(ntu, tmp_path):
     preds = list(csv.DictReader(open(out / "predictions.csv")))
     assert len(preds) == 6 and {p["label_name"] for p in preds} == {"drink water", "eat meal/snack"}
 
-    r = invoke("evaluate", "--run", run, "--mode", "single", "--checkpoint", run / "final.safetensors")
+    r = invoke("evaluate", "--run", run, "--mode", "single", "--checkpoint", "best")
     assert r.exit_code == 0, r.output
     single = json.loads((run / "eval" / "test-single" / "results.json").read_text())
     assert single["num_clips"] == 1 and single["short_side"] is None
-    assert single["checkpoint"].endswith("final.safetensors")
+    assert single["checkpoint"] == str(run / "best.safetensors") and single["selected_on"] == "test"
 
     # a checkpoint of another model (poses of 5 time steps instead of 20): the mismatched keys are listed
     r = invoke("train", *TINY, f"data.prepared_dir={store}", f"output_dir={runs}", "name=other", "model.t_p=5",

@@ -18,7 +18,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_tiny_run_writes_the_run_folder(tiny, tmp_path):
-    cfg = load_config(None, tiny(train__ckpt_every_steps=1, train__keep_checkpoints=3, train__tensorboard=True))
+    # NTU has no validation split: selecting on test is asked for explicitly, and the best weights say so
+    cfg = load_config(None, tiny(train__ckpt_every_steps=1, train__keep_checkpoints=3, train__tensorboard=True,
+                                 train__val_split="test"))
     result = train(cfg)
     run = result.run_dir
     assert run == tmp_path / "runs" / "tiny" and not result.interrupted
@@ -37,6 +39,7 @@ def test_tiny_run_writes_the_run_folder(tiny, tmp_path):
     assert meta["format"] == "vpnet.weights.v1" and "head.fc.weight" in final
     _, best_meta = load_state_dict(result.best_weights)
     assert '"top1"' in best_meta["metrics"] and best_meta["primary_metric"] == "top1"
+    assert best_meta["selected_on"] == "test" and "selected_on" not in meta
     ckpts = CheckpointManager(run / "checkpoints").list()
     assert len(ckpts) == 3
     last = load_train_state(ckpts[0])
@@ -52,8 +55,12 @@ def test_tiny_run_writes_the_run_folder(tiny, tmp_path):
 
 
 def test_a_finished_run_is_not_trained_again_and_fresh_start_is_refused(tiny):
-    cfg = load_config(None, tiny(train__epochs=1, train__val_split="null"))
+    cfg = load_config(None, tiny(train__epochs=1))
     first = train(cfg)
+    # train.val_split=auto on NTU (train and test only): no validation, so no checkpoint selected on test
+    assert cfg.train.val_split == "auto" and first.best_weights is None and first.state.best_metric is None
+    assert not (first.run_dir / "best.safetensors").exists() and first.final_weights.is_file()
+    assert [r["val_top1"] for r in csv.DictReader(open(first.run_dir / "epochs.csv"))] == [""]
     again = train(cfg)  # auto-resume: nothing left to do
     assert again.state.global_step == first.state.global_step
     with pytest.raises(ConfigError, match="already has checkpoints"):

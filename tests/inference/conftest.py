@@ -83,7 +83,7 @@ def train_tiny(root: Path, *, skeleton: str = "ntu25") -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
-    """A run folder of the tiny VPN (config.yaml, best/final.safetensors) on ntu25 skeletons."""
+    """A run folder of the tiny VPN (config.yaml, final.safetensors) on ntu25 skeletons."""
     return train_tiny(tmp_path_factory.mktemp("tiny_vpn"))
 
 

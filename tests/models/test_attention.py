@@ -13,15 +13,16 @@ A_T = [0.2, 0.3, 0.5]
 Z1 = [-1.0, 0.0, 0.5, 2.0, -3.0, 1.0]  # m x n = 2 x 3
 
 
-def crafted(coupler: str = "coupled", temporal: bool = True) -> SpatioTemporalCoupler:
+def crafted(coupler: str = "coupled", temporal: bool = True, *, z1: list[float] = Z1,
+            a_t: list[float] = A_T) -> SpatioTemporalCoupler:
     """A coupler whose last layers ignore h*: z1 = Z1, z2 = log(A_T), so A_S and A_T are known."""
     c = SpatioTemporalCoupler(in_features=4, t_c=3, m=2, n=3, coupler=coupler, temporal=temporal).double()
     with torch.no_grad():
         c.spatial[2].weight.zero_()
-        c.spatial[2].bias.copy_(torch.tensor(Z1))
+        c.spatial[2].bias.copy_(torch.tensor(z1))
         if temporal:
             c.temporal[2].weight.zero_()
-            c.temporal[2].bias.copy_(torch.tensor(A_T, dtype=torch.float64).log())
+            c.temporal[2].bias.copy_(torch.tensor(a_t, dtype=torch.float64).log())
     return c
 
 
@@ -60,14 +61,39 @@ def test_coupled_a_s_is_the_same_map_at_every_time_step_and_a_t_scales_whole_sli
     assert out.a_t.shape == (2, 3)
 
 
-def test_separable_applies_a_s_then_a_t():
+def test_separable_is_the_mean_of_the_spatially_and_the_temporally_modulated_maps():
     c = crafted("separable")
     f = feature_map()
     out = c(f, torch.zeros(2, 4, dtype=torch.float64))
     a_s = torch.sigmoid(torch.tensor(Z1, dtype=torch.float64)).view(2, 3)
     for t in range(3):
-        expected = f[:, :, t] * (1 + a_s) * (1 + A_T[t])  # (A_S f + f), then A_T (.) + (.)
-        torch.testing.assert_close(out.f_prime[:, :, t], expected, rtol=1e-14, atol=0)
+        f_s, f_t = f[:, :, t] * (1 + a_s), f[:, :, t] * (1 + A_T[t])  # A_S f + f, A_T f + f
+        torch.testing.assert_close(out.f_prime[:, :, t], (f_s + f_t) / 2, rtol=1e-14, atol=0)
+    torch.testing.assert_close(out.a_s, a_s.expand(2, 2, 3))
+    torch.testing.assert_close(out.a_t, torch.tensor(A_T, dtype=torch.float64).expand(2, 3))
+
+
+@pytest.mark.parametrize("coupler", ["coupled", "separable"])
+def test_only_the_coupled_output_has_an_a_s_times_a_t_term(coupler):
+    """Mixed second difference over (A_S, A_T): f'(S1, T1) - f'(S1, T0) - f'(S0, T1) + f'(S0, T0) is
+    zero when f' is a sum of a function of A_S and a function of A_T (separable), and is the A_S x A_T
+    interaction otherwise: for the coupled f' = f + A_S A_T f it is (A_S1 - A_S0)(A_T1 - A_T0) f."""
+    f = feature_map()
+    h = torch.zeros(2, 4, dtype=torch.float64)
+    z1_alt, a_t_alt = [2.0, -1.0, 0.0, 1.5, 3.0, -2.0], [0.6, 0.1, 0.3]
+
+    def f_prime(z1: list[float], a_t: list[float]) -> torch.Tensor:
+        return crafted(coupler, z1=z1, a_t=a_t)(f, h).f_prime
+
+    mixed = f_prime(z1_alt, a_t_alt) - f_prime(z1_alt, A_T) - f_prime(Z1, a_t_alt) + f_prime(Z1, A_T)
+    if coupler == "separable":
+        torch.testing.assert_close(mixed, torch.zeros_like(f), rtol=0, atol=1e-6)
+    else:
+        s0, s1 = (torch.sigmoid(torch.tensor(z, dtype=torch.float64)) for z in (Z1, z1_alt))
+        t0, t1 = (torch.tensor(a, dtype=torch.float64) for a in (A_T, a_t_alt))
+        expected = (s1 - s0).view(1, 1, 1, 2, 3) * (t1 - t0).view(1, 1, 3, 1, 1) * f
+        torch.testing.assert_close(mixed, expected, rtol=1e-10, atol=1e-10)
+        assert mixed.abs().max() > 1.0
 
 
 def test_spatial_only_attention():

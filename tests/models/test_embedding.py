@@ -39,6 +39,40 @@ def test_kl_variants_hand_values():
     assert embedding_loss(torch.tensor([[1.0, 2.0]]), torch.tensor([[0.0, -1.0]]), "l1").item() == 16.0  # (1 + 3)^2
 
 
+#: loss -> (f_e gets a gradient, P_e gets a gradient): the one-way KL losses feed back to one side.
+GRADIENT_SIDES = {"kl_fp": (False, True), "kl_pf": (True, False), "bi_kl": (True, True),
+                  "normalized_euclidean": (True, True), "l1": (True, True)}
+
+
+@pytest.mark.parametrize("kind", EMBEDDING_LOSSES)
+def test_which_side_each_loss_sends_gradient_to(kind):
+    torch.manual_seed(2)
+    f_e, p_e = torch.randn(3, 16, requires_grad=True), torch.randn(3, 16, requires_grad=True)
+    embedding_loss(f_e, p_e, kind).sum().backward()
+    for grad, expected in zip((f_e.grad, p_e.grad), GRADIENT_SIDES[kind]):
+        if expected:
+            assert grad is not None and grad.abs().sum() > 1e-3
+        else:
+            assert grad is None  # detached: no gradient reaches this side at all
+
+
+def test_one_way_kl_gradient_moves_the_free_side_towards_the_held_one():
+    """KL(f_e || P_e) with f_e held: a small step of P_e against its gradient lowers the loss, and
+    the value equals the two-sided one (detaching changes the gradient, not the loss)."""
+    torch.manual_seed(3)
+    f_e, p_e = torch.randn(2, 8), torch.randn(2, 8, requires_grad=True)
+    loss = embedding_loss(f_e, p_e, "kl_fp")
+    torch.testing.assert_close(loss, _reference_kl(f_e, p_e.detach()))
+    loss.sum().backward()
+    stepped = embedding_loss(f_e, p_e.detach() - 0.1 * p_e.grad, "kl_fp")
+    assert (stepped < loss.detach()).all()
+
+
+def _reference_kl(p_logits: torch.Tensor, q_logits: torch.Tensor) -> torch.Tensor:
+    p, q = p_logits.softmax(1), q_logits.softmax(1)
+    return (p * (p.log() - q.log())).sum(1)
+
+
 @pytest.mark.parametrize("kind", ["kl_fp", "kl_pf", "bi_kl"])
 def test_kl_is_non_negative(kind):
     torch.manual_seed(1)

@@ -35,6 +35,9 @@ CONFIGS = {
     "l1-resnext101": {"variant": "l1", "backbone": "resnext101"},
 }
 JOINTS = {"ntu25": 25, "lcrnet13": 13, "ucla20": 20}
+#: parameters that get no gradient by design: the one-way KL losses detach one side of the embedding,
+#: and its projection is used by nothing else.
+NO_GRADIENT = {"l3-kl_fp": {"vpn.embedding.t_v.weight"}, "l3-kl_pf": {"vpn.embedding.t_p.weight"}}
 
 
 def config(name: str, **extra) -> ModelConfig:
@@ -80,7 +83,8 @@ def test_every_variant_at_paper_size(name):
 
 @pytest.mark.parametrize("name", CONFIGS)
 def test_every_variant_trains_at_a_small_size(name):
-    """16 x 64 x 64 clips on the CPU: forward, loss, backward; every parameter gets a finite gradient."""
+    """16 x 64 x 64 clips on the CPU: forward, loss, backward; every parameter gets a finite gradient
+    (but those of :data:`NO_GRADIENT`, which get none)."""
     torch.manual_seed(0)
     cfg = config(name, clip_len=16, crop_size=64, num_classes=CONFIGS[name].get("num_classes", 7))
     model = build_recognizer(cfg).train()
@@ -90,7 +94,12 @@ def test_every_variant_trains_at_a_small_size(name):
     terms = vpn_loss(out, torch.tensor([0, 3]))
     assert torch.isfinite(terms.total) and terms.total > 0
     terms.total.backward()
+    no_gradient = NO_GRADIENT.get(name, set())
+    assert no_gradient <= dict(model.named_parameters()).keys()
     for pname, p in model.named_parameters():
+        if pname in no_gradient:
+            assert p.grad is None, f"{pname} is detached from the embedding loss but got a gradient"
+            continue
         assert p.grad is not None, f"{pname} got no gradient"
         assert torch.isfinite(p.grad).all(), pname
 
@@ -153,6 +162,20 @@ def test_embedding_loss_alone_reaches_the_backbone_and_the_spatial_attention(sma
     assert model.pose_backbone.weight.grad.abs().sum() > 0  # and on to the GCN's W_t
     assert all(p.grad is None for p in model.vpn.coupler.temporal.parameters())  # L_e does not involve A_T
     assert all(p.grad is None for p in model.head.parameters())
+
+
+@pytest.mark.parametrize("loss, reaches_video, reaches_poses", [("kl_fp", False, True), ("kl_pf", True, False)])
+def test_one_way_kl_embedding_loss_feeds_back_to_one_side(loss, reaches_video, reaches_poses):
+    """L_e alone: kl_fp moves the pose side (T_p, z1 branch, GCN) only, kl_pf the RGB side (T_v, backbone) only."""
+    torch.manual_seed(0)
+    cfg = ModelConfig(clip_len=16, crop_size=64, num_classes=5, embedding_loss=loss)
+    model = build_recognizer(cfg).train()
+    model(*inputs(cfg)).l_e.mean().backward()
+    video_side = [model.vpn.embedding.t_v.weight, model.backbone.get_parameter("Mixed_5c.b0.conv3d.weight")]
+    pose_side = [model.vpn.embedding.t_p.weight, model.vpn.coupler.spatial[2].weight, model.pose_backbone.weight]
+    for params, reached in ((video_side, reaches_video), (pose_side, reaches_poses)):
+        for p in params:
+            assert (p.grad is not None and p.grad.abs().sum() > 0) if reached else p.grad is None
 
 
 def test_embedding_on_a_s_also_reaches_the_spatial_attention():

@@ -13,10 +13,12 @@ from vpnet.cli.train import OVERRIDES_HELP
 
 def evaluate_command(
     run: Optional[Path] = typer.Option(
-        None, "--run", "-r", help="Run folder: its config.yaml and its best (else final) weights are the defaults."),
+        None, "--run", "-r", help="Run folder: its config.yaml and its final weights are the defaults."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (default: the run's config.yaml)."),
     overrides: Optional[List[str]] = typer.Argument(None, help=OVERRIDES_HELP, show_default=False),
-    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Weights to evaluate (default: the run's)."),
+    checkpoint: Optional[Path] = typer.Option(
+        None, "--checkpoint", help="Weights to evaluate: a file, or 'final' (the default) or 'best' for the run "
+        "folder's final.safetensors or best.safetensors (best: selected on train.val_split; results.json says which)."),
     split: Optional[str] = typer.Option(None, "--split", help="Split to evaluate (default: eval.split, 'test')."),
     mode: Optional[str] = typer.Option(
         None, "--mode", help="multi: the paper's inference (eval.num_clips clips, whole crop at eval.short_side, "

@@ -20,7 +20,7 @@ def _video_files(folder: Path) -> list[Path]:
 
 def predict_command(
     video: Path = typer.Argument(..., help="A video file, a frame folder, or a folder of video files."),
-    run: Optional[Path] = typer.Option(None, "--run", "-r", help="Run folder (its best, else final weights)."),
+    run: Optional[Path] = typer.Option(None, "--run", "-r", help="Run folder (its final weights)."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Weights file written by vpnet train."),
     onnx: Optional[Path] = typer.Option(None, "--onnx", help="ONNX model written by vpnet export."),
     out: Optional[Path] = typer.Option(
@@ -104,7 +104,7 @@ def _predict_one(rec, video: Path, json_out: Path, video_out: Path | None, *, po
 
 
 def export_command(
-    run: Optional[Path] = typer.Option(None, "--run", "-r", help="Run folder (its best, else final weights)."),
+    run: Optional[Path] = typer.Option(None, "--run", "-r", help="Run folder (its final weights)."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Weights file written by vpnet train."),
     fmt: str = typer.Option("onnx", "--format", "-f", help="onnx or torchscript."),
     out: Path = typer.Option(..., "--out", "-o", help="Output file (.onnx / .pt)."),

@@ -42,8 +42,8 @@ def train_command(
                    err=True)
         raise typer.Exit(EXIT_SIGTERM)
     s = result.state
-    best = (f", best validation {s.best_metric * 100:.2f} % at epoch {s.best_epoch} ({result.best_weights})"
-            if s.best_metric is not None else "")
+    best = (f", best on {result.selected_on} {s.best_metric * 100:.2f} % at epoch {s.best_epoch} "
+            f"({result.best_weights})" if s.best_metric is not None else "")
     typer.echo(f"trained {_n(s.epoch, 'epoch')} ({_n(s.global_step, 'step')}){best}\nrun folder: {result.run_dir}")
 
 

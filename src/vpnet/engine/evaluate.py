@@ -28,7 +28,7 @@ from vpnet._io import check_writable
 from vpnet.config import Config
 from vpnet.data.types import DataError
 from vpnet.engine.builders import build_model, build_split, check_dataset, make_loader, require_items
-from vpnet.engine.checkpoint import CheckpointManager
+from vpnet.engine.checkpoint import CheckpointManager, load_state_dict
 from vpnet.engine.distributed import DistContext, ShardSampler, all_gather_objects, init_distributed, shutdown
 from vpnet.engine.forward import batch_size_of, describe_clips, eval_clips, forward_clips
 from vpnet.engine.metrics import ClassificationMetrics, classification_metrics, write_metrics
@@ -112,15 +112,31 @@ class EvalResult:
     predictions: Predictions
 
 
-def find_weights(run_dir: Path) -> Path:
-    """The weights to evaluate in a run folder: best, else final, else the newest training checkpoint."""
-    for name in ("best.safetensors", "final.safetensors"):
-        if (run_dir / name).is_file():
-            return run_dir / name
+#: names of a run folder's weights files that ``checkpoint=`` accepts in place of a path.
+RUN_WEIGHTS = ("final", "best")
+
+
+def find_weights(run_dir: Path, name: str = "final") -> Path:
+    """A run folder's weights: ``final`` (else the newest training checkpoint of an unfinished run) or ``best``.
+
+    The final weights are the default everywhere (evaluate, predict, viz): the paper trains a fixed
+    number of epochs and reports the final model, and NTU and N-UCLA have no validation split to
+    select another on. ``best`` (selected on ``train.val_split``) is used only when asked for.
+    """
+    if name not in RUN_WEIGHTS:
+        raise ValueError(f"run weights must be one of {', '.join(RUN_WEIGHTS)}; got {name!r}")
+    path = run_dir / f"{name}.safetensors"
+    if path.is_file():
+        return path
+    if name == "best":
+        raise FileNotFoundError(f"no best.safetensors in {run_dir}: the run had no validation split "
+                                "(train.val_split); evaluate its final weights")
     ckpts = CheckpointManager(run_dir / "checkpoints").list()
     if ckpts:
+        log.info("no final.safetensors in %s (training did not finish): using the newest checkpoint %s",
+                 run_dir, ckpts[0].name)
         return ckpts[0]
-    raise FileNotFoundError(f"no weights in {run_dir} (best.safetensors, final.safetensors or checkpoints/)")
+    raise FileNotFoundError(f"no weights in {run_dir} (final.safetensors or checkpoints/)")
 
 
 def evaluate(
@@ -134,8 +150,10 @@ def evaluate(
     """Evaluate a checkpoint on a split with ``cfg.eval`` (mode, clips, short side).
 
     Args:
-        checkpoint: weights (any file :func:`vpnet.engine.checkpoint.load_state_dict` reads); default:
-            the run folder's (``<output_dir>/<name>``) best, else final weights.
+        checkpoint: weights (any file :func:`vpnet.engine.checkpoint.load_state_dict` reads), or
+            ``"final"`` / ``"best"`` for the run folder's files (:func:`find_weights`); default ``final``.
+            ``results.json`` names the file and, for best weights, the split they were selected on
+            (``selected_on``; a warning when that is the evaluated split).
         split: default ``cfg.eval.split``.
         out_dir: default ``<run>/eval/<split>-<mode>``.
         run_dir: the run folder (default ``<output_dir>/<name>``).
@@ -146,7 +164,9 @@ def evaluate(
     try:
         setup_logging(None, rank=ctx.rank)
         run_dir = Path(run_dir) if run_dir else Path(cfg.output_dir) / cfg.name
-        checkpoint = Path(checkpoint) if checkpoint else find_weights(run_dir)
+        if checkpoint is None or str(checkpoint) in RUN_WEIGHTS:
+            checkpoint = find_weights(run_dir, str(checkpoint or "final"))
+        checkpoint = Path(checkpoint)
         if not checkpoint.is_file():  # before the data is scanned; the model is built once the split has items
             raise FileNotFoundError(f"checkpoint not found: {checkpoint}")
         split = split or cfg.eval.split
@@ -155,7 +175,12 @@ def evaluate(
         info = check_dataset(cfg, [split], labels=False)
         num_clips, short_side = eval_clips(cfg)
         dataset = require_items(cfg, split, build_split(cfg, split, mode="test", clips=(num_clips, short_side)))
-        model = build_model(cfg, ctx.device, checkpoint=checkpoint, mode="exact")
+        state, meta = load_state_dict(checkpoint)
+        model = build_model(cfg, ctx.device, checkpoint=state, mode="exact", source=str(checkpoint))
+        selected_on = meta.get("selected_on")  # set in best weights: the split that chose them
+        if selected_on == split:
+            log.warning("%s was selected on the %s split it is evaluated on: an optimistic estimate "
+                        "(results.json: selected_on=%s)", checkpoint.name, split, split)
         log.info("evaluating %s on %s/%s %s (%d videos, %s)", checkpoint, info.name, cfg.data.protocol, split,
                  len(dataset), describe_clips(num_clips, short_side))
         pred = predict(
@@ -167,12 +192,14 @@ def evaluate(
                         pred.dropped, len(dataset))
         if len(pred.labels) and (pred.labels < 0).all():  # a manifest without labels: predictions only
             return _write_unlabelled(out, pred, checkpoint, ctx.is_main, cfg.model.num_classes,
-                                     {"checkpoint": str(checkpoint), "dataset": info.name, "split": split,
+                                     {"checkpoint": str(checkpoint), "selected_on": selected_on,
+                                      "dataset": info.name, "split": split,
                                       "mode": mode, "num_clips": num_clips, "short_side": short_side,
                                       "videos_failed": pred.dropped})
         metrics = classification_metrics(pred.scores, pred.labels, class_names=info.class_names)
         extra = {
-            "checkpoint": str(checkpoint), "dataset": info.name, "protocol": cfg.data.protocol, "split": split,
+            "checkpoint": str(checkpoint), "selected_on": selected_on, "dataset": info.name,
+            "protocol": cfg.data.protocol, "split": split,
             "mode": mode, "num_clips": num_clips, "short_side": short_side, "videos_failed": pred.dropped,
         }
         results: dict[str, Any] = {}

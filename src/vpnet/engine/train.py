@@ -7,8 +7,9 @@ Run folder ``<output_dir>/<name>/`` (or ``run_dir``)::
     steps.csv, epochs.csv  loss per logged step; loss and validation metrics per epoch
     tensorboard/           the same scalars for TensorBoard (when installed)
     checkpoints/step_*.safetensors   training state (model, optimiser, position; see checkpoint.py)
-    best.safetensors       weights with the best validation primary metric (metrics in its metadata)
-    final.safetensors      weights at the end of training
+    best.safetensors       weights with the best primary metric on ``train.val_split`` (the split in
+                           its ``selected_on`` metadata, metrics beside it); only with a validation split
+    final.safetensors      weights at the end of training: what ``vpnet evaluate --run`` evaluates
 
 **Batches.** Global batch G = ``data.batch_size`` x processes x ``train.grad_accum``; the sampler
 (:class:`~vpnet.engine.distributed.TrainSampler`) gives every step the same G items whatever that
@@ -82,6 +83,8 @@ class TrainResult:
     best_weights: Path | None
     #: True when a SIGTERM stopped the run (a checkpoint was written; run again to resume).
     interrupted: bool = False
+    #: the split the best weights were selected on (None without validation).
+    selected_on: str | None = None
 
 
 @dataclass(frozen=True)
@@ -149,24 +152,27 @@ def resolve_grad_accum(cfg: Config, world_size: int) -> int:
 
 
 def validation_split(cfg: Config, info: DatasetInfo) -> str | None:
-    """The split that selects the best checkpoint (see ``train.val_split``), or None."""
+    """The split that selects the best checkpoint (see ``train.val_split``), or None.
+
+    ``auto`` is the dataset's validation split, or none: NTU and N-UCLA have only train and test, and
+    the paper trains for a fixed number of epochs and reports the final model. Selecting on the test
+    split needs ``train.val_split=test`` and is marked (a warning here, ``selected_on`` in the best
+    weights and in the results of ``vpnet evaluate``), since its accuracy is then an optimistic estimate.
+    """
     want = cfg.train.val_split
     if want is None:
         return None
     if want == "auto":
-        for name in ("val", "validation"):
-            if name in info.splits:
-                return name
-        if "test" in info.splits:
-            log.warning(
-                "dataset %s/%s has no validation split: the best checkpoint is selected on the test split "
-                "(an optimistic estimate; set train.val_split=null to select none)",
-                cfg.data.dataset, cfg.data.protocol,
-            )
-            return "test"
-        return None
+        found = [name for name in ("val", "validation") if name in info.splits]
+        if not found:
+            log.info("dataset %s/%s has no validation split: no best checkpoint, evaluate the final weights",
+                     cfg.data.dataset, cfg.data.protocol)
+        return found[0] if found else None
     if want not in info.splits:
         raise ConfigError(f"train.val_split={want!r} is not a split of {cfg.data.dataset} ({', '.join(info.splits)})")
+    if want == "test":
+        log.warning("train.val_split=test: the best checkpoint is selected on the test split, so its test accuracy "
+                    "is an optimistic estimate (best.safetensors records selected_on=test)")
     return want
 
 
@@ -441,7 +447,7 @@ class _Trainer:
                     self._save_checkpoint()
                     log.warning("stopped by SIGTERM at global step %d; run the same command again to resume",
                                 state.global_step)
-                    return TrainResult(self.run_dir, state, None, best_path if best_path.exists() else None, True)
+                    return self._result(None, best_path, interrupted=True)
                 self._end_epoch(best_path)
         final = self.run_dir / "final.safetensors"
         if self.ctx.is_main:
@@ -452,7 +458,12 @@ class _Trainer:
         log.info("done: %s%s", final,
                  f"; best {self.info.primary_metric} {state.best_metric:.4f} at epoch {state.best_epoch}"
                  if state.best_metric is not None else "")
-        return TrainResult(self.run_dir, state, final, best_path if best_path.exists() else None, False)
+        return self._result(final, best_path, interrupted=False)
+
+    def _result(self, final: Path | None, best_path: Path, *, interrupted: bool) -> TrainResult:
+        best = best_path if best_path.exists() else None
+        return TrainResult(run_dir=self.run_dir, state=self.state, final_weights=final, best_weights=best,
+                           interrupted=interrupted, selected_on=self.val_split if best else None)
 
     def _train_epoch(self, flag: dict[str, bool]) -> bool:
         """Steps of the current epoch from ``state.step_in_epoch``; True when stopped by SIGTERM."""
@@ -625,7 +636,7 @@ class _Trainer:
             "class_names": self.info.class_names,
         }
         if metrics:
-            meta.update({"split": self.val_split, "metrics": metrics, "primary_metric": self.info.primary_metric})
+            meta.update({"selected_on": self.val_split, "metrics": metrics, "primary_metric": self.info.primary_metric})
         return meta
 
     def _save_checkpoint(self) -> None:

@@ -5,7 +5,15 @@ A_S = sigmoid(z1) (an m x n map), A_T = softmax(z2) (t_c weights).
 
 Coupled (the paper's): A_ST = inflate(A_S) o inflate(A_T), shape (t_c, m, n): the **same** m x n map
 at every time step, each time slice scaled by its A_T, broadcast over channels; f' = A_ST * f + f.
-Separable (Table 2, Separable STA): A_S and A_T applied one after the other, each with its residual.
+
+Separable (Table 2, Separable STA of Das et al. 2019, "Toyota Smarthome"): the dissociated weights
+modulate f separately, a spatially modulated map f_S = A_S * f + f and a temporally modulated map
+f_T = A_T * f + f, and f' = (f_S + f_T) / 2 = f + (A_S + A_T) * f / 2. There is no A_S x A_T term:
+that product is exactly what coupling adds, so the ablation keeps the two attentions apart. Separable
+STA pools each modulated map and combines the pooled features; the head's global average pool is
+linear, so pooling the mean of the two maps is the mean of their pools. The mean (rather than the
+sum) keeps f' on the scale of f, as in the other couplers.
+
 Spatial only (Table 4): A_ST = inflate(A_S).
 """
 
@@ -23,14 +31,16 @@ __all__ = ["SpatioTemporalCoupler", "CouplerOutput", "COUPLERS"]
 
 
 class CouplerOutput(NamedTuple):
+    """The coupler's result; the fields in the order of ``VPNLayerOutput`` and ``VPNOutput``, read by name."""
+
     #: modulated feature map (N, C, t_c, m', n').
     f_prime: Tensor
-    #: z1 (N, m*n), the latent spatial attention vector (pre-sigmoid) on the trained grid.
-    z1: Tensor
     #: A_S as applied (N, m', n'): bilinearly resized when f's grid is not the trained m x n.
     a_s: Tensor
     #: A_T (N, t_c), or None for spatial-only attention.
     a_t: Tensor | None
+    #: z1 (N, m*n), the latent spatial attention vector (pre-sigmoid) on the trained grid.
+    z1: Tensor
 
 
 def _mlp(in_features: int, hidden: int, out_features: int) -> nn.Sequential:
@@ -74,12 +84,12 @@ class SpatioTemporalCoupler(nn.Module):
         a_s = a_s.to(f.dtype)
         inflated_s = a_s[:, None, None]  # (N, 1, 1, m, n): one map for every channel and time step
         if a_t is None:
-            return CouplerOutput(torch.addcmul(f, inflated_s, f), z1, a_s, None)
+            return CouplerOutput(f_prime=torch.addcmul(f, inflated_s, f), a_s=a_s, a_t=None, z1=z1)
         inflated_t = a_t.to(f.dtype)[:, None, :, None, None]  # (N, 1, t_c, 1, 1): whole time slices
         if self.coupler == "coupled":
             a_st = inflated_s * inflated_t  # A_ST = inflate(A_S) o inflate(A_T), (N, 1, t_c, m, n)
             f_prime = torch.addcmul(f, a_st, f)  # f' = A_ST * f + f
         else:
-            f_s = torch.addcmul(f, inflated_s, f)  # A_S * f + f
-            f_prime = torch.addcmul(f_s, inflated_t, f_s)  # then A_T * (.) + (.)
-        return CouplerOutput(f_prime, z1, a_s, a_t)
+            # (f_S + f_T) / 2 with f_S = A_S * f + f, f_T = A_T * f + f: no A_S x A_T term
+            f_prime = torch.addcmul(f, (inflated_s + inflated_t) / 2, f)
+        return CouplerOutput(f_prime=f_prime, a_s=a_s, a_t=a_t, z1=z1)

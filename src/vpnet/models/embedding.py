@@ -30,7 +30,12 @@ def embedding_loss(f_e: Tensor, p_e: Tensor, kind: str = "normalized_euclidean")
 
     - ``normalized_euclidean`` (eq. 4, the paper's): || f_e/||f_e|| - P_e/||P_e|| ||^2, in [0, 4].
     - ``kl_fp`` = KL(f_e || P_e), ``kl_pf`` = KL(P_e || f_e), ``bi_kl`` = both (Table 3), the
-      embeddings turned into distributions by a softmax over D_e.
+      embeddings turned into distributions by a softmax over D_e. The paper explains why the one-way
+      losses do worse: "the feedback is in one direction either towards RGB or poses". So each sends
+      gradient to one side only, read as in distillation, KL(target || model): ``kl_fp`` holds f_e
+      fixed (detached) and moves P_e towards it, feedback to the pose side (T_p, the attention
+      network, the pose backbone); ``kl_pf`` holds P_e fixed and moves f_e, feedback to the RGB side
+      (T_v, the visual backbone). ``bi_kl`` sends gradient to both, as eq. (4) does.
     - ``l1``: the authors' code, squared L1 distance (sum_d |f_e - P_e|)^2.
     Computed in float32 whatever the autocast dtype.
     """
@@ -38,9 +43,9 @@ def embedding_loss(f_e: Tensor, p_e: Tensor, kind: str = "normalized_euclidean")
     if kind == "normalized_euclidean":
         return (F.normalize(f_e, dim=1) - F.normalize(p_e, dim=1)).pow(2).sum(dim=1)
     if kind == "kl_fp":
-        return _kl(f_e, p_e)
+        return _kl(f_e.detach(), p_e)  # feedback towards the poses only
     if kind == "kl_pf":
-        return _kl(p_e, f_e)
+        return _kl(p_e.detach(), f_e)  # feedback towards RGB only
     if kind == "bi_kl":
         return _kl(f_e, p_e) + _kl(p_e, f_e)
     if kind == "l1":

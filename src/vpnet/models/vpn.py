@@ -47,6 +47,8 @@ class VPNOutput:
 
 
 class VPNLayerOutput(NamedTuple):
+    """The VPN layer's result: :class:`~vpnet.models.attention.CouplerOutput` and L_e, fields read by name."""
+
     f_prime: Tensor
     a_s: Tensor
     a_t: Tensor | None
@@ -80,12 +82,12 @@ class VPN(nn.Module):
 
     def forward(self, f: Tensor, h: Tensor) -> VPNLayerOutput:
         """f (N, C, t_c, m', n'), h* (N, 128) -> f' (N, C, t_c, m', n'), A_S, A_T, z1, L_e."""
-        f_prime, z1, a_s, a_t = self.coupler(f, h)
+        att = self.coupler(f, h)
         l_e = None
         if self.embedding is not None and tuple(f.shape[3:]) == (self.m, self.n):
-            pose_vec = z1 if self.embed_pose_input == "z1" else torch.sigmoid(z1)
+            pose_vec = att.z1 if self.embed_pose_input == "z1" else torch.sigmoid(att.z1)
             l_e = self.embedding(f, pose_vec)
-        return VPNLayerOutput(f_prime, a_s, a_t, z1, l_e)
+        return VPNLayerOutput(f_prime=att.f_prime, a_s=att.a_s, a_t=att.a_t, z1=att.z1, l_e=l_e)
 
 
 class ClassifierHead(nn.Module):
@@ -232,8 +234,8 @@ class VPNRecognizer(nn.Module):
             h = self.pose_backbone(poses.to(_dtype_of(self.pose_backbone)))
         if self.vpn is None:
             return VPNOutput(logits=self.head(f if f is not None else h))
-        f_prime, a_s, a_t, z1, l_e = self.vpn(f, h)
-        return VPNOutput(logits=self.head(f_prime), a_s=a_s, a_t=a_t, z1=z1, l_e=l_e)
+        layer = self.vpn(f, h)
+        return VPNOutput(logits=self.head(layer.f_prime), a_s=layer.a_s, a_t=layer.a_t, z1=layer.z1, l_e=layer.l_e)
 
 
 def _dtype_of(module: nn.Module) -> torch.dtype:
