@@ -79,7 +79,7 @@ def write_annotated_video(pred: Prediction, video: str | Path, out: str | Path, 
     tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp{out.suffix or '.mp4'}")
     seq = pred.sequence
     uv = clips.video_uv(seq, pred.size) if seq is not None else None
-    track = clips.actor_track(seq) if seq is not None else None
+    track = pred.track
     which = _frame_windows(pred)
     w, h = pred.size
     scale = min(1.0, max_side / max(w, h))

@@ -8,7 +8,8 @@
     pred.top_class, pred.top_score, pred.windows[0].top_class
     rec.predict(frames_uint8_THW3, poses="poses.npz") # frames in memory, poses from a file
 
-How a video is read (decisions, as ``vpnet evaluate`` where it applies):
+How a video is read (decisions, as ``vpnet evaluate`` where it applies; the steps are the datasets'
+ones, :mod:`vpnet.data.pipeline`, with sliding windows):
 
 - **Windows** slide over the whole video: ``clip_len`` frames at the training stride
   (``data.frame_stride``; 1 for a video too short for it, looped when shorter than a clip), one
@@ -37,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from vpnet.data import clips
+from vpnet.data import clips, pipeline
 from vpnet.data.types import DataError, PoseSequence
 from vpnet.errors import InferenceError  # re-exported
 
@@ -145,6 +146,8 @@ class Window:
     #: (m, n) spatial attention A_S and (t_c,) temporal attention A_T, where the model has them.
     a_s: np.ndarray | None = None
     a_t: np.ndarray | None = None
+    #: (3, t_p, J) the normalised poses the model was given, where it takes poses.
+    poses: np.ndarray | None = None
 
     def to_dict(self, classes: tuple[str, ...]) -> dict[str, Any]:
         k = int(self.scores.argmax())
@@ -173,6 +176,8 @@ class Prediction:
     notes: list[str] = field(default_factory=list)
     #: the NTU-25 (or the file's layout) poses used, for drawing.
     sequence: PoseSequence | None = None
+    #: (T,) the main actor's body in each frame of ``sequence`` (-1: unseen).
+    track: np.ndarray | None = None
 
     @property
     def top_index(self) -> int:
@@ -375,23 +380,6 @@ def read_pose_file(path: str | Path, *, image_size: tuple[int, int] | None = Non
 # the recognizer
 
 
-def plan_windows(num_frames: int, clip_len: int, *, stride: int, hop: int | None = None) -> np.ndarray:
-    """(W, T) frame indices of the sliding windows over a video (see the module docstring)."""
-    if num_frames < 1:
-        raise ValueError(f"cannot slide windows over {num_frames} frames")
-    s = stride if num_frames >= (clip_len - 1) * stride + 1 else 1
-    span = (clip_len - 1) * s + 1
-    if span > num_frames:  # shorter than one clip: one looped window, as at evaluation
-        return clips.eval_windows(num_frames, clip_len, stride=stride, num_clips=1)
-    hop = span if hop is None else int(hop)
-    if hop < 1:
-        raise ValueError(f"hop must be >= 1 frame, got {hop}")
-    starts = list(range(0, num_frames - span + 1, hop))
-    if starts[-1] != num_frames - span:
-        starts.append(num_frames - span)
-    return np.stack([st + s * np.arange(clip_len, dtype=np.int64) for st in starts])
-
-
 class Recognizer:
     """A model (PyTorch or ONNX) plus the video and pose handling of :meth:`predict`."""
 
@@ -469,18 +457,19 @@ class Recognizer:
             seq, pose_source = mpp.to_sequence(), f"MediaPipe Pose {mp_poses.MEDIAPIPE_VERSION} (model_complexity=1)"
         if self.spec.uses_poses:
             self.check_layout(seq.layout, pose_source)
-        n = min(n_video, seq.num_frames)
-        if n_video != seq.num_frames:
-            notes.append(f"video has {n_video} frames, poses {seq.num_frames}: using the first {n}")
-            seq = dataclasses.replace(seq, xyz=seq.xyz[:n], uv=None if seq.uv is None else seq.uv[:n],
-                                      present=seq.present[:n])
-        track = clips.actor_track(seq)
-        windows = self._windows(seq, track, n, size, hop)
-        inputs_of = self._inputs(seq, track)
+        state = self._steps(hop)({"seq": seq, "video_frames": n_video, "frame_size": size, "notes": notes})
+        seq, n, notes = state["seq"], state["num_frames"], state["notes"]
+        poses = state.get("poses", [None] * len(state["windows"]))
+        windows = [Window(int(w.min()), int(w.max()), w, f, box, poses=p)
+                   for w, f, box, p in zip(state["windows"], state["pose_frames"], state["boxes"], poses)]
         total = len(windows)
 
         def score(k: int, crops: np.ndarray | None) -> None:
-            feeds = inputs_of(windows[k], crops)
+            feeds: dict[str, np.ndarray] = {}
+            if windows[k].poses is not None:
+                feeds["poses"] = windows[k].poses[None]
+            if crops is not None:
+                feeds["video"] = np.ascontiguousarray(clips.to_model_range(crops[None]))
             out = self.backend(feeds)
             logits = out["logits"][0].astype(np.float64)
             e = np.exp(logits - logits.max())
@@ -498,32 +487,21 @@ class Recognizer:
                 score(k, None)
         scores = np.max(np.stack([w.scores for w in windows]), axis=0)
         return Prediction(classes=self.class_names, scores=scores, windows=windows, num_frames=n, fps=float(fps_v),
-                          size=size, video=what if is_file else "", poses=pose_source, notes=notes, sequence=seq)
+                          size=size, video=what if is_file else "", poses=pose_source, notes=notes, sequence=seq,
+                          track=state["track"])
 
-    def _windows(self, seq: PoseSequence, track: np.ndarray, n: int, size: tuple[int, int],
-                 hop: int | None) -> list[Window]:
+    def _steps(self, hop: int | None) -> pipeline.Compose:
+        """The sample steps of :meth:`predict`: the datasets' steps, with windows sliding over the whole
+        video and the training normalisation; the frames are read by :func:`stream_windows`."""
         s = self.spec
-        plan = plan_windows(n, s.clip_len, stride=s.frame_stride, hop=hop)
-        uv = clips.video_uv(seq, size)
-        whole = clips.people_box(uv, seq.present) if uv is not None else None
-        out = []
-        for w in plan:
-            box = clips.crop_box(None if uv is None else uv[w], seq.present[w], size, margin=s.crop_margin,
-                                 fallback=whole)
-            pose_frames = w[clips.pose_positions(s.clip_len, s.t_p)]
-            out.append(Window(int(w.min()), int(w.max()), w, pose_frames, box))
-        return out
-
-    def _inputs(self, seq: PoseSequence, track: np.ndarray) -> Callable[[Window, np.ndarray | None], dict]:
-        def inputs(win: Window, crops: np.ndarray | None) -> dict[str, np.ndarray]:
-            feeds = {}
-            if self.spec.uses_poses:
-                feeds["poses"] = clips.actor_poses(seq, win.pose_frames, track, norm=self.spec.pose_norm)[None]
-            if crops is not None:
-                feeds["video"] = np.ascontiguousarray(clips.to_model_range(crops[None]))
-            return feeds
-
-        return inputs
+        steps: list[pipeline.Step] = [
+            pipeline.AlignFrames(), pipeline.SelectActor(),
+            pipeline.SampleWindows(s.clip_len, s.frame_stride, how="slide", hop=hop),
+            pipeline.SamplePoseFrames(s.clip_len, s.t_p)]
+        if s.uses_poses:
+            steps.append(pipeline.GatherPoses(norm=s.pose_norm))
+        steps.append(pipeline.CropBoxes(margin=s.crop_margin))
+        return pipeline.Compose(steps)
 
 
 def stream_windows(frames: Iterable[np.ndarray], windows: list[Window], size: int,

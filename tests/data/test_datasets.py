@@ -95,7 +95,7 @@ def test_test_mode_gives_k_clips_at_the_eval_size(ntu_data):
 
 def test_read_clips_with_several_boxes_matches_cropping_each_window(ntu_data):
     video = open_video(sorted(ntu_data.video_dir.iterdir())[0])
-    from vpnet.data.datasets import read_clips
+    from vpnet.data.video import read_clips
 
     windows = np.array([[0, 2, 4], [3, 5, 7]])
     boxes = np.array([[40.0, 10.0, 120.0, 90.0], [60.0, 0.0, 140.0, 80.0]])

@@ -5,18 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vpnet.inference import InferenceError, load_recognizer, plan_windows
+from vpnet.data.clips import sliding_windows
+from vpnet.inference import InferenceError, load_recognizer
 
 from .conftest import FRAMES
 
 
-def test_plan_windows_tiles_the_video():
-    w = plan_windows(100, 8, stride=2)  # span 15: starts 0, 15, ..., 75, then 85 so the last ends on 99
+def test_sliding_windows_tile_the_video():
+    w = sliding_windows(100, 8, stride=2)  # span 15: starts 0, 15, ..., 75, then 85 so the last ends on 99
     assert w.shape == (7, 8) and w[:, 0].tolist() == [0, 15, 30, 45, 60, 75, 85] and w[-1, -1] == 99
     assert (w[:, 1] - w[:, 0] == 2).all()
-    assert plan_windows(10, 8, stride=2).tolist() == [list(range(8)), list(range(2, 10))]  # stride 1 fits
-    assert plan_windows(5, 8, stride=2).shape == (1, 8)  # shorter than a clip: one looped window
-    assert plan_windows(30, 8, stride=2, hop=5)[:, 0].tolist() == [0, 5, 10, 15]
+    assert sliding_windows(10, 8, stride=2).tolist() == [list(range(8)), list(range(2, 10))]  # stride 1 fits
+    assert sliding_windows(5, 8, stride=2).shape == (1, 8)  # shorter than a clip: one looped window
+    assert sliding_windows(30, 8, stride=2, hop=5)[:, 0].tolist() == [0, 5, 10, 15]
 
 
 def test_predict_file_and_frames_agree(tiny_run, tiny_data):
@@ -101,7 +102,7 @@ def test_windows_are_scored_while_the_video_streams():
     """Each window is handed over as soon as its last frame is decoded: the video is never held."""
     from vpnet.inference import Window, stream_windows
 
-    plan = plan_windows(40, 4, stride=2)  # span 7: starts 0, 7, ..., 28, 33
+    plan = sliding_windows(40, 4, stride=2)  # span 7: starts 0, 7, ..., 28, 33
     windows = [Window(int(w.min()), int(w.max()), w, w[:1], np.array([0, 0, 8, 8.0])) for w in plan]
     decoded = []
 

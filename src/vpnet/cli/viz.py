@@ -35,8 +35,7 @@ def attention_command(
 ) -> None:
     """A_ST over time on the frames of one window (Fig. 5b), optionally the GCN joint activations (Fig. 5a)."""
     with user_errors():
-        from vpnet.data import clips
-        from vpnet.data.video import open_video
+        from vpnet.data.video import open_video, read_clips
         from vpnet.inference import Recognizer, TorchBackend, load_model
         from vpnet.viz import joint_activations, plot_attention_over_time, plot_joint_activations
 
@@ -50,14 +49,12 @@ def attention_command(
         pred = rec.predict(video, poses=poses, pose_cache=out.parent)
         win = _window(pred, window)
         size = spec.crop_size
-        crops = open_video(video).read(win.frames, transform=lambda f: clips.crop_resize(f[None], win.box, size)[0])
+        crops = read_clips(open_video(video), win.frames[None], win.box[None], size)[0]
         k = int(win.scores.argmax())
         plot_attention_over_time(crops, win.a_s, win.a_t, out, title=f"frames {win.start_frame}-{win.end_frame}: "
                                  f"{spec.class_names[k]} {win.scores[k]:.2f}")
         if joints_out is not None:
-            track = clips.actor_track(pred.sequence)
-            poses = clips.actor_poses(pred.sequence, win.pose_frames, track, norm=spec.pose_norm)
-            act = joint_activations(model.pose_backbone, poses)
+            act = joint_activations(model.pose_backbone, win.poses)
             plot_joint_activations(act, joints_out, layout=spec.skeleton)
     typer.echo(f"written {out}" + (f" and {joints_out}" if joints_out else ""))
 

@@ -6,7 +6,8 @@
 - :mod:`~vpnet.data.registry`: datasets by name, :func:`dataset_info`, :func:`dataset_records`,
   :func:`check_paths`, :func:`build_dataset`.
 - :mod:`~vpnet.data.video` decodes videos, :mod:`~vpnet.data.clips` cuts samples (windows, main
-  actor, poses, crop boxes), :mod:`~vpnet.data.transforms` makes model input, :mod:`~vpnet.data.prepared`
+  actor, poses, crop boxes), :mod:`~vpnet.data.pipeline` chains those cuts into the named steps of a
+  sample, :mod:`~vpnet.data.transforms` makes model input, :mod:`~vpnet.data.prepared`
   is the store written by ``vpnet prepare``, :mod:`~vpnet.data.datasets` the torch Dataset and :func:`collate`.
 
 Importing this package is cheap: torch is loaded by the functions that need it.

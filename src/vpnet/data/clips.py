@@ -2,8 +2,8 @@
 poses, the crop box around the people, resize and the model's value range.
 
 Everything here is a pure function of arrays (and of an explicit ``numpy.random.Generator`` where
-training draws something; :func:`common_frames` only asks a video source its length); the datasets
-(:mod:`vpnet.data.datasets`) and the prepared store compose them with the readers and the video
+training draws something); the steps of :mod:`vpnet.data.pipeline` (the sample path of the datasets
+and of own-video prediction) and the prepared store compose them with the readers and the video
 sources.
 
 Conventions:
@@ -13,7 +13,8 @@ Conventions:
   than T frames is either looped (``sampling="loop"``, the authors' loaders: the window runs forward,
   jumps back to frame 0 and runs again) or stretched (``sampling="stretch"``: T indices spread
   monotonically over the whole video, frames repeated as needed). Test mode spreads K windows evenly
-  over the video (the paper's several clips; the engine takes the max over clips).
+  over the video (the paper's several clips; the engine takes the max over clips); prediction on
+  one's own video slides windows over all of it (:func:`sliding_windows`).
 - Poses are sampled from **the same window** as the RGB clip (``pose_span="window"``): the window's T
   positions are cut into t_p equal segments and one position is taken per segment (random inside it
   for training, its centre at test), so every pose is the pose of one of the clip's frames. A
@@ -34,7 +35,7 @@ import math
 import numpy as np
 
 from vpnet.config import POSE_NORMS, SAMPLINGS
-from vpnet.data.types import DataError, PoseSequence, VideoSource
+from vpnet.data.types import DataError, PoseSequence
 from vpnet.errors import ConfigError
 from vpnet.skeletons import Layout, get_layout
 
@@ -123,6 +124,25 @@ def spread_positions(length: int, count: int, num_clips: int) -> np.ndarray:
                      for k in range(num_clips)])
 
 
+def sliding_windows(num_frames: int, clip_len: int, *, stride: int, hop: int | None = None) -> np.ndarray:
+    """(W, T) windows sliding over the whole video: T = ``clip_len`` frames at ``stride`` (1 where it does
+    not fit), one window every ``hop`` frames (default: one window span, so the windows tile the
+    video); the last one ends on the last frame. A video shorter than a clip: one looped window, as at
+    evaluation (:func:`eval_windows`)."""
+    _check_lengths(num_frames, clip_len)
+    s = _window_stride(num_frames, clip_len, stride)
+    span = (clip_len - 1) * s + 1
+    if span > num_frames:
+        return eval_windows(num_frames, clip_len, stride=stride, num_clips=1)
+    hop = span if hop is None else int(hop)
+    if hop < 1:
+        raise ValueError(f"hop must be >= 1 frame, got {hop}")
+    starts = list(range(0, num_frames - span + 1, hop))
+    if starts[-1] != num_frames - span:
+        starts.append(num_frames - span)
+    return np.stack([_window(b, num_frames, clip_len, s) for b in starts])
+
+
 def pose_positions(clip_len: int, t_p: int, *, rng: np.random.Generator | None = None) -> np.ndarray:
     """(t_p,) positions in a window of ``clip_len`` frames, one per equal segment
     (:func:`segment_positions`): random inside each segment when ``rng`` is given (training), the
@@ -150,15 +170,17 @@ def temporal_crop(num_frames: int, crop: float, rng: np.random.Generator) -> tup
 # Poses
 
 
-def common_frames(video: VideoSource, seq: PoseSequence, *, what: str = "") -> tuple[PoseSequence, str | None]:
-    """``seq`` cut to the frames it shares with ``video``, and a note when their lengths differ.
+def common_frames(video_frames: int, seq: PoseSequence, *, what: str = "") -> tuple[PoseSequence, str | None]:
+    """``seq`` cut to the frames it shares with a video of ``video_frames`` frames, and a note when
+    their lengths differ.
 
     Frame i of the skeleton is frame i of the video (checked on the real NTU sample). When one is
     longer, the extra frames have no counterpart and are left out (the usable length is the
     returned sequence's ``num_frames``): the item is still usable, the note says so (datasets log
-    it, ``prepare`` reports it). ``what`` names the item in the error when nothing is left.
+    it, ``prepare`` reports it, prediction returns it). ``what`` names the item in the error when
+    nothing is left.
     """
-    n_v, n_p = video.num_frames, seq.num_frames
+    n_v, n_p = int(video_frames), seq.num_frames
     n = min(n_v, n_p)
     if n < 1:
         raise DataError(what or seq.source or None, f"nothing to sample: video has {n_v} frames, skeleton {n_p}")

@@ -13,6 +13,17 @@ A sample is a dict (keys of :data:`vpnet.data.types.SAMPLE_KEYS`):
   (ids of the bodies forming the main actor's track), ``num_frames``, ``notes``, ``subject``,
   ``camera``, ``source`` (``raw`` | ``prepared``) and the record's own meta.
 
+A sample is cut by the steps of :mod:`vpnet.data.pipeline` (:func:`sample_steps`), in this order,
+which is also the order of the training draws:
+
+1. ``AlignFrames``: the skeleton cut to the frames the video has too (a note when the lengths differ);
+2. ``SelectActor``: the main actor's track (the person who moves most);
+3. ``SampleWindows``: one random window (training) or ``num_clips`` spread windows (test);
+4. ``SamplePoseFrames``: t_p frames per window, from its frames or over the whole clip (``pose_span``);
+5. ``GatherPoses``: the actor's poses there, normalised (and augmented in training);
+6. with a video, ``CropBoxes`` (the people's box per window, jittered in training), ``ReadClips``
+   (the windows' frames decoded and cut to the boxes) and ``ToModelRange``.
+
 Bad items: a sample that cannot be built (unreadable video, no body, ...) is logged with its name,
 files and reason, and ``__getitem__`` returns None, which :func:`collate` drops; the run never stops
 and never sees a zero-filled sample. (Returning another item instead would double-count that item
@@ -42,6 +53,7 @@ import torch
 from torch.utils.data import Dataset, get_worker_info
 
 import vpnet.data.clips as clips
+import vpnet.data.pipeline as pipeline
 from vpnet.data.prepared import PreparedItem, item_path, source_pixels
 from vpnet.data.types import DataError, PoseSequence, SampleRecord, VideoSource
 
@@ -88,6 +100,24 @@ class ClipSettings:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
 
 
+def sample_steps(settings: ClipSettings, *, video: bool = True) -> pipeline.Compose:
+    """The steps of a sample cut as ``settings`` say (see the module docstring); ``video=False``: poses only."""
+    s = settings
+    train = s.mode == "train"
+    steps: list[pipeline.Step] = [
+        pipeline.AlignFrames(),
+        pipeline.SelectActor(),
+        pipeline.SampleWindows(s.clip_len, s.stride, how="train" if train else "spread", sampling=s.sampling,
+                               num_clips=s.num_clips),
+        pipeline.SamplePoseFrames(s.clip_len, s.t_p, span=s.pose_span, random=train, crop=s.pose_augment.crop),
+        pipeline.GatherPoses(norm=s.pose_norm, augment=s.pose_augment if train else None),
+    ]
+    if video:
+        steps += [pipeline.CropBoxes(margin=s.margin, jitter=s.jitter if train else 0.0),
+                  pipeline.ReadClips(s.size), pipeline.ToModelRange()]
+    return pipeline.Compose(steps)
+
+
 def make_sample(video: VideoSource | None, seq: PoseSequence, settings: ClipSettings,
                 rng: np.random.Generator | None) -> dict:
     """One sample from a video (None: poses only) and its poses: the arrays and the meta.
@@ -95,85 +125,25 @@ def make_sample(video: VideoSource | None, seq: PoseSequence, settings: ClipSett
     Returns ``{"video": (K, 3, T, S, S) | absent, "poses": (K, 3, t_p, J), "meta": {...}}`` as numpy
     arrays (K = 1 in training). ``rng`` is required in training mode.
     """
-    s = settings
-    train = s.mode == "train"
+    train = settings.mode == "train"
     if train and rng is None:
         raise ValueError("training samples need an rng")
-    note = None
-    if video is not None:
-        seq, note = clips.common_frames(video, seq)
-    n = seq.num_frames
-    present = seq.present
-    track = clips.actor_track(seq)
-    if train:
-        windows = clips.train_window(n, s.clip_len, stride=s.stride, sampling=s.sampling, rng=rng)[None]
-    else:
-        windows = clips.eval_windows(n, s.clip_len, stride=s.stride, num_clips=s.num_clips, sampling=s.sampling)
-    pose_frames = _pose_frames(s, windows, n, rng if train else None)
-    augment = s.pose_augment if train else None
-    poses = np.stack([clips.actor_poses(seq, f, track, norm=s.pose_norm, augment=augment, rng=rng)
-                      for f in pose_frames])
+    state = {"seq": seq, "notes": list(seq.notes), "rng": rng if train else None, "source": video,
+             "video_frames": None if video is None else video.num_frames,
+             "frame_size": None if video is None else video.size}
+    state = sample_steps(settings, video=video is not None)(state)
     meta = {
-        "frames": windows.tolist(),
-        "pose_frames": pose_frames.tolist(),
-        # ids of the bodies that make up the actor's track, in order of appearance
-        "actor": [_body_id(seq, b) for b in dict.fromkeys(track[track >= 0].tolist())],
-        "num_frames": n,
-        "notes": list(seq.notes) + ([note] if note else []),
+        "frames": state["windows"].tolist(),
+        "pose_frames": state["pose_frames"].tolist(),
+        "actor": state["actor"],
+        "num_frames": state["num_frames"],
+        "notes": state["notes"],
     }
-    out = {"poses": poses, "meta": meta}
-    if video is None:
-        return out
-
-    uv = clips.video_uv(seq, video.size)
-    whole = clips.people_box(uv, present) if uv is not None else None
-    boxes = np.stack([
-        clips.crop_box(None if uv is None else uv[w], present[w], video.size, margin=s.margin,
-                       jitter=s.jitter if train else 0.0, rng=rng, fallback=whole)
-        for w in windows])
-    out["video"] = clips.to_model_range(read_clips(video, windows, boxes, s.size))
-    meta["boxes"] = boxes.tolist()
+    out = {"poses": state["poses"], "meta": meta}
+    if video is not None:
+        out["video"] = state["video"]
+        meta["boxes"] = state["boxes"].tolist()
     return out
-
-
-def _pose_frames(s: ClipSettings, windows: np.ndarray, num_frames: int, rng: np.random.Generator | None) -> np.ndarray:
-    """(K, t_p) frames of the poses: from each window's frames, or over the whole clip (one set per
-    window, random per segment in training after the temporal crop, spread per clip at test)."""
-    if s.pose_span == "window":
-        return np.stack([w[clips.pose_positions(s.clip_len, s.t_p, rng=rng)] for w in windows])
-    if rng is None:
-        return clips.spread_positions(num_frames, s.t_p, len(windows))
-    start, length = 0, num_frames
-    if s.pose_augment.crop:
-        start, length = clips.temporal_crop(num_frames, s.pose_augment.crop, rng)
-    return start + clips.segment_positions(length, s.t_p, rng=rng)[None]
-
-
-def _body_id(seq: PoseSequence, b: int) -> str:
-    return seq.body_ids[b] if b < len(seq.body_ids) else str(b)
-
-
-def read_clips(video: VideoSource, windows: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
-    """The crops of K windows: (K, T, size, size, 3) uint8 RGB from windows (K, T) and boxes (K, 4).
-
-    Every needed frame is decoded once (test windows overlap) and cut down as soon as it is decoded,
-    so a 1080p clip never sits in memory whole: with one box straight to the output size; with
-    several, to the union of the boxes, shrunk only as far as the smallest box allows.
-    """
-    if np.all(boxes == boxes[0]):
-        frames = video.read(windows.ravel(), transform=lambda f: clips.crop_resize(f[None], boxes[0], size)[0])
-        return frames.reshape(*windows.shape, *frames.shape[1:])
-    # Each distinct frame held once (union-sized, larger than the output), not once per window.
-    needed, inverse = np.unique(windows, return_inverse=True)
-    inverse = inverse.reshape(windows.shape)
-    union = np.concatenate([boxes[:, :2].min(axis=0), boxes[:, 2:].max(axis=0)])
-    scale = min(1.0, size / float((boxes[:, 2:] - boxes[:, :2]).min()))
-    out_w, out_h = (max(1, round(float(v) * scale)) for v in union[2:] - union[:2])
-    frames = video.read(needed, transform=lambda f: clips.crop_resize(f[None], union, (out_h, out_w))[0])
-    # The boxes in the shrunk union's pixels, rounded outwards.
-    local = (boxes - np.tile(union[:2], 2)) * np.array([out_w, out_h, out_w, out_h]) / np.tile(union[2:] - union[:2], 2)
-    local = np.concatenate([np.floor(local[:, :2]), np.minimum(np.ceil(local[:, 2:]), [out_w, out_h])], axis=1)
-    return np.stack([clips.crop_resize(frames[inv], box, size) for inv, box in zip(inverse, local)])
 
 
 def _decoder_threads() -> int:

@@ -244,7 +244,7 @@ def write_item(path: str | Path, record: SampleRecord, video: VideoSource, seq: 
     import cv2
 
     path = Path(path)
-    seq, note = clips.common_frames(video, seq, what=record.video or "")
+    seq, note = clips.common_frames(video.num_frames, seq, what=record.video or "")
     n = seq.num_frames
     notes = list(seq.notes) + ([note] if note else [])
     src_w, src_h = video.size

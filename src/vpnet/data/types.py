@@ -3,7 +3,8 @@
 - Readers (``ntu.py``, ``smarthome.py``, ``nucla.py``, ``custom.py``) turn one file into a
   :class:`PoseSequence`; protocol functions turn a dataset folder into :class:`SampleRecord` lists.
 - Video sources (``video.py``, ``prepared.py``) implement :class:`VideoSource`.
-- ``clips.py`` turns (VideoSource, PoseSequence) into one training or test sample.
+- The steps of ``pipeline.py`` (over the pure functions of ``clips.py``) turn (VideoSource,
+  PoseSequence) into one training or test sample.
 - Datasets return samples as a ``dict`` with the keys of :data:`SAMPLE_KEYS`.
 """
 

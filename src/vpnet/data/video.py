@@ -21,6 +21,8 @@ the count its container declares by more than :data:`TRUNCATED_TOLERANCE` is a t
 DataError, not a shorter video (which would silently misalign every later pose). Frame ``i`` is the ``i``-th frame in
 presentation order, the convention of NTU RGB+D, whose skeleton frame ``i`` is video frame ``i``.
 
+:func:`read_clips` reads the crops of several windows, decoding each frame once.
+
 Errors (unreadable or truncated files, out-of-range indices) raise
 :class:`vpnet.data.types.DataError` naming the file.
 """
@@ -34,7 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vpnet.data.types import DataError
+from vpnet.data.clips import crop_resize
+from vpnet.data.types import DataError, VideoSource
 
 #: image suffixes a frame folder may hold.
 FRAME_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -99,6 +102,29 @@ def check_indices(path: Path, indices: np.ndarray | Sequence[int], num_frames: i
         raise DataError(path, f"frame index {int(bad[0])} out of range: the video has {num_frames} frames "
                               f"(valid 0..{num_frames - 1})")
     return idx
+
+
+def read_clips(video: VideoSource, windows: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
+    """The crops of K windows: (K, T, size, size, 3) uint8 RGB from windows (K, T) and boxes (K, 4).
+
+    Every needed frame is decoded once (test windows overlap) and cut down as soon as it is decoded,
+    so a 1080p clip never sits in memory whole: with one box straight to the output size; with
+    several, to the union of the boxes, shrunk only as far as the smallest box allows.
+    """
+    if np.all(boxes == boxes[0]):
+        frames = video.read(windows.ravel(), transform=lambda f: crop_resize(f[None], boxes[0], size)[0])
+        return frames.reshape(*windows.shape, *frames.shape[1:])
+    # Each distinct frame held once (union-sized, larger than the output), not once per window.
+    needed, inverse = np.unique(windows, return_inverse=True)
+    inverse = inverse.reshape(windows.shape)
+    union = np.concatenate([boxes[:, :2].min(axis=0), boxes[:, 2:].max(axis=0)])
+    scale = min(1.0, size / float((boxes[:, 2:] - boxes[:, :2]).min()))
+    out_w, out_h = (max(1, round(float(v) * scale)) for v in union[2:] - union[:2])
+    frames = video.read(needed, transform=lambda f: crop_resize(f[None], union, (out_h, out_w))[0])
+    # The boxes in the shrunk union's pixels, rounded outwards.
+    local = (boxes - np.tile(union[:2], 2)) * np.array([out_w, out_h, out_w, out_h]) / np.tile(union[2:] - union[:2], 2)
+    local = np.concatenate([np.floor(local[:, :2]), np.minimum(np.ceil(local[:, 2:]), [out_w, out_h])], axis=1)
+    return np.stack([crop_resize(frames[inv], box, size) for inv, box in zip(inverse, local)])
 
 
 class FrameCollector:
