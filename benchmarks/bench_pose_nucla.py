@@ -38,6 +38,9 @@ ROWS: list[tuple[str, str, list[str]]] = [
     ("norm_rotate_scale", "rotation and scale (`pose_norm=rotate_scale`)", ["data.pose_norm=rotate_scale"]),
     ("augment", "augmentation: rotation +-15 deg, scale +-0.1, jitter 1 cm, temporal crop 0.2",
      ["data.pose_rotate=15", "data.pose_scale=0.1", "data.pose_jitter=0.01", "data.pose_crop=0.2"]),
+    ("jitter", "joint jitter alone (1 cm)", ["data.pose_jitter=0.01"]),
+    ("tp10", "t_p = 10 poses", ["model.t_p=10"]),
+    ("tp30", "t_p = 30 poses", ["model.t_p=30"]),
     ("paper_recipe", "the paper's recipe and sampling: SGD 0.01 x0.1/10 ep, 30 epochs, batch 16, t_p 5, "
      "translation, looped window",
      ["optim.optimizer=sgd", "optim.schedule=step", "optim.lr=0.01", "optim.weight_decay=0", "train.epochs=30",
@@ -69,6 +72,22 @@ def run_one(key: str, overrides: list[str], seed: int, data: Path, work: Path) -
     return record
 
 
+def time_preset(data: Path, work: Path) -> dict:
+    """Wall time of ``vpnet train`` on the preset alone, with torch's default threads (the machine
+    otherwise idle: run it on its own), cached like the runs."""
+    out = work / "preset_timing.json"
+    if out.exists():
+        return json.loads(out.read_text())
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "vpnet", "train", "-c", str(PRESET), f"data.pose_dir={data}",
+                    f"output_dir={work / 'runs'}", "name=timing", "train.tensorboard=false"],
+                   check=True, env=env, capture_output=True)
+    record = {"train_s": round(time.perf_counter() - t0), "cpus": os.cpu_count()}
+    out.write_text(json.dumps(record))
+    return record
+
+
 def table(results: dict[str, list[dict]]) -> str:
     lines = ["| change against the preset | top-1 % (mean ± std, 3 seeds) | per seed | train s (median) |",
              "|---|---|---|---|"]
@@ -88,6 +107,7 @@ def main() -> None:
     ap.add_argument("--work", type=Path, required=True, help="cache of runs and per-run results")
     ap.add_argument("--jobs", type=int, default=1, help="runs at once (each uses one thread)")
     ap.add_argument("--write", action="store_true", help="write the section of benchmarks/RESULTS.md")
+    ap.add_argument("--time", action="store_true", help="also time the preset's training alone")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     jobs = [(key, ov, seed) for seed in SEEDS for key, _, ov in ROWS]
@@ -97,13 +117,18 @@ def main() -> None:
     for key, record in done:
         results.setdefault(key, []).append(record)
     body = table(results)
+    if args.time:
+        timing = time_preset(args.data, args.work)
+        body += (f"\n\nTraining the preset alone (seed 0, torch's default threads, nothing else running): "
+                 f"{timing['train_s']} s on {timing['cpus']} cores (`vpnet train` wall time, start-up included).")
     print(body)
     if args.write:
         n = len(list(args.data.glob("*.json")))
         write_section("pose_nucla", "Pose stream on real N-UCLA skeletons (bench_pose_nucla.py)", f"""
 Cross-view V^3_{{1,2}} on the real skeletons of subjects 1-5 ({n} files: train views 1-2, 535 clips; test
 view 3, 219 clips), pose only, through `vpnet train` and `vpnet evaluate --run` (final checkpoint, 10-clip
-inference). One thread per run, two runs at a time; the train times include that sharing.
+inference). One thread per run, two runs at a time, while other work shared the same 2 cores: the
+per-run train times are for comparing rows, not absolute.
 
 {body}
 

@@ -72,6 +72,8 @@ class ModelSpec:
     #: how the poses are normalised (``data.pose_norm`` of training; files exported before it existed
     #: were all ``translation``).
     pose_norm: str = "translation"
+    #: how a video shorter than a clip is sampled (``data.sampling`` of training; before it existed: ``loop``).
+    sampling: str = "loop"
 
     @property
     def uses_video(self) -> bool:
@@ -123,7 +125,7 @@ def spec_of(model, cfg_model, data_cfg, class_names: list[str] | tuple[str, ...]
         clip_len=cfg_model.clip_len, crop_size=cfg_model.crop_size, t_p=cfg_model.t_p,
         frame_stride=int(data_cfg.frame_stride), crop_margin=float(data_cfg.crop_margin),
         class_names=tuple(class_names), outputs=tuple(outputs), grid=(model.m, model.n), t_c=model.t_c,
-        pose_norm=str(data_cfg.pose_norm))
+        pose_norm=str(data_cfg.pose_norm), sampling=str(data_cfg.sampling))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -496,7 +498,7 @@ class Recognizer:
         s = self.spec
         steps: list[pipeline.Step] = [
             pipeline.AlignFrames(), pipeline.SelectActor(),
-            pipeline.SampleWindows(s.clip_len, s.frame_stride, how="slide", hop=hop),
+            pipeline.SampleWindows(s.clip_len, s.frame_stride, how="slide", hop=hop, sampling=s.sampling),
             pipeline.SamplePoseFrames(s.clip_len, s.t_p)]
         if s.uses_poses:
             steps.append(pipeline.GatherPoses(norm=s.pose_norm))

@@ -1,4 +1,4 @@
-"""Issue 10 through the real ``vpnet`` CLI: every failure is one ``error:`` line with the exit code of the
+"""Bad input and faults through the real ``vpnet`` CLI: every failure is one ``error:`` line with the exit code of the
 README's table, no traceback, nothing left behind; and the rough edges (progress, workers, hints).
 
 Each test names the case of the issue it covers. Runs are pose-only on generated NTU-format skeletons

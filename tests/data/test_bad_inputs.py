@@ -1,4 +1,4 @@
-"""Issue 10, "silently wrong data": a truncated video, a frame folder with a gap and a damaged prepared
+"""Silently wrong data must be an error: a truncated video, a frame folder with a gap and a damaged prepared
 item are errors (or redone), never a shorter or shifted item that training uses as if it were whole."""
 
 from __future__ import annotations

@@ -16,7 +16,9 @@ def test_sliding_windows_tile_the_video():
     assert w.shape == (7, 8) and w[:, 0].tolist() == [0, 15, 30, 45, 60, 75, 85] and w[-1, -1] == 99
     assert (w[:, 1] - w[:, 0] == 2).all()
     assert sliding_windows(10, 8, stride=2).tolist() == [list(range(8)), list(range(2, 10))]  # stride 1 fits
-    assert sliding_windows(5, 8, stride=2).shape == (1, 8)  # shorter than a clip: one looped window
+    # shorter than a clip: one window, looped or stretched as the model was trained
+    assert sliding_windows(5, 8, stride=2).tolist() == [[2, 3, 4, 0, 1, 2, 3, 4]]
+    assert sliding_windows(5, 8, stride=2, sampling="stretch").tolist() == [[0, 0, 1, 2, 2, 3, 4, 4]]
     assert sliding_windows(30, 8, stride=2, hop=5)[:, 0].tolist() == [0, 5, 10, 15]
 
 

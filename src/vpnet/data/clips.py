@@ -124,16 +124,17 @@ def spread_positions(length: int, count: int, num_clips: int) -> np.ndarray:
                      for k in range(num_clips)])
 
 
-def sliding_windows(num_frames: int, clip_len: int, *, stride: int, hop: int | None = None) -> np.ndarray:
+def sliding_windows(num_frames: int, clip_len: int, *, stride: int, hop: int | None = None,
+                    sampling: str = "loop") -> np.ndarray:
     """(W, T) windows sliding over the whole video: T = ``clip_len`` frames at ``stride`` (1 where it does
     not fit), one window every ``hop`` frames (default: one window span, so the windows tile the
-    video); the last one ends on the last frame. A video shorter than a clip: one looped window, as at
-    evaluation (:func:`eval_windows`)."""
+    video); the last one ends on the last frame. A video shorter than a clip: one window, looped or
+    stretched as at evaluation (:func:`eval_windows`)."""
     _check_lengths(num_frames, clip_len)
     s = _window_stride(num_frames, clip_len, stride)
     span = (clip_len - 1) * s + 1
     if span > num_frames:
-        return eval_windows(num_frames, clip_len, stride=stride, num_clips=1)
+        return eval_windows(num_frames, clip_len, stride=stride, num_clips=1, sampling=sampling)
     hop = span if hop is None else int(hop)
     if hop < 1:
         raise ValueError(f"hop must be >= 1 frame, got {hop}")

@@ -94,7 +94,7 @@ class SampleWindows:
     ``how``: ``train`` one window from a random start (K = 1, :func:`~vpnet.data.clips.train_window`);
     ``spread`` K = ``num_clips`` windows spread evenly (:func:`~vpnet.data.clips.eval_windows`);
     ``slide`` windows every ``hop`` frames over the whole video (:func:`~vpnet.data.clips.sliding_windows`).
-    ``sampling`` (``loop`` | ``stretch``) is how ``train`` and ``spread`` treat a video shorter than a clip.
+    ``sampling`` (``loop`` | ``stretch``) is how they treat a video shorter than a clip.
     """
 
     clip_len: int
@@ -117,7 +117,8 @@ class SampleWindows:
             windows = clips.eval_windows(n, self.clip_len, stride=self.stride, num_clips=self.num_clips,
                                          sampling=self.sampling)
         else:
-            windows = clips.sliding_windows(n, self.clip_len, stride=self.stride, hop=self.hop)
+            windows = clips.sliding_windows(n, self.clip_len, stride=self.stride, hop=self.hop,
+                                            sampling=self.sampling)
         return {**state, "windows": windows}
 
 
