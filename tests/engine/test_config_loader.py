@@ -42,7 +42,7 @@ def test_pose_only_presets_load_with_our_recipe(path):
     assert cfg.model.pose_backbone == path.stem.split("_")[1]
     assert (cfg.optim.optimizer, cfg.optim.schedule, cfg.optim.lr, cfg.train.epochs) == ("adamw", "cosine", 1e-3, 60)
     assert (cfg.model.t_p, cfg.data.pose_norm, cfg.data.pose_span, cfg.train.val_split) == (20, "rotate", "auto", None)
-    assert (cfg.data.pose_rotate, cfg.data.pose_scale, cfg.data.pose_jitter, cfg.data.pose_crop) == (0, 0, 0, 0)
+    assert (cfg.data.pose_rotate, cfg.data.pose_scale, cfg.data.pose_jitter, cfg.data.pose_crop) == (0, 0, 0.01, 0)
 
 
 def test_pose_only_presets_cover_every_dataset_and_protocol():
