@@ -92,7 +92,8 @@ def time_preset(data: Path, work: Path) -> dict:
 
 
 def table(results: dict[str, list[dict]]) -> str:
-    header = "| setting (one change against the reference) | top-1 % (mean ± std, 3 seeds) | per seed | train s (median) |"
+    header = ("| setting (one change against the reference) | top-1 % (mean ± std, 3 seeds) | per seed "
+              "| train s (median) |")
     lines = [header, "|---|---|---|---|"]
     for key, what, _ in ROWS:
         rs = results.get(key, [])
