@@ -134,8 +134,8 @@ def _kinetics_check(shared_data: Path | None) -> None:
         return
     import torch
 
-    from vpnet.data.video import open_video
     from vpnet.data.transforms import kinetics_preprocess
+    from vpnet.data.video import open_video
     from vpnet.models import KINETICS400, inception_i3d
 
     video = open_video(clip)
