@@ -61,7 +61,8 @@ log = logging.getLogger(__name__)
 
 Mode = Literal["train", "test"]
 
-#: parsed pose files a poses-only dataset keeps in memory, per process (NTU-60's 56,880 files: ~4 GB).
+#: parsed pose files a poses-only dataset keeps in memory, per process: all of N-UCLA's (13 MB for
+#: subjects 1-5); of a larger dataset (NTU, Smarthome: several GB) the files read first.
 POSE_CACHE_BYTES = 1 << 30
 
 
