@@ -18,7 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import write_section  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-LINE = re.compile(r"^(\w+ \w+): (\d+) mutants of (\d+) files: (\{.*\})$", re.M)
+# pytest's progress characters may precede a line ("Fgenerated ntu: ..."): no anchor
+LINE = re.compile(r"((?:real|generated) \w+): (\d+) mutants of (\d+) files: (\{[^}]*\})")
 
 
 def main() -> None:
