@@ -148,8 +148,6 @@ def pose_positions(clip_len: int, t_p: int, *, rng: np.random.Generator | None =
     """(t_p,) positions in a window of ``clip_len`` frames, one per equal segment
     (:func:`segment_positions`): random inside each segment when ``rng`` is given (training), the
     segment centre otherwise. With t_p > clip_len positions repeat."""
-    if t_p < 1:
-        raise ValueError(f"t_p must be >= 1, got {t_p}")
     return segment_positions(clip_len, t_p, rng=rng)
 
 
