@@ -85,7 +85,7 @@ class DatasetReader:
 _BUILTIN = {
     "ntu60": "vpnet.data.ntu:NTU60", "ntu120": "vpnet.data.ntu:NTU120",
     "smarthome": "vpnet.data.smarthome:SMARTHOME", "nucla": "vpnet.data.nucla:NUCLA",
-    "custom": "vpnet.data.custom:CUSTOM",
+    "custom": "vpnet.data.custom:CUSTOM", "adl": "vpnet.data.adl:ADL",
 }
 _REGISTERED: dict[str, DatasetReader] = {}
 

@@ -368,8 +368,10 @@ def _fmt(v: float) -> str:
     return f"{v:.7g}"
 
 
-def _ntu_text(joints: np.ndarray, present: np.ndarray, ids: list[str], rng: np.random.Generator) -> str:
-    """The .skeleton text (CRLF) for camera-space joints (T, M, 25, 3) of bodies ``present`` (T, M)."""
+def _ntu_text(joints: np.ndarray, present: np.ndarray, ids: list[str], rng: np.random.Generator,
+              state: np.ndarray | None = None) -> str:
+    """The .skeleton text (CRLF) for camera-space joints (T, M, 25, 3) of bodies ``present`` (T, M);
+    ``state`` (T, M, 25): the joints' tracking states (default 2, tracked; 1 is inferred)."""
     uv = project(joints, NTU_COLOR)
     duv = project(joints, NTU_DEPTH)
     lean = rng.uniform(-0.3, 0.3, (len(ids), 2))
@@ -384,8 +386,9 @@ def _ntu_text(joints: np.ndarray, present: np.ndarray, ids: list[str], rng: np.r
                 x, y, z = joints[t, m, j]
                 # orientation: the Kinect gives none (0 0 0 0) for end joints; identity elsewhere
                 orient = "0 0 0 0" if j in (3, 15, 19, 21, 22, 23, 24) else "1 0 0 0"
+                tracking = 2 if state is None else int(state[t, m, j])
                 lines.append(f"{_fmt(x)} {_fmt(y)} {_fmt(z)} {_fmt(duv[t, m, j, 0])} {_fmt(duv[t, m, j, 1])} "
-                             f"{_fmt(uv[t, m, j, 0])} {_fmt(uv[t, m, j, 1])} {orient} 2")
+                             f"{_fmt(uv[t, m, j, 0])} {_fmt(uv[t, m, j, 1])} {orient} {tracking}")
     return "\r\n".join(lines) + "\r\n"
 
 
