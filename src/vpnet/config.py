@@ -183,7 +183,8 @@ class TrainConfig:
     seed: int = 0
     deterministic: bool = False
     #: checkpoint to start from and what to take from it: ``full`` (same model, e.g. an l1
-    #: checkpoint for the two-stage recipe), ``backbone`` or ``backbone+vpn`` (another dataset).
+    #: checkpoint for the two-stage recipe), ``backbone`` or ``backbone+vpn`` (another dataset),
+    #: ``pose_backbone`` (e.g. a ``pose_only`` run's pose backbone into ``l3``).
     init_from: Optional[str] = None
     init_mode: str = "full"
     #: skip (and count) optimiser steps whose gradients are not finite.

@@ -1,6 +1,7 @@
 """The paper's figures (matplotlib; each function writes a PNG and returns the Figure).
 
-- :func:`plot_attention_over_time` (Fig. 5b): a window's frames with A_ST = A_S x A_T over the crop.
+- :func:`plot_attention_over_time` (Fig. 5b): a window's frames with A_ST = A_S x A_T over the crop
+  (:func:`attention_panels` and :func:`show_attention` draw the same panels into other figures).
 - :func:`joint_activations` + :func:`plot_joint_activations` (Fig. 5a): the GCN's activation of each
   joint over the t_p poses, joints in body order (spine and head, arms, legs).
 - :func:`plot_tsne` (Fig. 6b): t-SNE of the features of chosen classes for two checkpoints side by
@@ -22,8 +23,9 @@ import numpy as np
 
 from vpnet.skeletons import get_layout
 
-__all__ = ["plot_attention_over_time", "joint_activations", "plot_joint_activations", "plot_tsne", "dynamicity",
-           "plot_accuracy_vs_dynamicity", "plot_class_difference", "body_order"]
+__all__ = ["plot_attention_over_time", "attention_panels", "show_attention", "joint_activations",
+           "plot_joint_activations", "plot_tsne", "dynamicity", "plot_accuracy_vs_dynamicity", "plot_class_difference",
+           "body_order"]
 
 
 def _figure(width: float, height: float, ncols: int = 1, nrows: int = 1):
@@ -45,26 +47,37 @@ def _save(fig, out: str | Path) -> None:
     atomic_write_bytes(out, buf.getvalue())
 
 
+def attention_panels(crops: np.ndarray, a_s: np.ndarray, a_t: np.ndarray | None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The (frame, heat) of each feature step t of :func:`plot_attention_over_time`: the middle frame of step t
+    and A_S (resized to the frame) x A_T[t], scaled by the largest step, in [0, 1]."""
+    import cv2
+
+    t_c = 1 if a_t is None else len(a_t)
+    weights = np.ones(1) if a_t is None else np.asarray(a_t) / max(float(np.max(a_t)), 1e-8)
+    size = crops.shape[1:3]
+    heat = cv2.resize(np.asarray(a_s, np.float32), (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
+    return [(crops[min(int((t + 0.5) * len(crops) / t_c), len(crops) - 1)], heat * weights[t]) for t in range(t_c)]
+
+
+def show_attention(ax, frame: np.ndarray, heat: np.ndarray, title: str = "", *, fontsize: float = 8) -> None:
+    """One panel of :func:`attention_panels` on a matplotlib axis: the frame, the attention over it."""
+    ax.imshow(frame)
+    ax.imshow(heat, cmap="jet", alpha=0.45, vmin=0, vmax=1)
+    if title:
+        ax.set_title(title, fontsize=fontsize)
+    ax.axis("off")
+
+
 def plot_attention_over_time(crops: np.ndarray, a_s: np.ndarray, a_t: np.ndarray | None, out: str | Path, *,
                              title: str = "") -> object:
     """Fig. 5b. ``crops`` (T, S, S, 3) uint8: a window's frames; ``a_s`` (m, n); ``a_t`` (t_c,) or None.
 
     One panel per feature step t (its middle frame), A_S x A_T[t] (scaled by the largest step) over it.
     """
-    import cv2
-
-    t_c = 1 if a_t is None else len(a_t)
-    fig, axes = _figure(2.2 * t_c, 2.6, ncols=t_c)
-    weights = np.ones(1) if a_t is None else np.asarray(a_t) / max(float(np.max(a_t)), 1e-8)
-    size = crops.shape[1:3]
-    for t in range(t_c):
-        frame = crops[min(int((t + 0.5) * len(crops) / t_c), len(crops) - 1)]
-        heat = cv2.resize(np.asarray(a_s, np.float32), (size[1], size[0]), interpolation=cv2.INTER_LINEAR) * weights[t]
-        ax = axes[0, t]
-        ax.imshow(frame)
-        ax.imshow(heat, cmap="jet", alpha=0.45, vmin=0, vmax=1)
-        ax.set_title(f"t={t}" + ("" if a_t is None else f"  A_T={float(a_t[t]):.2f}"), fontsize=8)
-        ax.axis("off")
+    panels = attention_panels(crops, a_s, a_t)
+    fig, axes = _figure(2.2 * len(panels), 2.6, ncols=len(panels))
+    for t, (frame, heat) in enumerate(panels):
+        show_attention(axes[0, t], frame, heat, f"t={t}" + ("" if a_t is None else f"  A_T={float(a_t[t]):.2f}"))
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()

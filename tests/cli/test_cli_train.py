@@ -123,18 +123,6 @@ def test_info(monkeypatch, tmp_path):
     assert data["data"]["skeleton_reader"] == "C extension" and ".skeleton reader: C extension" in r.output
 
 
-def test_demo_runs_offline_at_a_tiny_size(tmp_path):
-    r = invoke("demo", "--out", tmp_path / "demo", "--classes", "2", "--per-class", "6", "--epochs", "1",
-               "--no-kinetics")
-    assert r.exit_code == 0, r.output
-    for line in ("[1/4] generating 2 actions x 6 NTU-format videos", "[2/4] vpnet prepare", "from scratch",
-                 "top-1 accuracy:", "<- primary metric", "demo finished in"):
-        assert line in r.output, line
-    run = tmp_path / "demo" / "runs" / "demo"
-    assert (run / "final.safetensors").is_file() and (run / "eval" / "test-multi" / "results.json").is_file()
-    assert (tmp_path / "demo" / "demo.yaml").is_file()
-
-
 @pytest.mark.network
 def test_demo_kinetics_check_names_the_real_clips_action(shared_data, capsys):
     """The demo's optional check: the Kinetics-400 I3D's top-5 on a real UCF101 eye-makeup clip."""

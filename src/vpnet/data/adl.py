@@ -13,7 +13,8 @@ demo makes a small dataset whose classes need both modalities, as in the paper's
   *kick backward*. Facing the camera, each pair foreshortens the body the same way; the 3D joints
   say which way it moved (the +-45 degree cameras show some of it in 2D too).
 
-Everything is rendered here with OpenCV, deterministic from the seed, no external assets:
+Everything is rendered here with OpenCV, no external assets; the skeletons and the frames are
+deterministic from the seed (the H.264 bytes may differ from run to run, the decoded frames barely):
 articulated people (shaded limbs, head and hair, per-subject clothing colours, skin tone and
 proportions), the NTU Kinect v2 pinhole camera at three views (-45, 0, +45 degrees, as NTU's
 cameras 2, 1, 3) with a per-setup height and tilt, rooms with furniture and shelf clutter, frame
@@ -46,10 +47,9 @@ import numpy as np
 from vpnet._io import atomic_write_bytes, check_writable
 from vpnet.data import ntu
 from vpnet.data._readers import Records, Skipped, project
-from vpnet.data.registry import DatasetReader
 from vpnet.data.synthetic import NTU_COLOR, REST_POSE, _ntu_text, _rotate, _rotation, write_video
 from vpnet.data.types import PoseSequence
-from vpnet.errors import ConfigError
+from vpnet.errors import ConfigError, OutputError
 from vpnet.skeletons import NTU25
 
 __all__ = ["CLASSES", "ADLClass", "ADLDataset", "ADL", "ADLSpec", "make_adl"]
@@ -76,13 +76,15 @@ CLASSES: tuple[ADLClass, ...] = (
     *_pair("to_ear", ("phone call", "phone"), ("comb hair", "comb")),
     *_pair("read", ("read book", "book"), ("use tablet", "tablet")),
     *_pair("wipe", ("wipe face with towel", "towel"), ("fan oneself", "fan")),
+    *_pair("point", ("use remote control", "remote"), ("shine a torch", "torch")),
     ADLClass("bow", "bow", kind="depth"), ADLClass("lean back", "lean_back", kind="depth"),
     ADLClass("kick forward", "kick_forward", kind="depth"), ADLClass("kick backward", "kick_backward", kind="depth"),
 )
 CLASS_NAMES: tuple[str, ...] = tuple(c.name for c in CLASSES)
 
-#: cross-subject split of the performers (NTU-60's own lists: 1, 2, 4, 5, 8, 9 train; 3, 6, 7 test).
-PERFORMERS = (1, 2, 4, 5, 8, 9, 3, 6, 7)
+#: the performers, in the order each class's videos cycle through them; cross-subject as NTU-60's
+#: lists (1, 2, 4, 5, 8, 9 train; 3, 6, 7 test), interleaved so that any 3 consecutive ones hold a test one.
+PERFORMERS = (1, 3, 2, 6, 4, 7, 5, 8, 9)
 #: camera -> yaw of the person relative to the camera (NTU: camera 1 frontal, 2 and 3 at -+45 degrees).
 CAMERA_YAW = {1: 0.0, 2: math.radians(-45), 3: math.radians(45)}
 
@@ -231,6 +233,7 @@ def _animate(cls: ADLClass, body: np.ndarray, num_frames: int, side: str, rng: n
             "to_ear": head + sc * np.array([0.11 * x, -0.02, -0.02]),
             "read": head + sc * np.array([0.07 * x, -0.24, -0.36]),
             "wipe": head + sc * np.array([0.05 * x, -0.06, -0.16]),
+            "point": head + sc * np.array([0.14 * x, -0.2, -0.5]),
         }[cls.motion].copy()
         if cls.motion == "wipe":
             target[:, 0] += sc * 0.07 * np.sin(wobble)
@@ -300,10 +303,11 @@ def _draw_object(img: np.ndarray, kind: str, uv: np.ndarray, up: np.ndarray, ppm
     elif kind == "phone":
         box(0.11, 0.2, (20, 20, 25))
         box(0.09, 0.16, (120, 190, 240))
-    elif kind == "comb":
-        box(0.07, 0.26, (240, 200, 20))
-        for k in range(-3, 4):
-            box(0.01, 0.26, (150, 110, 0), uv + right * 0.018 * k * ppm)
+    elif kind == "comb":  # a hairbrush: a wide purple head with white bristles, a dark handle
+        box(0.04, 0.14, (40, 25, 20), uv - up * 0.1 * ppm)
+        box(0.12, 0.16, (130, 30, 210), uv + up * 0.04 * ppm)
+        for k in range(-2, 3):
+            box(0.012, 0.13, (250, 250, 250), uv + right * 0.022 * k * ppm + up * 0.04 * ppm)
     elif kind == "book":
         box(0.3, 0.36, (30, 50, 170))
         box(0.26, 0.32, (245, 245, 235))
@@ -315,6 +319,13 @@ def _draw_object(img: np.ndarray, kind: str, uv: np.ndarray, up: np.ndarray, ppm
         box(0.3, 0.38, (245, 245, 245))
         for k in (-1, 1):
             box(0.3, 0.04, (230, 90, 160), uv + up * 0.13 * k * ppm)
+    elif kind == "remote":
+        box(0.07, 0.22, (30, 30, 35))
+        for k in range(3):
+            disc(0.012, ((230, 40, 40), (40, 200, 60), (60, 110, 240))[k], uv + up * (0.06 - 0.04 * k) * ppm)
+    elif kind == "torch":
+        box(0.08, 0.24, (250, 205, 25))
+        disc(0.05, (255, 255, 215), uv + up * 0.12 * ppm)
     elif kind == "fan":
         disc(0.19, (250, 140, 20))
         box(0.03, 0.16, (120, 70, 20), uv - up * 0.14 * ppm)
@@ -358,6 +369,48 @@ def _room(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
         cv2.rectangle(img, (x0, y0), (x0 + w // 6, y0 + h // 5), tuple(int(c) for c in rng.uniform(120, 250, 3)), -1)
         cv2.rectangle(img, (x0, y0), (x0 + w // 6, y0 + h // 5), (60, 50, 40), 2)
     return img
+
+
+#: every object kind; the side tables carry random ones (distractors the attention has to look past).
+OBJECTS = tuple(dict.fromkeys(k for c in CLASSES if c.kind == "object" for k in (c.used, c.held)))
+_OBJECT_HEIGHT = {"cup": 0.16, "bottle": 0.3, "phone": 0.2, "comb": 0.26, "book": 0.36, "tablet": 0.26,
+                  "towel": 0.38, "fan": 0.38, "remote": 0.22, "torch": 0.26}
+
+
+def _side_table(img: np.ndarray, rng: np.random.Generator, joints: np.ndarray, floor_y: float, view: np.ndarray,
+                focal: float) -> None:
+    """A small table beside the person, a little behind, with 2 or 3 random objects on it; drawn into the
+    background ``img`` in place. ``joints`` (T, 25, 3) camera metres place it; ``view`` (3, 3) is the camera's
+    tilt (level camera frame -> camera frame).
+
+    The objects are the classes' own (a cup, a book, ...): a whole-frame classifier sees them in every
+    clip, whatever the action; only the object at the acting hand tells the class."""
+    import cv2
+
+    h, w = img.shape[:2]
+    centre = view.T @ joints[0, _J["spine_base"]]  # back to the level camera frame
+    side = 1.0 if rng.random() < 0.5 else -1.0
+    x = centre[0] + side * rng.uniform(0.45, 0.7)
+    z = centre[2] + rng.uniform(0.1, 0.35)
+    top = floor_y + rng.uniform(0.7, 0.95)
+    half = rng.uniform(0.2, 0.3)
+
+    def px(p) -> np.ndarray:
+        return project(view @ np.asarray(p, np.float64), (focal, w / 2, h / 2))
+
+    color = tuple(int(c) for c in rng.uniform(60, 180, 3))
+    corners = np.array([px((x - half, top, z - 0.2)), px((x + half, top, z - 0.2)), px((x + half, top, z + 0.2)),
+                        px((x - half, top, z + 0.2))])
+    for lx in (x - half + 0.03, x + half - 0.03):  # legs
+        a, b = px((lx, top, z - 0.18)), px((lx, floor_y, z - 0.18))
+        cv2.line(img, tuple(int(v) for v in a), tuple(int(v) for v in b), tuple(int(0.6 * c) for c in color),
+                 max(1, int(0.03 * focal / z)))
+    cv2.fillConvexPoly(img, np.round(corners * 16).astype(np.int32), color, cv2.LINE_AA, shift=4)
+    kinds = rng.choice(len(OBJECTS), size=int(rng.integers(2, 4)), replace=False)
+    for k, ox in zip(kinds, np.linspace(-half * 0.6, half * 0.6, len(kinds))):
+        kind = OBJECTS[int(k)]
+        centre_px = px((x + ox, top + _OBJECT_HEIGHT[kind] / 2, z))
+        _draw_object(img, kind, centre_px, np.array([0.0, -1.0]), focal / z)
 
 
 def _limb(img: np.ndarray, a: np.ndarray, b: np.ndarray, width: float, color) -> None:
@@ -448,7 +501,7 @@ class ADLSpec:
     fps: float = 30.0
     seed: int = 0
     classes: int = len(CLASSES)
-    version: int = 2  # bump when the renderer changes, so old caches are not reused
+    version: int = 7  # bump when the renderer changes, so old caches are not reused
 
     def key(self) -> str:
         return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:10]
@@ -484,7 +537,8 @@ def _render_sample(spec: ADLSpec, name: str, label: int, video_path: Path, pose_
     tilt = math.radians(6 + 4 * (parts.setup % 2))
     floor_y = -cam_height
     joints += np.array([rng.uniform(-0.3, 0.3), floor_y - body[_J["foot_l"], 1] + 0.03, rng.uniform(2.9, 3.4)])
-    joints = np.einsum("ij,tnj->tni", _rotation(np.array([tilt]), "x")[0], joints)  # camera looking down a little
+    view = _rotation(np.array([-tilt]), "x")[0]  # the camera looks down a little: what is ahead rises in the image
+    joints = np.einsum("ij,tnj->tni", view, joints)
     # Kinect-like skeleton: millimetre jitter; now and then an inferred joint (tracking state 1), centimetres off
     noisy = joints + rng.normal(0.0, 0.006, joints.shape)
     inferred = rng.random(joints.shape[:2]) < 0.01
@@ -497,6 +551,7 @@ def _render_sample(spec: ADLSpec, name: str, label: int, video_path: Path, pose_
     focal = NTU_COLOR[0] * w / 1920
     uv = project(joints, (focal, w / 2, h / 2))  # the true joints; the file's colorX/Y are the noisy ones
     room = _room(rng, spec.size)
+    _side_table(room, rng, joints, floor_y, view, focal)
     objects = {side: cls.used, ("l" if side == "r" else "r"): cls.held} if cls.kind == "object" else {}
     noise = rng.normal(0.0, 3.0, (4, h, w, 3)).astype(np.float32)  # sensor noise, a few frames cycled
 
@@ -545,12 +600,21 @@ def make_adl(root: str | Path, spec: ADLSpec = ADLSpec(), *, workers: int = 1,
     ``progress(n)`` is called after each sample with the number written so far.
 
     Raises:
-        ConfigError: ``root`` not writable, made with another spec, or too little free disk.
+        ConfigError: a spec out of range, or ``root`` made with another spec.
+        OutputError: ``root`` not writable, or too little free disk.
     """
-    if not 2 <= spec.classes <= len(CLASSES):
-        raise ConfigError(f"vpnet-ADL has {len(CLASSES)} classes; asked for {spec.classes}")
-    if spec.per_class < 1:
-        raise ConfigError(f"per_class must be >= 1, got {spec.per_class}")
+    w, h = spec.size
+    problems = [
+        (not 2 <= spec.classes <= len(CLASSES), f"vpnet-ADL has {len(CLASSES)} classes; asked for {spec.classes}"),
+        (spec.per_class < 1, f"per_class must be >= 1, got {spec.per_class}"),
+        (spec.frames < 8, f"frames must be >= 8, got {spec.frames}"),
+        (spec.fps <= 0, f"fps must be > 0, got {spec.fps}"),
+        # H.264 wants even sides; the NTU colour camera is 16:9 and the 2D joints are scaled from it
+        (w < 64 or w % 2 or h % 2 or w * 9 != h * 16, f"size must be 16:9, even, at least 64x36; got {w}x{h}"),
+    ]
+    for bad, message in problems:
+        if bad:
+            raise ConfigError(message)
     root = check_writable(Path(root), what="vpnet-ADL data folder")
     root.mkdir(parents=True, exist_ok=True)
     video_dir, pose_dir = root / "nturgb+d_rgb", root / "nturgb+d_skeletons"
@@ -565,13 +629,15 @@ def make_adl(root: str | Path, spec: ADLSpec = ADLSpec(), *, workers: int = 1,
         need = len(todo) * spec.size[0] * spec.size[1] * spec.frames * _BYTES_PER_PIXEL_FRAME + 50_000 * len(todo)
         free = shutil.disk_usage(root).free
         if free < need:
-            raise ConfigError(f"{root}: {free / 1e6:.0f} MB free, generating {len(todo)} videos needs about "
+            raise OutputError(f"{root}: {free / 1e6:.0f} MB free, generating {len(todo)} videos needs about "
                               f"{need / 1e6:.0f} MB")
         video_dir.mkdir(exist_ok=True)
         pose_dir.mkdir(exist_ok=True)
         atomic_write_bytes(meta, want.encode())
-        for f in list(video_dir.glob(".*.partial*")):  # left by an interrupted run
-            f.unlink(missing_ok=True)
+    # temporary files of an interrupted run: never complete, never read
+    for f in [*video_dir.glob(".*.partial*"), *pose_dir.glob(".*.skeleton.*.tmp")]:
+        f.unlink(missing_ok=True)
+    if todo:
         jobs = [(spec, n, lab, video_dir / f"{n}{ntu.VIDEO_SUFFIX}", pose_dir / f"{n}.skeleton") for n, lab in todo]
         if workers > 1:
             from concurrent.futures import ProcessPoolExecutor

@@ -234,7 +234,8 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], *, fps: float = 
     """Encode RGB frames (H, W, 3) uint8 with PyAV; the container follows the suffix. Returns the count.
 
     ``codec``: ``libx264`` (H.264, with B-frames like the NTU videos) or ``mpeg4`` (MPEG-4 Part 2).
-    One encoder thread, so the same frames always give the same file.
+    One encoder thread; even so, libx264 may write different bytes for the same frames (the decoded
+    frames differ by a fraction of a grey level on average): compare decoded frames, not files.
     """
     import av
 

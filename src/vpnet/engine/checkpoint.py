@@ -50,6 +50,7 @@ OPTIONAL_IN_FULL_INIT = ("pose_backbone.", "vpn.")
 INIT_PREFIXES = {
     "backbone": ("backbone.",),
     "backbone+vpn": ("backbone.", "pose_backbone.", "vpn."),
+    "pose_backbone": ("pose_backbone.",),
 }
 
 
@@ -133,6 +134,8 @@ def load_model_weights(model: nn.Module, path: str | Path, *, mode: str = "full"
       recipe), nothing else may.
     - ``backbone``: only ``backbone.*`` (the head and everything else keep their fresh init: another
       dataset, another class count). ``backbone+vpn``: also ``pose_backbone.*`` and ``vpn.*``.
+    - ``pose_backbone``: only ``pose_backbone.*``, e.g. from a ``pose_only`` run on the target data
+      (the two-stage recipe for the pose stream: ``vpnet demo`` starts ``l2``/``l3`` that way).
 
     Raises:
         CheckpointError: listing the unexpected, missing and mismatched keys and shapes, with a hint.

@@ -41,7 +41,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     **{f"data.{key}": values for key, values in DATA_CHOICES.items()},
     **{f"optim.{key}": values for key, values in OPTIM_CHOICES.items()},
     "train.amp": ("none", "bf16", "fp16"),
-    "train.init_mode": ("full", "backbone", "backbone+vpn"),
+    "train.init_mode": ("full", "backbone", "backbone+vpn", "pose_backbone"),
     "train.device": ("auto", "cpu", "cuda"),
     "eval.mode": ("multi", "single"),
     "eval.amp": ("none", "bf16", "fp16"),

@@ -1,0 +1,126 @@
+"""``vpnet demo`` end to end at ``--size tiny`` (36 generated videos, random-init I3D, offline): the report
+folder exists and every number in it agrees with what the evaluations wrote; bad output folders fail
+before any work with one line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from vpnet.cli import app
+from vpnet.data.adl import CLASSES
+from vpnet.demo import SIZES, VARIANTS
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def invoke(*args: object):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """(output folder, CLI result) of ``vpnet demo --size tiny --no-kinetics``."""
+    out = tmp_path_factory.mktemp("demo") / "out"
+    r = invoke("demo", "--size", "tiny", "--no-kinetics", "--out", out, "--workers", "2")
+    assert r.exit_code == 0, r.output
+    return out, r
+
+
+def _is_png(path: Path) -> bool:
+    return path.is_file() and path.stat().st_size > 1000 and path.read_bytes()[:8] == PNG
+
+
+def test_tiny_demo_report_agrees_with_the_evaluations(demo):
+    out, r = demo
+    size = SIZES["tiny"]
+    report = out / "report"
+    assert (report / "README.md").is_file()
+    summary = json.loads((report / "summary.json").read_text())
+
+    # the numbers: each seed's top-1 is the one its evaluation wrote (results.json, a fraction), not the in-memory one
+    assert list(summary["variants"]) == list(VARIANTS)
+    for variant, v in summary["variants"].items():
+        assert set(v) == {"top1_mean", "top1_std", "seeds"}
+        assert len(v["seeds"]) == size.seeds
+        for seed, top1 in enumerate(v["seeds"]):
+            evals = list((out / "runs" / f"{variant}-seed{seed}" / "eval").glob("*/results.json"))
+            assert len(evals) == 1, evals
+            written = json.loads(evals[0].read_text())
+            assert written["num_samples"] > 0 and written["protocol"] == "cs"
+            assert top1 == pytest.approx(100 * written["top1"], abs=1e-9), (variant, seed)
+        mean = sum(v["seeds"]) / len(v["seeds"])
+        std = math.sqrt(sum((s - mean) ** 2 for s in v["seeds"]) / (len(v["seeds"]) - 1))
+        assert v["top1_mean"] == pytest.approx(mean, abs=1e-9) and v["top1_std"] == pytest.approx(std, abs=1e-9)
+    assert summary["classes"] == [c.name for c in CLASSES] and len(summary["classes"]) == 14
+    assert summary["attention_grid"] == [size.clip_len // 8, size.crop_size // 32, size.crop_size // 32]
+    assert summary["wall_seconds"] > 0 and summary["size"] == "tiny" and summary["kinetics"] is False
+
+    # the l3 model stays where the report names it
+    l3 = Path(summary["l3_run"])
+    assert l3 == out / "runs" / "l3-seed0"
+    assert (l3 / "config.yaml").is_file() and (l3 / "final.safetensors").is_file()
+    page = (report / "README.md").read_text()
+    assert str(l3) in page and "| variant |" in page
+    for variant, v in summary["variants"].items():
+        assert f"| `{variant}` |" in page and f"{v['top1_mean']:.1f} ± {v['top1_std']:.1f}" in page
+
+    # the pictures, each linked from the page
+    for name in ("confusion_l3.png", "curves.png", "attention.png"):
+        assert _is_png(report / name), name
+        assert f"]({name})" in page, name
+    singles = sorted((report / "attention").glob("*.png"))
+    assert singles and all(_is_png(p) for p in singles)
+    tested = {int(m.group(1)) - 1 for p in singles if (m := re.search(r"A(\d{3})\.png$", p.name))}
+    assert len(tested) == len(singles)  # one clip per class of each confusable pair that has test videos
+
+    # the console: the table, the report and the l3 run folder
+    for line in ("[1/5]", "[4/5]", "[5/5] report", "top-1 % (mean ± std)", f"chance: {100 / len(CLASSES):.1f} %", f"l3 model:  {l3}",
+                 f"report:    {report / 'README.md'}", "demo finished in"):
+        assert line in r.output, line
+
+
+def _one_line_error(r, *fragments: str) -> str:
+    assert r.exit_code == 4, r.output  # OutputError
+    assert "Traceback" not in r.output, r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
+    (line,) = [x for x in r.output.splitlines() if x.startswith("error: ")]
+    for f in fragments:
+        assert f in line, (f, line)
+    return line
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes into a 0o500 folder")
+def test_demo_refuses_a_read_only_output_folder_before_any_work(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        r = invoke("demo", "--size", "tiny", "--no-kinetics", "--out", locked / "demo")
+        _one_line_error(r, "cannot write output folder", "not writable")
+        assert not any(locked.iterdir())
+    finally:
+        locked.chmod(0o700)
+
+
+def test_demo_refuses_an_output_or_cache_folder_it_cannot_create(tmp_path):
+    """Also as root: a folder under a file cannot be created by anyone."""
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    r = invoke("demo", "--size", "tiny", "--no-kinetics", "--out", blocker / "demo")
+    _one_line_error(r, "cannot write output folder", "is a file")
+    r = invoke("demo", "--size", "tiny", "--no-kinetics", "--out", tmp_path / "out", "--cache", blocker / "cache")
+    _one_line_error(r, "cannot write cache folder", "is a file")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]  # nothing written
+
+
+def test_demo_rejects_an_unknown_size():
+    r = invoke("demo", "--size", "huge", "--no-kinetics")
+    assert r.exit_code == 2 and "tiny, small, large" in r.output and "Traceback" not in r.output
