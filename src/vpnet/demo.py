@@ -2,13 +2,17 @@
 
 Steps (each cached, each resumable):
 
-1. generate vpnet-ADL (:mod:`vpnet.data.adl`: NTU-format files, 12 classes that need both modalities);
+1. generate vpnet-ADL (:mod:`vpnet.data.adl`: NTU-format files, 14 classes that need both modalities);
 2. ``vpnet prepare`` it (person crops, JPEG store);
 3. extract the Kinetics-400 I3D's ``Mixed_5c`` maps f once (:mod:`vpnet.engine.features`): the I3D is
    frozen, which is what makes a 32x128x128 input, hence an attention grid of t_c x m x n = 4x4x4,
    affordable on two cores; training clips are cached in ``views`` augmented versions;
 4. train ``pose_only``, ``l1``, ``l2`` and ``l3`` on the cached maps, each over several seeds (the same
-   recipe for all: AdamW, cosine schedule), and evaluate each on the cross-subject test subjects;
+   recipe for all: the paper's SGD on a cosine schedule; ``l2`` and ``l3`` start from the pose backbone of
+   the ``pose_only`` run of their seed, ``train.init_mode=pose_backbone``), and evaluate each on the
+   cross-subject test subjects (one centre clip per video). Each run is trained afresh; its resumable
+   checkpoints are removed when it is done, and only the ``l3`` runs keep their weights (the model to
+   predict with; the others keep their evaluation and curves);
 5. write the report: a Table-1-style table, ``summary.json``, the confusion matrix of ``l3``, the A_ST
    attention on test clips of each confusable pair, and the training curves.
 
@@ -57,8 +61,8 @@ class DemoSize:
     weight_decay: float = 1e-4
 
 
-#: ``--size``: ``tiny`` is the CI test's, ``small`` the default (about 8 minutes on 2 cores), ``large``
-#: twice the videos.
+#: ``--size``: ``tiny`` is the CI test's (under a minute), ``small`` the default (8.5 minutes on 2 cores,
+#: generation included), ``large`` twice the videos.
 SIZES: dict[str, DemoSize] = {
     "tiny": DemoSize(per_class=3, clip_len=16, crop_size=64, epochs=3, views=1, seeds=2, batch=8),
     "small": DemoSize(per_class=27, clip_len=32, crop_size=128, epochs=60, views=2),
@@ -118,7 +122,10 @@ def _config(size: DemoSize, store: Path, features: Path | None, variant: str, se
 def run_benchmark(out: Path, cache: Path, size: DemoSize, *, weights: bool = True, workers: int = 2,
                   variants: tuple[str, ...] = VARIANTS, overrides: Sequence[str] = (),
                   say: Callable[[str], None] = print) -> BenchmarkResult:
-    """Generate, prepare, extract, then train and evaluate ``variants`` x ``size.seeds``; see the module docstring."""
+    """Generate, prepare, extract, then train and evaluate ``variants`` x ``size.seeds``; see the module docstring.
+
+    ``overrides``: dotted config overrides added to every run's config (an ablation of the recipe, e.g.
+    ``["loss.lambda2=0.01"]``); ``out/runs/<variant>-seed<k>`` are replaced."""
     from vpnet.engine.evaluate import evaluate
     from vpnet.engine.features import extract_features
     from vpnet.engine.train import train

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["write_report", "format_table", "summary", "DESCRIPTIONS"]
+__all__ = ["write_report", "format_table", "summary", "markdown_table", "DESCRIPTIONS"]
 
 #: what each variant is, in the demo's setting (the I3D frozen, its maps cached).
 DESCRIPTIONS = {
@@ -357,6 +357,17 @@ def _link(path: Path, report: Path) -> str:
         return str(path)
 
 
+def markdown_table(data: dict[str, Any], *, describe: bool = True) -> list[str]:
+    """The Table-1-style markdown table of a ``summary.json`` (``describe``: with the "what it is" column)."""
+    what = " what it is |" if describe else ""
+    lines = [f"| variant |{what} top-1 % (mean ± std) | per seed |", "|---|" + "---|" * (3 if describe else 2)]
+    for name, v in data["variants"].items():
+        what = f" {DESCRIPTIONS.get(name, '')} |" if describe else ""
+        lines.append(f"| `{name}` |{what} **{v['top1_mean']:.1f} ± {v['top1_std']:.1f}** | "
+                     + ", ".join(f"{s:.1f}" for s in v["seeds"]) + " |")
+    return lines
+
+
 def _page(data: dict[str, Any], result: BenchmarkResult, report: Path, pictures: dict[str, Any]) -> str:
     t_c, m, n = data["attention_grid"]
     cfg = result.base_config
@@ -372,12 +383,8 @@ def _page(data: dict[str, Any], result: BenchmarkResult, report: Path, pictures:
         f"({k400}) and its Mixed_5c maps cached; every variant trains with the same recipe, and `l2` and `l3` "
         f"start from the pose backbone of the `pose_only` run of their seed (the two-stage recipe).",
         "",
-        "| variant | what it is | top-1 % (mean ± std) | per seed |",
-        "|---|---|---|---|",
+        *markdown_table(data),
     ]
-    for name, v in data["variants"].items():
-        lines.append(f"| `{name}` | {DESCRIPTIONS.get(name, '')} | **{v['top1_mean']:.1f} ± {v['top1_std']:.1f}** | "
-                     + ", ".join(f"{s:.1f}" for s in v["seeds"]) + " |")
     lines += [
         "",
         f"Chance: {data['chance']:.1f} %. Top-1 of each seed from its evaluation's `results.json`; std over seeds "

@@ -170,6 +170,45 @@ def test_two_stage_recipe_l1_into_l3(tmp_path):
         load_model_weights(_model(variant="l1"), tmp_path / "l3.safetensors", mode="full")
 
 
+def test_pose_backbone_from_a_pose_only_run_into_l3(tmp_path):
+    """``init_mode=pose_backbone``: the pose stream's two-stage recipe (``vpnet demo``): only
+    ``pose_backbone.*`` is taken; the head (another width) and the rest keep their init."""
+    pose = _model(variant="pose_only", seed=1)
+    save_weights(tmp_path / "pose.safetensors", pose)
+    l3 = _model(variant="l3", seed=2)
+    before = {k: v.clone() for k, v in l3.state_dict().items()}
+    left = load_model_weights(l3, tmp_path / "pose.safetensors", mode="pose_backbone")
+    after = l3.state_dict()
+    taken = [k for k in after if k.startswith("pose_backbone.")]
+    assert taken and all(torch.equal(after[k], pose.state_dict()[k]) for k in taken)
+    assert any(not torch.equal(after[k], before[k]) for k in taken)  # the seeds differ: it did copy
+    assert sorted(left) == sorted(k for k in after if k not in taken)
+    assert all(torch.equal(after[k], before[k]) for k in left)
+    # an l1 checkpoint has no pose backbone: refused, naming the prefix
+    save_weights(tmp_path / "l1.safetensors", _model(variant="l1"))
+    with pytest.raises(CheckpointError, match="no tensors under pose_backbone"):
+        load_model_weights(l3, tmp_path / "l1.safetensors", mode="pose_backbone")
+
+
+def test_pose_backbone_init_keeps_the_configured_visual_backbone(tmp_path):
+    """A ``pose_backbone`` init takes no backbone from the checkpoint, so ``model.backbone_weights`` must
+    still be loaded (``vpnet demo``'s l3 runs are saved with the I3D that made the cached maps)."""
+    from safetensors.torch import save_file
+
+    from vpnet.engine.builders import build_model
+    from vpnet.engine.config_loader import load_config
+
+    torch.manual_seed(7)
+    i3d = {k: v.contiguous() for k, v in _model(variant="l1").backbone.state_dict().items()}
+    save_file(i3d, str(tmp_path / "i3d.safetensors"))
+    save_weights(tmp_path / "pose.safetensors", _model(variant="pose_only", seed=1))
+    cfg = load_config(None, ["model.variant=l3", "model.num_classes=5", "model.clip_len=8", "model.crop_size=64",
+                             f"model.backbone_weights={tmp_path / 'i3d.safetensors'}"])
+    model = build_model(cfg, torch.device("cpu"), checkpoint=tmp_path / "pose.safetensors", mode="pose_backbone")
+    got = model.backbone.state_dict()
+    assert all(torch.equal(got[k], v) for k, v in i3d.items())
+
+
 def test_pt_state_dicts_are_read_weights_only(tmp_path):
     m = _model(variant="l1")
     torch.save({"state_dict": m.state_dict()}, tmp_path / "m.pt")

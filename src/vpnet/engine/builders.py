@@ -142,17 +142,18 @@ def build_model(
     tensors of ``checkpoint`` (a file or a state dict) loaded in ``mode`` (``exact`` or an ``init_mode``:
     see :func:`vpnet.engine.checkpoint.apply_state_dict`).
 
-    Every mode takes the whole backbone from the checkpoint, so ``model.backbone_weights`` are not loaded
-    when there is one: no download, and a run still loads after its pretraining file is gone.
+    A mode that takes the backbone from the checkpoint (all but ``pose_backbone``) skips
+    ``model.backbone_weights``: no download, and a run still loads after its pretraining file is gone.
 
     Raises:
         ConfigError: a ``model.*`` value the builder rejects (e.g. a ``backbone_weights`` file that does not
             exist); CheckpointError: a checkpoint that does not fit.
     """
-    from vpnet.engine.checkpoint import apply_state_dict, load_state_dict
+    from vpnet.engine.checkpoint import INIT_PREFIXES, apply_state_dict, load_state_dict
     from vpnet.models import build_recognizer
 
-    model_cfg = cfg.model if checkpoint is None else dataclasses.replace(cfg.model, backbone_weights=None)
+    takes_backbone = checkpoint is not None and "backbone." in INIT_PREFIXES.get(mode, ("backbone.",))
+    model_cfg = dataclasses.replace(cfg.model, backbone_weights=None) if takes_backbone else cfg.model
     try:
         model = build_recognizer(model_cfg)
     except DataError:  # an unreadable weights file: names the file
