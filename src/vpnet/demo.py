@@ -23,19 +23,14 @@ isolates what the attention and the embedding add, at the price of not fine-tuni
 
 from __future__ import annotations
 
-import logging
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-import numpy as np
-
 from vpnet.config import Config
 from vpnet.data.adl import CLASSES, ADLSpec, make_adl
-
-log = logging.getLogger(__name__)
 
 __all__ = ["DemoSize", "SIZES", "VARIANTS", "run_benchmark", "BenchmarkResult"]
 
@@ -72,17 +67,11 @@ SIZES: dict[str, DemoSize] = {
 
 @dataclass
 class VariantResult:
+    """One variant's runs, seed by seed (mean and std: :mod:`vpnet.demo_report`)."""
+
     top1: list[float] = field(default_factory=list)  # % per seed
     run_dirs: list[Path] = field(default_factory=list)
     eval_dirs: list[Path] = field(default_factory=list)
-
-    @property
-    def mean(self) -> float:
-        return float(np.mean(self.top1))
-
-    @property
-    def std(self) -> float:
-        return float(np.std(self.top1, ddof=1)) if len(self.top1) > 1 else 0.0
 
 
 @dataclass

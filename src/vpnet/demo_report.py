@@ -13,7 +13,7 @@ Layout::
                             "classes", "wall_seconds", "size", "chance", "kinetics", "test_videos", "l3_run",
                             "runs": {v: [{"run", "eval"}]}}
         confusion_l3.png    l3 seed 0 on the test subjects, the demo's classes only
-        curves.png          training loss per epoch (and validation top-1 when logged), every variant and seed
+        curves.png          training loss per epoch, every variant and seed
         attention.png       one row per confusable pair: A_ST on a test clip of each of its two classes
         attention/<pair>-<class>-<video>.png   the same clips, one picture each (plot_attention_over_time)
 """
@@ -71,7 +71,7 @@ def _eval_top1(eval_dir: Path, fallback: float) -> float:
 
 
 def _mean_std(seeds: list[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (ddof 1; 0 for one seed), as :class:`vpnet.demo.VariantResult`."""
+    """Mean and sample standard deviation (ddof 1; 0 for one seed)."""
     a = np.asarray(seeds, dtype=np.float64)
     return float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0
 
@@ -167,17 +167,15 @@ def plot_l3_confusion(result: BenchmarkResult, out: Path) -> Path | None:
 
 
 def _read_epochs(path: Path) -> dict[str, np.ndarray]:
+    """``epoch`` and ``train_loss`` columns of a run's ``epochs.csv``."""
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
-
-    def col(name: str) -> np.ndarray:
-        return np.array([float(r[name]) if r.get(name) not in (None, "") else np.nan for r in rows])
-    return {k: col(k) for k in ("epoch", "train_loss", "val_top1")}
+    return {k: np.array([float(r[k]) for r in rows]) for k in ("epoch", "train_loss")}
 
 
 def plot_curves(result: BenchmarkResult, out: Path) -> Path | None:
-    """Training loss per epoch of every run (one colour per variant, one line per seed); validation top-1
-    beside it when the runs logged one (the demo trains without a validation split)."""
+    """Training loss per epoch of every run: one colour per variant, one line per seed (the demo trains
+    without a validation split, so there is no validation curve)."""
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     from vpnet.viz import _figure, _save
@@ -186,18 +184,12 @@ def plot_curves(result: BenchmarkResult, out: Path) -> Path | None:
             for name, v in result.variants.items()}
     if not any(logs.values()):
         return None
-    with_val = any(np.isfinite(e["val_top1"]).any() for runs in logs.values() for e in runs)
-    fig, axes = _figure(11 if with_val else 6.5, 4, ncols=2 if with_val else 1)
-    for k, (name, runs) in enumerate(logs.items()):
-        colour = f"C{k}"
-        for s, e in enumerate(runs):
-            label = name if s == 0 else None
-            axes[0, 0].plot(e["epoch"], e["train_loss"], color=colour, lw=1.6 if s == 0 else 0.8,
-                            alpha=1.0 if s == 0 else 0.5, label=label, marker="." if len(e["epoch"]) < 12 else None)
-            if with_val:
-                axes[0, 1].plot(e["epoch"], e["val_top1"] * 100, color=colour, lw=1.6 if s == 0 else 0.8,
-                                alpha=1.0 if s == 0 else 0.5, label=label)
+    fig, axes = _figure(6.5, 4)
     ax = axes[0, 0]
+    for k, (name, runs) in enumerate(logs.items()):
+        for s, e in enumerate(runs):
+            ax.plot(e["epoch"], e["train_loss"], color=f"C{k}", lw=1.6 if s == 0 else 0.8, alpha=1.0 if s == 0 else 0.5,
+                    label=name if s == 0 else None, marker="." if len(e["epoch"]) < 12 else None)
     ax.set_xlabel("epoch")
     ax.set_ylabel("training loss")
     ax.set_yscale("log")
@@ -208,10 +200,6 @@ def plot_curves(result: BenchmarkResult, out: Path) -> Path | None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title("training loss per epoch (thick: seed 0, thin: other seeds)", fontsize=9)
     ax.legend(fontsize=8)
-    if with_val:
-        axes[0, 1].set_xlabel("epoch")
-        axes[0, 1].set_ylabel("validation top-1 %")
-        axes[0, 1].legend(fontsize=8)
     fig.tight_layout()
     _save(fig, out)
     _close(fig)
@@ -305,14 +293,15 @@ def plot_attention(result: BenchmarkResult, report: Path, *, per_class: int = 1)
     folder = report / "attention"
     folder.mkdir(parents=True, exist_ok=True)
     singles = []
+    rows = []  # one per pair with test clips
     for pair_no, pair in enumerate(pairs, 1):
-        for c in sorted((c for c in clips if c.label in pair), key=lambda c: (c.label, c.name)):
+        row = sorted((c for c in clips if c.label in pair), key=lambda c: (c.label, c.name))
+        for c in row:
             path = folder / f"pair{pair_no}-{_slug(names[c.label])}-{c.name}.png"
-            fig = plot_attention_over_time(c.crops, c.a_s, c.a_t, path, title=_clip_title(c, names))
-            _close(fig)
+            _close(plot_attention_over_time(c.crops, c.a_s, c.a_t, path, title=_clip_title(c, names)))
             singles.append(path)
-    rows = [sorted((c for c in clips if c.label in pair), key=lambda c: (c.label, c.name)) for pair in pairs]
-    rows = [r for r in rows if r]
+        if row:
+            rows.append(row)
     t_c = max(1 if c.a_t is None else len(c.a_t) for c in clips)
     cols = max(len(r) for r in rows) * t_c
     fig, axes = _figure(1.7 * cols, 1.95 * len(rows), ncols=cols, nrows=len(rows))

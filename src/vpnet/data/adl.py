@@ -625,6 +625,9 @@ def make_adl(root: str | Path, spec: ADLSpec = ADLSpec(), *, workers: int = 1,
     samples = _sample_names(spec)
     todo = [(n, lab) for n, lab in samples
             if not (video_dir / f"{n}{ntu.VIDEO_SUFFIX}").is_file() or not (pose_dir / f"{n}.skeleton").is_file()]
+    # temporary files of an interrupted run: never complete, never read
+    for f in [*video_dir.glob(".*.partial*"), *pose_dir.glob(".*.skeleton.*.tmp")]:
+        f.unlink(missing_ok=True)
     if todo:
         need = len(todo) * spec.size[0] * spec.size[1] * spec.frames * _BYTES_PER_PIXEL_FRAME + 50_000 * len(todo)
         free = shutil.disk_usage(root).free
@@ -634,10 +637,6 @@ def make_adl(root: str | Path, spec: ADLSpec = ADLSpec(), *, workers: int = 1,
         video_dir.mkdir(exist_ok=True)
         pose_dir.mkdir(exist_ok=True)
         atomic_write_bytes(meta, want.encode())
-    # temporary files of an interrupted run: never complete, never read
-    for f in [*video_dir.glob(".*.partial*"), *pose_dir.glob(".*.skeleton.*.tmp")]:
-        f.unlink(missing_ok=True)
-    if todo:
         jobs = [(spec, n, lab, video_dir / f"{n}{ntu.VIDEO_SUFFIX}", pose_dir / f"{n}.skeleton") for n, lab in todo]
         if workers > 1:
             from concurrent.futures import ProcessPoolExecutor
