@@ -79,6 +79,11 @@ class ModelConfig:
     #: what the pose side of the embedding reads: ``z1`` (paper) or ``a_s`` (authors' code).
     embed_pose_input: str = "z1"
     embed_dim: int = 256
+    #: std of the normal init of the coupler's last layers (W_z1, W_z2 of eq. 2). The authors' code
+    #: zeros them: A_S = 0.5 and A_T uniform for every pose at the start. Near zero, on vpnet-ADL the
+    #: attention settled on one map for every clip; 0.3 starts it pose-dependent and it learns to code
+    #: the classes the poses tell apart (``vpnet demo``, benchmarks/RESULTS.md).
+    attention_init_std: float = 0.01
     dropout: float = 0.3
     #: BatchNorm momentum of the backbone (PyTorch convention). DeepMind trained with 0.001
     #: (their 0.999 decay); short runs need 0.1, else the running statistics lag the weights for

@@ -370,7 +370,9 @@ def _page(data: dict[str, Any], result: BenchmarkResult, report: Path, pictures:
         f"clips of {cfg.model.clip_len}x{cfg.model.crop_size}x{cfg.model.crop_size}, attention grid "
         f"t_c x m x n = {t_c} x {m} x {n}, {seeds} seed{'s' * (seeds != 1)} per variant. The I3D is frozen "
         f"({k400}) and its Mixed_5c maps cached; every variant trains with the same recipe, and `l2` and `l3` "
-        f"start from the pose backbone of the `pose_only` run of their seed (the two-stage recipe).",
+        f"start from the pose backbone of the `pose_only` run of their seed (the two-stage recipe), their "
+        f"attention's last layers drawn with std {cfg.model.attention_init_std:g} "
+        f"(`model.attention_init_std`).",
         "",
         *markdown_table(data),
     ]

@@ -114,6 +114,28 @@ def test_initial_attention_is_near_uniform():
     assert not torch.all(a_s == 0.5)  # but z1 != 0, so P_e = T_p z1 has a direction
 
 
+def test_init_std_sets_how_much_the_initial_attention_depends_on_the_pose():
+    torch.manual_seed(0)
+    h = torch.rand(64, 128)
+    zero = SpatioTemporalCoupler(t_c=4, m=4, n=4, init_std=0.0)  # the authors' start
+    _, a_s, a_t = zero.attention(h)
+    assert torch.equal(a_s, torch.full_like(a_s, 0.5)) and torch.allclose(a_t, torch.full_like(a_t, 0.25))
+    wide = SpatioTemporalCoupler(t_c=4, m=4, n=4, init_std=0.3)
+    assert wide.spatial[2].weight.std().item() == pytest.approx(0.3, rel=0.05)
+    assert wide.temporal[2].weight.std().item() == pytest.approx(0.3, rel=0.1)
+    assert torch.equal(wide.spatial[2].bias, torch.zeros(16))
+    _, a_s, a_t = wide.attention(h)
+    # every cell and step varies from pose to pose, far more than from the 0.01 default
+    _, a_s_default, _ = SpatioTemporalCoupler(t_c=4, m=4, n=4).attention(h)
+    assert a_s.std(0).min() > 10 * a_s_default.std(0).max()
+    assert a_t.std(0).min() > 0.01
+
+
+def test_negative_init_std_is_refused():
+    with pytest.raises(ValueError, match="init_std must be >= 0; got -0.1"):
+        SpatioTemporalCoupler(t_c=4, m=4, n=4, init_std=-0.1)
+
+
 def test_a_s_is_resized_bilinearly_for_a_larger_map():
     c = crafted()
     f = torch.ones(1, 4, 3, 4, 6, dtype=torch.float64)

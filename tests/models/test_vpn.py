@@ -247,6 +247,19 @@ def test_backbone_weights_and_bn_momentum_from_the_config(tmp_path):
     assert all(m.momentum == 0.1 for m in default.backbone.modules() if isinstance(m, torch.nn.BatchNorm3d))
 
 
+def test_attention_init_std_from_the_config():
+    from vpnet.engine.config_loader import load_config
+    from vpnet.errors import ConfigError
+
+    torch.manual_seed(0)
+    model = build_recognizer(ModelConfig(variant="l2", clip_len=16, crop_size=64, attention_init_std=0.3))
+    for mlp in (model.vpn.coupler.spatial, model.vpn.coupler.temporal):
+        assert mlp[2].weight.std().item() == pytest.approx(0.3, rel=0.15)
+    assert load_config(None, ["model.attention_init_std=0.3"]).model.attention_init_std == 0.3
+    with pytest.raises(ConfigError, match="model.attention_init_std"):
+        load_config(None, ["model.attention_init_std=-1"])
+
+
 # ---------------------------------------------------------------------------------------------- bad input
 
 @pytest.mark.parametrize(("make", "message"), [

@@ -68,6 +68,7 @@ MINIMUM: dict[str, float] = {
     "optim.lr_step": 1,
     "model.num_classes": 1,
     "model.t_p": 1,
+    "model.attention_init_std": 0.0,
     "data.pose_rotate": 0.0,
     "data.pose_scale": 0.0,
     "data.pose_jitter": 0.0,

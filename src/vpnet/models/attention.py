@@ -43,11 +43,12 @@ class CouplerOutput(NamedTuple):
     z1: Tensor
 
 
-def _mlp(in_features: int, hidden: int, out_features: int) -> nn.Sequential:
+def _mlp(in_features: int, hidden: int, out_features: int, init_std: float) -> nn.Sequential:
     mlp = nn.Sequential(nn.Linear(in_features, hidden), nn.Tanh(), nn.Linear(hidden, out_features))
-    # The authors zero the last layer (A_S = 0.5, A_T uniform at start). Near zero instead of zero:
-    # the same start, but z1 != 0, so the pose side of the embedding (P_e = T_p z1) has a direction.
-    nn.init.normal_(mlp[2].weight, std=0.01)
+    # The authors zero the last layer (A_S = 0.5, A_T uniform, for every pose). Near zero (0.01, the
+    # default): the same start, but z1 != 0, so the pose side of the embedding (P_e = T_p z1) has a
+    # direction. Larger (``vpnet demo``: 0.3): the attention depends on the pose from the first step.
+    nn.init.normal_(mlp[2].weight, std=init_std)
     nn.init.zeros_(mlp[2].bias)
     return mlp
 
@@ -56,14 +57,17 @@ class SpatioTemporalCoupler(nn.Module):
     """Attention weights from h* and their application to the feature map f."""
 
     def __init__(self, *, in_features: int = 128, t_c: int, m: int, n: int, spatial_hidden: int = 256,
-                 temporal_hidden: int = 128, coupler: str = "coupled", temporal: bool = True):
+                 temporal_hidden: int = 128, coupler: str = "coupled", temporal: bool = True,
+                 init_std: float = 0.01):
         super().__init__()
         if coupler not in COUPLERS:
             raise ValueError(f"coupler must be one of {', '.join(COUPLERS)}; got {coupler!r}")
+        if not init_std >= 0:
+            raise ValueError(f"init_std must be >= 0; got {init_std}")
         self.t_c, self.m, self.n = t_c, m, n
         self.coupler = coupler
-        self.spatial = _mlp(in_features, spatial_hidden, m * n)  # -> z1
-        self.temporal = _mlp(in_features, temporal_hidden, t_c) if temporal else None  # -> z2
+        self.spatial = _mlp(in_features, spatial_hidden, m * n, init_std)  # -> z1
+        self.temporal = _mlp(in_features, temporal_hidden, t_c, init_std) if temporal else None  # -> z2
 
     def attention(self, h: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
         """Eq. (2): h* (N, 128) -> z1 (N, m*n), A_S (N, m, n), A_T (N, t_c) or None."""

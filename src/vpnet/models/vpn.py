@@ -66,7 +66,8 @@ class VPN(nn.Module):
 
     def __init__(self, *, in_channels: int, t_c: int, m: int, n: int, pose_features: int = 128,
                  coupler: str = "coupled", attention: str = "spatiotemporal", embedding: bool = True,
-                 embed_dim: int = 256, embedding_loss: str = "normalized_euclidean", embed_pose_input: str = "z1"):
+                 embed_dim: int = 256, embedding_loss: str = "normalized_euclidean", embed_pose_input: str = "z1",
+                 attention_init_std: float = 0.01):
         super().__init__()
         if attention not in ATTENTIONS:
             raise ValueError(f"attention must be one of {', '.join(ATTENTIONS)}; got {attention!r}")
@@ -76,7 +77,7 @@ class VPN(nn.Module):
         self.m, self.n = m, n  # the trained grid: L_e only exists on it
         self.embed_pose_input = embed_pose_input
         self.coupler = SpatioTemporalCoupler(in_features=pose_features, t_c=t_c, m=m, n=n, coupler=coupler,
-                                             temporal=attention == "spatiotemporal")
+                                             temporal=attention == "spatiotemporal", init_std=attention_init_std)
         self.embedding = (SpatialEmbedding(in_channels=in_channels, m=m, n=n, embed_dim=embed_dim,
                                            loss=embedding_loss) if embedding else None)
 
@@ -286,7 +287,8 @@ def build_recognizer(cfg: ModelConfig) -> VPNRecognizer:
     if cfg.variant in ("l2", "l3"):
         vpn = VPN(in_channels=backbone.out_channels, t_c=t_c, m=m, n=n, pose_features=pose_backbone.out_features,
                   coupler=cfg.coupler, attention=cfg.attention, embedding=cfg.variant == "l3",
-                  embed_dim=cfg.embed_dim, embedding_loss=cfg.embedding_loss, embed_pose_input=cfg.embed_pose_input)
+                  embed_dim=cfg.embed_dim, embedding_loss=cfg.embedding_loss, embed_pose_input=cfg.embed_pose_input,
+                  attention_init_std=cfg.attention_init_std)
 
     head_in = pose_backbone.out_features if cfg.variant == "pose_only" else backbone.out_channels
     head = ClassifierHead(head_in, cfg.num_classes, dropout=cfg.dropout)
