@@ -87,15 +87,15 @@ from 0.83 to 0.002). Training the head first (the paper's two-stage option) adds
 `l1` 60 more epochs does. What changed it is the start: with the last layers drawn with std 0.3 the
 attention depends on the pose from the first step, and the trained A_T codes what the poses tell apart (60
 epochs: lean back on the third step, kick backward on the fourth, the other classes on the second; the
-30-epoch `l3` of `make demo`, seed 0: lean back on the third). `l2` and `l3` gain over `l1` on the depth
-pairs, near chance for `l1`, and on drink from a cup and phone call (per class above). A_S still ends up one
-map for every clip: on person-centred crops the hands and the objects are in much the same cells in every
-clip, so a pose-blind map already selects them. A linear probe on the frozen v6 maps shows what selection
-could give: pooled f 76.2 %, pooled f plus the top row 85.7 %; with the residual form f' = A_ST f + f and
-A_T summing to 1 over 4 steps, the attention can raise a cell's share of the pooled map by at most a
-quarter, which bounds what the frozen-backbone demo can take from A_S. v8 tested whether showing both
-objects of a pair in every clip kept the attention from selecting (the pair's other object in half the clips
-only): every RGB variant got worse, so vpnet-ADL stays at v7.
+30-epoch `l3` of `make demo`, seed 0: lean back on the third). Per class (above), `l3` gains most over `l1`
+on phone call, kick backward, lean back and drink from a cup. A_S still ends up one map for every clip: on
+person-centred crops the hands and the objects are in much the same cells in every clip, so a pose-blind map
+already selects them. A linear probe on the frozen v6 maps shows what selection could give: pooled f 76.2 %,
+pooled f plus the top row 85.7 %; with the residual form f' = A_ST f + f and A_T summing to 1 over 4 steps,
+the attention can raise a cell's share of the pooled map by at most a quarter, which bounds what the
+frozen-backbone demo can take from A_S. v8 tested whether showing both objects of a pair in every clip kept
+the attention from selecting (the pair's other object in half the clips only): every RGB variant got worse,
+so vpnet-ADL stays at v7.
 """
 
 
