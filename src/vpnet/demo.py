@@ -55,9 +55,7 @@ class DemoSize:
     lr: float = 0.01
     momentum: float = 0.9
     weight_decay: float = 1e-4
-    # the attention's last layers start at std 0.3 (``model.attention_init_std``): from the near-zero
-    # default the attention settled on one pose-blind map for every clip (RESULTS.md)
-    attention_init_std: float = 0.3
+    attention_init_std: float = 0.3  # ``model.attention_init_std``: why, in its docstring
 
 
 #: ``--size``: ``tiny`` is the CI test's (under a minute), ``small`` the default (9 minutes on 2 cores,
