@@ -78,6 +78,12 @@ class ModelConfig:
     embedding_loss: str = "normalized_euclidean"
     #: what the pose side of the embedding reads: ``z1`` (paper) or ``a_s`` (authors' code).
     embed_pose_input: str = "z1"
+    #: KL embedding losses (``kl_fp``, ``kl_pf``, ``bi_kl``): softmax(e / ||e|| / kl_temperature) on both
+    #: sides; ``None``: softmax of the raw embeddings (the paper's formula, nearly one-hot on the video
+    #: side since |f_e| >> |P_e|). The default was chosen on the demo (benchmarks/RESULTS.md).
+    kl_temperature: Optional[float] = 0.1
+    #: ``kl_fp`` / ``kl_pf`` send gradient to both embeddings instead of one (Table 3's are one-way).
+    kl_two_way: bool = False
     embed_dim: int = 256
     #: std of the normal init of the coupler's last layers (W_z1, W_z2 of eq. 2). The authors' code
     #: zeros them: A_S = 0.5 and A_T uniform for every pose at the start. Near zero, on vpnet-ADL the
@@ -126,6 +132,9 @@ class DataConfig:
     t_p: int = "${model.t_p}"  # type: ignore[assignment]
     #: temporal stride of the training window when the video is long enough (else 1).
     frame_stride: int = 2
+    #: frame rate of the training videos, the rate ``frame_stride`` counts frames at (NTU and N-UCLA:
+    #: 30). Stored with the model: ``vpnet predict`` resamples every video to it (README, "Frame rate").
+    fps: float = 30.0
     #: a video shorter than ``clip_len`` frames: ``loop`` (the authors' loaders: forward, jump back,
     #: forward again) or ``stretch`` (indices spread monotonically over the whole video, frames
     #: repeated). Measured on N-UCLA, whose median clip is 31 frames: see benchmarks/RESULTS.md.

@@ -11,14 +11,27 @@
 How a video is read (decisions, as ``vpnet evaluate`` where it applies; the steps are the datasets'
 ones, :mod:`vpnet.data.pipeline`, with sliding windows):
 
+- **One source of truth**: everything that shaped the model's input in training (clip length, stride,
+  frame rate, sampling, pose span, pose normalisation, crop margin and size, pixel range, precision) is
+  its :class:`ModelSpec`, read from the run's stored config or the exported file; the windows are cut by
+  the datasets' own steps (:func:`vpnet.data.pipeline.sample_steps` with ``spec.clip_settings()``).
+  Files written before a field was stored load with the old behaviour and a one-line warning.
+- **Frame rate**: the video is resampled by frame index to the model's training rate (``data.fps``):
+  frame j of the model's timeline is the video frame nearest j / fps (:func:`~vpnet.data.clips.resample_index`;
+  a 60 fps video uses every other frame, a 15 fps one repeats each). Rates within 1 % (29.97 vs 30)
+  are not resampled. A missing or absurd rate (0, > 1000) is taken as the model's rate, with a note.
+  The JSON gives ``fps``, ``model_fps``, ``resampled`` and each window's times in seconds.
 - **Windows** slide over the whole video: ``clip_len`` frames at the training stride
-  (``data.frame_stride``; 1 for a video too short for it, looped when shorter than a clip), one
-  window every ``hop`` frames (default: one window span, so the windows tile the video; the last one
-  ends on the last frame). Each window is scored; the video's score is the **max over windows of the
-  softmax** (paper 4.1).
+  (``data.frame_stride``; 1 for a video too short for it, looped or stretched when shorter than a clip
+  as in training), one window every ``hop`` frames (default: one window span, so the windows tile the
+  video; the last one ends on the last frame). Each window is scored; the video's score is the **max
+  over windows of the softmax** (paper 4.1).
 - **Poses**: the main actor's (:func:`vpnet.data.clips.actor_track`), ``t_p`` per window at the centres
-  of equal segments, normalised as in training. From MediaPipe (:mod:`vpnet.poses`, cached next to the
-  output) or from a pose file (NTU ``.skeleton``, Smarthome ``.json``, N-UCLA ``.json``, ``.npz``/``.npy``).
+  of equal segments, normalised as in training: of the window's frames (``pose_span=window``), or, for
+  a model trained on poses spread over whole clips (pose-only models), of the whole span each window
+  covers (the whole video when it is no longer than a window: exactly what evaluation gives). From
+  MediaPipe (:mod:`vpnet.poses`, cached next to the output, with the body's root track recovered) or
+  from a pose file (NTU ``.skeleton``, Smarthome ``.json``, N-UCLA ``.json``, ``.npz``/``.npy``).
 - **Crop**: the box around the people's 2D joints over the window, grown by ``data.crop_margin``, made
   square, resized to ``model.crop_size`` (the training size: one input size, so that an exported model
   with a fixed input takes it too).
@@ -51,9 +64,16 @@ ONNX_FORMAT = "vpnet.onnx.v1"
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg")
 
 
+#: frame rates a video may declare; outside them (0: none stored, > 1000: a broken header) prediction uses
+#: the model's training rate and says so in its notes.
+FPS_RANGE = (1.0, 1000.0)
+
+
 @dataclass(frozen=True)
 class ModelSpec:
-    """What inference needs to know about a model (from its config; stored in exported files)."""
+    """Everything that shapes a model's input, as it was at training: the one description that
+    prediction reads (:meth:`clip_settings` gives the dataset pipeline's settings), written into run
+    folders' weights (as the config) and into exported files (this JSON)."""
 
     variant: str
     skeleton: str
@@ -74,6 +94,19 @@ class ModelSpec:
     pose_norm: str = "translation"
     #: how a video shorter than a clip is sampled (``data.sampling`` of training; before it existed: ``loop``).
     sampling: str = "loop"
+    #: where a window's t_p poses come from (``data.pose_span`` resolved: ``window`` or ``clip``). Files
+    #: written before it was stored: ``window``, what prediction did then.
+    pose_span: str = "window"
+    #: the frame rate ``frame_stride`` counts frames at (``data.fps``): prediction resamples every video
+    #: to it. None (files written before it was stored): the video is taken at its own rate, as before.
+    fps: float | None = None
+    #: the range the model's video input takes (uint8 pixels mapped linearly onto it).
+    pixel_range: tuple[float, float] = (-1.0, 1.0)
+    #: the autocast precision the model is run at (``eval.amp``): ``none``, ``bf16`` or ``fp16``.
+    amp: str = "none"
+
+    #: fields that older files lack, and what prediction does without them.
+    LEGACY = {"pose_span": "poses inside each window", "fps": "no frame-rate resampling"}
 
     @property
     def uses_video(self) -> bool:
@@ -93,6 +126,13 @@ class ModelSpec:
                   "poses": (1, 3, self.t_p, self.num_joints)}
         return {k: shapes[k] for k in self.inputs}
 
+    def clip_settings(self) -> pipeline.ClipSettings:
+        """The dataset pipeline's test settings of this model (one window at the training crop size)."""
+        return pipeline.ClipSettings(
+            mode="test", clip_len=self.clip_len, size=self.crop_size, t_p=self.t_p, stride=self.frame_stride,
+            margin=self.crop_margin, jitter=0.0, sampling=self.sampling, pose_span=self.pose_span,
+            pose_norm=self.pose_norm)
+
     def to_json(self) -> str:
         return json.dumps({"format": ONNX_FORMAT, **dataclasses.asdict(self)})
 
@@ -105,14 +145,27 @@ class ModelSpec:
             d["class_names"] = tuple(d["class_names"])
             d["outputs"] = tuple(d["outputs"])
             d["grid"] = tuple(d["grid"])
-            return cls(**d)
+            if "pixel_range" in d:
+                d["pixel_range"] = tuple(d["pixel_range"])
+            spec = cls(**d)
         except (ValueError, TypeError, KeyError) as e:
             raise InferenceError(f"{source}: its vpnet metadata cannot be read ({e}); export it again with "
                                  "`vpnet export`") from None
+        legacy_notice(source, [k for k in cls.LEGACY if k not in d])
+        return spec
 
 
-def spec_of(model, cfg_model, data_cfg, class_names: list[str] | tuple[str, ...]) -> ModelSpec:
-    """The :class:`ModelSpec` of a built :class:`~vpnet.models.VPNRecognizer` and its config sections."""
+def legacy_notice(source: str, missing: list[str]) -> None:
+    """The one-line notice for a model file written before ``missing`` fields were stored."""
+    if missing:
+        log.warning("%s: written before vpnet stored %s: predicting as before (%s); train or export it again to "
+                    "store them", source, " and ".join(missing), "; ".join(ModelSpec.LEGACY[k] for k in missing))
+
+
+def spec_of(model, cfg_model, data_cfg, class_names: list[str] | tuple[str, ...], *, amp: str = "none",
+            legacy: tuple[str, ...] = ()) -> ModelSpec:
+    """The :class:`ModelSpec` of a built :class:`~vpnet.models.VPNRecognizer` and its config sections
+    (``legacy``: the :attr:`ModelSpec.LEGACY` fields the stored config predates, left at their old value)."""
     from vpnet.skeletons import get_layout
 
     outputs = ["logits"]
@@ -120,12 +173,16 @@ def spec_of(model, cfg_model, data_cfg, class_names: list[str] | tuple[str, ...]
         outputs.append("a_s")
         if model.vpn.coupler.temporal is not None:
             outputs.append("a_t")
+    fields = {"pose_span": pipeline.resolve_pose_span(str(data_cfg.pose_span),
+                                                      uses_video=cfg_model.variant != "pose_only"),
+              "fps": float(data_cfg.fps)}
     return ModelSpec(
         variant=cfg_model.variant, skeleton=cfg_model.skeleton, num_joints=get_layout(cfg_model.skeleton).num_joints,
         clip_len=cfg_model.clip_len, crop_size=cfg_model.crop_size, t_p=cfg_model.t_p,
         frame_stride=int(data_cfg.frame_stride), crop_margin=float(data_cfg.crop_margin),
         class_names=tuple(class_names), outputs=tuple(outputs), grid=(model.m, model.n), t_c=model.t_c,
-        pose_norm=str(data_cfg.pose_norm), sampling=str(data_cfg.sampling))
+        pose_norm=str(data_cfg.pose_norm), sampling=str(data_cfg.sampling), amp=str(amp),
+        **{k: v for k, v in fields.items() if k not in legacy})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -150,10 +207,21 @@ class Window:
     a_t: np.ndarray | None = None
     #: (3, t_p, J) the normalised poses the model was given, where it takes poses.
     poses: np.ndarray | None = None
+    #: the video's frame rate: the window's times in seconds are its frames over it.
+    fps: float = 30.0
+
+    @property
+    def start_time(self) -> float:
+        return self.start_frame / self.fps
+
+    @property
+    def end_time(self) -> float:
+        return self.end_frame / self.fps
 
     def to_dict(self, classes: tuple[str, ...]) -> dict[str, Any]:
         k = int(self.scores.argmax())
-        d = {"start_frame": self.start_frame, "end_frame": self.end_frame, "top_class": classes[k],
+        d = {"start_frame": self.start_frame, "end_frame": self.end_frame, "start_time": round(self.start_time, 4),
+             "end_time": round(self.end_time, 4), "top_class": classes[k],
              "score": float(self.scores[k]), "scores": [round(float(s), 6) for s in self.scores],
              "box": [float(v) for v in self.box]}
         if self.a_t is not None:
@@ -180,6 +248,8 @@ class Prediction:
     sequence: PoseSequence | None = None
     #: (T,) the main actor's body in each frame of ``sequence`` (-1: unseen).
     track: np.ndarray | None = None
+    #: the frame rate the windows were cut at (the model's training rate; ``fps`` when not resampled).
+    model_fps: float | None = None
 
     @property
     def top_index(self) -> int:
@@ -197,7 +267,9 @@ class Prediction:
         return {
             "video": self.video, "poses": self.poses, "top_class": self.top_class, "top_score": self.top_score,
             "classes": list(self.classes), "scores": [round(float(s), 6) for s in self.scores],
-            "num_frames": self.num_frames, "fps": self.fps, "width": self.size[0], "height": self.size[1],
+            "num_frames": self.num_frames, "fps": self.fps, "model_fps": self.model_fps,
+            "resampled": self.model_fps is not None and self.model_fps != self.fps,
+            "width": self.size[0], "height": self.size[1],
             "aggregation": "max over windows of the softmax", "notes": self.notes,
             "windows": [w.to_dict(self.classes) for w in self.windows],
         }
@@ -222,7 +294,8 @@ class TorchBackend:
     def __call__(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         import torch
 
-        with torch.inference_mode():
+        amp = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.spec.amp)
+        with torch.inference_mode(), torch.autocast(self.device.type, dtype=amp, enabled=amp is not None):
             args = [torch.from_numpy(np.ascontiguousarray(inputs[k])).to(self.device) for k in self.spec.inputs]
             outs = self.net(*args)
         return {name: o.float().cpu().numpy() for name, o in zip(self.spec.outputs, outs)}
@@ -303,14 +376,15 @@ def load_model(*, run: str | Path | None = None, checkpoint: str | Path | None =
     if cfg_yaml is None:
         raise InferenceError(f"{checkpoint}: the file has no model config (not written by vpnet train?); use "
                              "--run with the run folder that holds its config.yaml")
-    model_cfg, data_cfg = _sections(cfg_yaml, str(checkpoint))
+    model_cfg, data_cfg, eval_amp, legacy = _sections(cfg_yaml, str(checkpoint))
     names = _class_names(meta, model_cfg.num_classes)
     from vpnet.models import build_recognizer
 
     model = build_recognizer(dataclasses.replace(model_cfg, backbone_weights=None))
     apply_state_dict(model, state, mode="exact", source=str(checkpoint))
     model.eval()
-    return model, spec_of(model, model_cfg, data_cfg, names)
+    legacy_notice(str(checkpoint), list(legacy))
+    return model, spec_of(model, model_cfg, data_cfg, names, amp=eval_amp, legacy=legacy)
 
 
 def _sections(cfg_yaml: str, source: str):
@@ -320,11 +394,13 @@ def _sections(cfg_yaml: str, source: str):
     from vpnet.config import Config
 
     try:
-        cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), OmegaConf.create(cfg_yaml)))
+        stored = OmegaConf.create(cfg_yaml)
+        cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), stored))
     except (OmegaConfBaseException, ValueError) as e:
         raise InferenceError(f"{source}: its stored config cannot be read: {e}") from None
-    model, data = cfg.model, cfg.data
-    return model, data
+    # ``data.fps`` is the one input setting older configs lack (pose_span was stored, only not used).
+    legacy = () if OmegaConf.select(stored, "data.fps") is not None else ("fps",)
+    return cfg.model, cfg.data, cfg.eval.amp, legacy
 
 
 def _class_names(meta: Mapping[str, str], num_classes: int) -> list[str]:
@@ -387,6 +463,8 @@ class Recognizer:
 
     def __init__(self, backend: Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]], spec: ModelSpec, *,
                  source: str = ""):
+        if tuple(spec.pixel_range) != (-1.0, 1.0):  # the one range vpnet's models are trained on
+            raise InferenceError(f"{source}: model input range {tuple(spec.pixel_range)} is not vpnet's [-1, 1]")
         self.backend = backend
         self.spec = spec
         self.source = source
@@ -405,15 +483,18 @@ class Recognizer:
 
     def predict(self, video_or_frames: str | Path | np.ndarray | Iterable[np.ndarray],
                 poses: str | Path | PoseSequence | None = None, *, fps: float | None = None,
-                hop: int | None = None, pose_cache: str | Path | None = None, max_gap: int | None = None,
-                progress: Callable[[str, int, int], None] | None = None) -> Prediction:
+                pose_fps: float | None = None, hop: int | None = None, pose_cache: str | Path | None = None,
+                max_gap: int | None = None, progress: Callable[[str, int, int], None] | None = None) -> Prediction:
         """Score a video: a file, a frame folder, or (T, H, W, 3) uint8 RGB frames (array or list).
 
         Args:
             poses: a pose file (see :func:`read_pose_file`), a :class:`PoseSequence`, or None: MediaPipe
                 on the video (needs the ``pose`` extra).
-            fps: frame rate of in-memory frames (default 30); files know theirs.
-            hop: frames between window starts (default: one window span).
+            fps: the video's frame rate: required for what does not store it (in-memory frames: default
+                30), else it overrides what the file says.
+            pose_fps: the frame rate of the poses given (default: the video's; frame i of the poses is
+                frame i of the video).
+            hop: frames between window starts at the model's frame rate (default: one window span).
             pose_cache: folder where extracted poses are cached (a second call reuses them).
             max_gap: longest run of frames without a person that is interpolated (default 15).
             progress: ``progress(stage, done, total)``, stage ``poses`` or ``windows``.
@@ -435,11 +516,12 @@ class Recognizer:
             from vpnet.data.video import open_video
 
             src = open_video(video_or_frames)
-            n_video, size, fps_v = src.num_frames, src.size, src.fps
+            n_video, size, fps_v = src.num_frames, src.size, float(fps or src.fps)
         else:
             n_video = len(frames_in_memory)
             size = (int(frames_in_memory[0].shape[1]), int(frames_in_memory[0].shape[0]))
             fps_v = float(fps or 30.0)
+        fps_v = self._checked_fps(fps_v, what, notes)
         # Poses: a file, a sequence, or MediaPipe on the video.
         if isinstance(poses, PoseSequence):
             seq, pose_source = poses, poses.source or "poses given"
@@ -457,12 +539,23 @@ class Recognizer:
             notes += [f"no person in frames {a}-{b - 1}: the nearest pose is used" for a, b in mpp.missing]
             notes += [f"no person in frames {a}-{b - 1}: interpolated" for a, b in mpp.filled]
             seq, pose_source = mpp.to_sequence(), f"MediaPipe Pose {mp_poses.MEDIAPIPE_VERSION} (model_complexity=1)"
+            pose_fps = None  # extracted from the video's own frames
         if self.spec.uses_poses:
             self.check_layout(seq.layout, pose_source)
-        state = self._steps(hop)({"seq": seq, "video_frames": n_video, "frame_size": size, "notes": notes})
-        seq, n, notes = state["seq"], state["num_frames"], state["notes"]
+        # Both onto the model's timeline (its training frame rate): the windows are cut there.
+        fps_m = self._model_fps(fps_v)
+        video_idx = clips.resample_index(n_video, fps_v, fps_m)
+        seq = clips.take_frames(seq, clips.resample_index(seq.num_frames, float(pose_fps or fps_v), fps_m))
+        if fps_m != fps_v:
+            notes.append(f"resampled from {fps_v:g} to the model's {fps_m:g} fps by frame index: "
+                         f"{len(video_idx)} of the video's {n_video} frames used")
+        state = pipeline.sample_steps(self.spec.clip_settings(), read=False, poses=self.spec.uses_poses, hop=hop,
+                                      slide=True)({"seq": seq, "video_frames": len(video_idx), "frame_size": size,
+                                                   "notes": notes})
+        seq, notes = state["seq"], state["notes"]
         poses = state.get("poses", [None] * len(state["windows"]))
-        windows = [Window(int(w.min()), int(w.max()), w, f, box, poses=p)
+        windows = [Window(int(video_idx[w].min()), int(video_idx[w].max()), video_idx[w], video_idx[f], box,
+                          poses=p, fps=fps_v)
                    for w, f, box, p in zip(state["windows"], state["pose_frames"], state["boxes"], poses)]
         total = len(windows)
 
@@ -488,22 +581,30 @@ class Recognizer:
             for k in range(total):
                 score(k, None)
         scores = np.max(np.stack([w.scores for w in windows]), axis=0)
-        return Prediction(classes=self.class_names, scores=scores, windows=windows, num_frames=n, fps=float(fps_v),
-                          size=size, video=what if is_file else "", poses=pose_source, notes=notes, sequence=seq,
-                          track=state["track"])
+        # The video's own frames (for drawing): each shown with the model frame nearest in time.
+        n = int(video_idx[state["num_frames"] - 1]) + 1
+        nearest = np.minimum(np.floor(np.arange(n) * (fps_m / fps_v) + 0.5).astype(np.int64), state["num_frames"] - 1)
+        return Prediction(classes=self.class_names, scores=scores, windows=windows, num_frames=n, fps=fps_v,
+                          size=size, video=what if is_file else "", poses=pose_source, notes=notes,
+                          sequence=clips.take_frames(seq, nearest), track=state["track"][nearest],
+                          model_fps=fps_m)
 
-    def _steps(self, hop: int | None) -> pipeline.Compose:
-        """The sample steps of :meth:`predict`: the datasets' steps, with windows sliding over the whole
-        video and the training normalisation; the frames are read by :func:`stream_windows`."""
-        s = self.spec
-        steps: list[pipeline.Step] = [
-            pipeline.AlignFrames(), pipeline.SelectActor(),
-            pipeline.SampleWindows(s.clip_len, s.frame_stride, how="slide", hop=hop, sampling=s.sampling),
-            pipeline.SamplePoseFrames(s.clip_len, s.t_p)]
-        if s.uses_poses:
-            steps.append(pipeline.GatherPoses(norm=s.pose_norm))
-        steps.append(pipeline.CropBoxes(margin=s.crop_margin))
-        return pipeline.Compose(steps)
+    def _checked_fps(self, fps: float, what: str, notes: list[str]) -> float:
+        """``fps``, or where it is missing or absurd (not in :data:`FPS_RANGE`) the model's training rate,
+        with a note saying so."""
+        if np.isfinite(fps) and FPS_RANGE[0] <= fps <= FPS_RANGE[1]:
+            return fps
+        fallback = self.spec.fps or 30.0
+        notes.append(f"{what}: frame rate {fps:g} is missing or absurd; taken as {fallback:g} fps (the model's "
+                     "training rate); give the real one with --fps")
+        log.warning("%s", notes[-1])
+        return fallback
+
+    def _model_fps(self, fps: float) -> float:
+        """The frame rate the windows are cut at: the model's training rate, or the video's own when they are
+        within 1 % (29.97 vs 30) or the model file predates stored rates."""
+        m = self.spec.fps
+        return fps if m is None or abs(fps / m - 1.0) <= 0.01 else float(m)
 
 
 def stream_windows(frames: Iterable[np.ndarray], windows: list[Window], size: int,

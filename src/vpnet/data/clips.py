@@ -169,6 +169,23 @@ def temporal_crop(num_frames: int, crop: float, rng: np.random.Generator) -> tup
 # Poses
 
 
+def resample_index(num_frames: int, fps: float, to_fps: float) -> np.ndarray:
+    """(M,) the frames of a ``num_frames``-frame video at ``fps`` that a ``to_fps`` timeline shows: frame j
+    of the new timeline (time j / to_fps) is the source frame nearest that time, ``round(j * fps /
+    to_fps)``; M covers the source's duration. Resampling by frame index: frames are dropped or
+    repeated, never blended."""
+    if num_frames < 1:
+        raise ValueError(f"cannot resample {num_frames} frames")
+    m = int(np.floor((num_frames - 1) * to_fps / fps + 1e-9)) + 1
+    return np.minimum(np.floor(np.arange(m) * (fps / to_fps) + 0.5), num_frames - 1).astype(np.int64)
+
+
+def take_frames(seq: PoseSequence, frames: np.ndarray) -> PoseSequence:
+    """``seq`` at ``frames`` (any int indices, repeats allowed), e.g. :func:`resample_index`'s."""
+    return dataclasses.replace(seq, xyz=seq.xyz[frames], uv=None if seq.uv is None else seq.uv[frames],
+                               present=seq.present[frames])
+
+
 def common_frames(video_frames: int, seq: PoseSequence, *, what: str = "") -> tuple[PoseSequence, str | None]:
     """``seq`` cut to the frames it shares with a video of ``video_frames`` frames, and a note when
     their lengths differ.

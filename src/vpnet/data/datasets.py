@@ -44,79 +44,24 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Callable
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset, get_worker_info
 
-import vpnet.data.clips as clips
-import vpnet.data.pipeline as pipeline
+from vpnet.data.pipeline import ClipSettings, Mode, sample_steps
 from vpnet.data.prepared import PreparedItem, item_path, source_pixels
 from vpnet.data.types import DataError, PoseSequence, SampleRecord, VideoSource
 
 log = logging.getLogger(__name__)
 
-Mode = Literal["train", "test"]
+__all__ = ["ClipSettings", "Mode", "VideoPoseDataset", "collate", "make_sample", "sample_steps"]
 
 #: parsed pose files a poses-only dataset keeps in memory, per process: all of N-UCLA's (13 MB for
 #: subjects 1-5); of a larger dataset (NTU, Smarthome: several GB) the files read first.
 POSE_CACHE_BYTES = 1 << 30
-
-
-@dataclass(frozen=True)
-class ClipSettings:
-    """How samples are cut; built from a DataConfig by ``build_dataset``."""
-
-    mode: Mode = "train"
-    clip_len: int = 64
-    #: output side: frames are H = W = size.
-    size: int = 224
-    t_p: int = 20
-    stride: int = 2
-    margin: float = 0.1
-    #: training crop jitter (scale +-jitter, shift up to jitter/2 of the side); 0 at test.
-    jitter: float = 0.1
-    num_clips: int = 1
-    seed: int = 0
-    #: a video shorter than ``clip_len``: ``loop`` or ``stretch`` (:func:`vpnet.data.clips.train_window`).
-    sampling: str = "loop"
-    #: where the t_p poses come from: ``window`` (the RGB clip's frames) or ``clip`` (the whole clip:
-    #: pose-only models, which have no RGB window).
-    pose_span: str = "window"
-    #: :func:`vpnet.data.clips.normalize_poses`.
-    pose_norm: str = "translation"
-    #: training pose augmentation (ignored at test).
-    pose_augment: clips.PoseAugment = clips.PoseAugment()
-
-    def __post_init__(self):
-        if self.mode not in ("train", "test"):
-            raise ValueError(f"mode must be 'train' or 'test', got {self.mode!r}")
-        if self.pose_span not in ("window", "clip"):
-            raise ValueError(f"pose_span must be 'window' or 'clip', got {self.pose_span!r}")
-        for name in ("clip_len", "size", "t_p", "stride", "num_clips"):
-            if not isinstance(getattr(self, name), (int, np.integer)) or getattr(self, name) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-
-
-def sample_steps(settings: ClipSettings, *, video: bool = True) -> pipeline.Compose:
-    """The steps of a sample cut as ``settings`` say (see the module docstring); ``video=False``: poses only."""
-    s = settings
-    train = s.mode == "train"
-    steps: list[pipeline.Step] = [
-        pipeline.AlignFrames(),
-        pipeline.SelectActor(),
-        pipeline.SampleWindows(s.clip_len, s.stride, how="train" if train else "spread", sampling=s.sampling,
-                               num_clips=s.num_clips),
-        pipeline.SamplePoseFrames(s.clip_len, s.t_p, span=s.pose_span, random=train, crop=s.pose_augment.crop),
-        pipeline.GatherPoses(norm=s.pose_norm, augment=s.pose_augment if train else None),
-    ]
-    if video:
-        steps += [pipeline.CropBoxes(margin=s.margin, jitter=s.jitter if train else 0.0),
-                  pipeline.ReadClips(s.size), pipeline.ToModelRange()]
-    return pipeline.Compose(steps)
 
 
 def make_sample(video: VideoSource | None, seq: PoseSequence, settings: ClipSettings,

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -134,11 +134,17 @@ class SamplePoseFrames:
     span: str = "window"
     random: bool = False
     crop: float = 0.0
+    #: ``span="clip"`` with sliding windows (prediction): each window's frame range is a clip, its poses
+    #: at the centres of t_p equal segments of it. A video no longer than a window is one clip, so its
+    #: poses are exactly those of evaluation.
+    per_window: bool = False
 
     def __call__(self, state: State) -> State:
         windows, n = state["windows"], state["num_frames"]
         rng = _rng(state, "random pose frames") if self.random else None
-        if self.span == "window":
+        if self.span == "clip" and self.per_window:
+            frames = np.stack([_clip_range(w, n, self.t_p) for w in windows])
+        elif self.span == "window":
             frames = np.stack([w[clips.pose_positions(self.clip_len, self.t_p, rng=rng)] for w in windows])
         elif rng is None:
             frames = clips.spread_positions(n, self.t_p, len(windows))
@@ -146,6 +152,15 @@ class SamplePoseFrames:
             start, length = clips.temporal_crop(n, self.crop, rng) if self.crop else (0, n)
             frames = start + clips.segment_positions(length, self.t_p, rng=rng)[None]
         return {**state, "pose_frames": frames}
+
+
+def _clip_range(window: np.ndarray, num_frames: int, t_p: int) -> np.ndarray:
+    """(t_p,) segment centres over the frames a sliding window spans (a looped or stretched window of a
+    short video: the whole video, as :func:`vpnet.data.clips.spread_positions` with one clip)."""
+    lo, hi = int(window.min()), int(window.max())
+    if hi - lo + 1 >= num_frames or window[0] > window[-1]:  # looped: the window covers the video
+        lo, hi = 0, num_frames - 1
+    return lo + clips.spread_positions(hi - lo + 1, t_p, 1)[0]
 
 
 @dataclass(frozen=True)
@@ -203,3 +218,84 @@ class ToModelRange:
         state = dict(state)
         state["video"] = clips.to_model_range(state.pop("clips"))
         return state
+
+
+# ---------------------------------------------------------------------------------------------
+# the sample steps of a dataset item and of a prediction: one composition
+
+
+Mode = Literal["train", "test"]
+
+
+def resolve_pose_span(pose_span: str, *, uses_video: bool) -> str:
+    """``data.pose_span`` made concrete: ``auto`` is ``window`` for a model that reads video, ``clip`` for a
+    pose-only model (it has no RGB window). Training, evaluation and prediction all call this."""
+    if pose_span == "auto":
+        return "window" if uses_video else "clip"
+    if pose_span not in ("window", "clip"):
+        raise ValueError(f"pose_span must be 'auto', 'window' or 'clip', got {pose_span!r}")
+    return pose_span
+
+
+@dataclass(frozen=True)
+class ClipSettings:
+    """How samples are cut: built from a DataConfig by ``build_dataset`` (training, evaluation) and from a
+    :class:`vpnet.inference.ModelSpec` by prediction, so both cut a window the same way."""
+
+    mode: Mode = "train"
+    clip_len: int = 64
+    #: output side: frames are H = W = size.
+    size: int = 224
+    t_p: int = 20
+    stride: int = 2
+    margin: float = 0.1
+    #: training crop jitter (scale +-jitter, shift up to jitter/2 of the side); 0 at test.
+    jitter: float = 0.1
+    num_clips: int = 1
+    seed: int = 0
+    #: a video shorter than ``clip_len``: ``loop`` or ``stretch`` (:func:`vpnet.data.clips.train_window`).
+    sampling: str = "loop"
+    #: where the t_p poses come from: ``window`` (the RGB clip's frames) or ``clip`` (the whole clip:
+    #: pose-only models, which have no RGB window). See :func:`resolve_pose_span`.
+    pose_span: str = "window"
+    #: :func:`vpnet.data.clips.normalize_poses`.
+    pose_norm: str = "translation"
+    #: training pose augmentation (ignored at test).
+    pose_augment: clips.PoseAugment = clips.PoseAugment()
+
+    def __post_init__(self):
+        if self.mode not in ("train", "test"):
+            raise ValueError(f"mode must be 'train' or 'test', got {self.mode!r}")
+        if self.pose_span not in ("window", "clip"):
+            raise ValueError(f"pose_span must be 'window' or 'clip', got {self.pose_span!r}")
+        for name in ("clip_len", "size", "t_p", "stride", "num_clips"):
+            if not isinstance(getattr(self, name), (int, np.integer)) or getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+
+
+def sample_steps(settings: ClipSettings, *, video: bool = True, read: bool = True, poses: bool = True,
+                 hop: int | None = None, slide: bool = False) -> Compose:
+    """The steps of a sample cut as ``settings`` say (see :mod:`vpnet.data.datasets`).
+
+    ``video=False``: poses only (no crop box). ``read=False``: the crop boxes but no frames (prediction
+    streams them itself). ``poses=False``: no pose tensor (an ``l1`` model at prediction). ``slide``:
+    windows every ``hop`` frames over the whole video (prediction) instead of the ``num_clips`` spread
+    test windows; with ``pose_span=clip`` each window is then the clip its poses are spread over.
+    """
+    s = settings
+    train = s.mode == "train"
+    how = "train" if train else "slide" if slide else "spread"
+    steps: list[Step] = [
+        AlignFrames(),
+        SelectActor(),
+        SampleWindows(s.clip_len, s.stride, how=how, sampling=s.sampling, num_clips=s.num_clips, hop=hop),
+        SamplePoseFrames(s.clip_len, s.t_p, span=s.pose_span, random=train, crop=s.pose_augment.crop,
+                         per_window=slide),
+    ]
+    if poses:
+        steps.append(GatherPoses(norm=s.pose_norm, augment=s.pose_augment if train else None))
+    if video:
+        steps.append(CropBoxes(margin=s.margin, jitter=s.jitter if train else 0.0))
+        if read:
+            steps += [ReadClips(s.size), ToModelRange()]
+    return Compose(steps)

@@ -223,7 +223,8 @@ def build_dataset(cfg: DataConfig, split: str, *, mode: str, num_clips: int = 1,
     files, items absent from the prepared store, ...), for the caller to print.
     """
     from vpnet.data.clips import PoseAugment
-    from vpnet.data.datasets import ClipSettings, VideoPoseDataset
+    from vpnet.data.datasets import VideoPoseDataset
+    from vpnet.data.pipeline import ClipSettings, resolve_pose_span
 
     if mode not in ("train", "test"):
         raise ValueError(f"mode must be 'train' or 'test', got {mode!r}")
@@ -234,7 +235,7 @@ def build_dataset(cfg: DataConfig, split: str, *, mode: str, num_clips: int = 1,
     if load_video is None:
         load_video = bool(cfg.prepared_dir or cfg.video_dir or cfg.manifest)
     # Poses without videos have no RGB window: by default they are drawn over the whole clip.
-    pose_span = cfg.pose_span if cfg.pose_span != "auto" else "window" if load_video else "clip"
+    pose_span = resolve_pose_span(cfg.pose_span, uses_video=load_video)
     settings = ClipSettings(
         mode=mode, clip_len=_int(cfg, "clip_len"),
         size=short_side if (mode == "test" and short_side) else _int(cfg, "crop_size"),

@@ -149,6 +149,8 @@ def check_values(cfg: Config) -> None:
         value = get_key(cfg, key)
         if value is not None and value < low:
             problems.append(f"{key}={value!r} must be >= {low:g}")
+    if cfg.model.kl_temperature is not None and cfg.model.kl_temperature <= 0:
+        problems.append(f"model.kl_temperature={cfg.model.kl_temperature!r} must be > 0 (or null: raw embeddings)")
     if not 0.0 <= cfg.loss.lambda1 <= 1.0:
         problems.append(f"loss.lambda1={cfg.loss.lambda1!r} must be in [0, 1]")
     if not problems:  # the relations between values, once each value is valid on its own
@@ -193,6 +195,12 @@ def _contradictions(cfg: Config) -> list[str]:
             body_frame_joints(get_layout(m.skeleton), d.pose_norm)
         except ConfigError as e:
             out.append(str(e))
+    if not 1.0 <= d.fps <= 1000.0:
+        out.append(f"data.fps={d.fps} must be the training videos' frame rate, in [1, 1000] (NTU, N-UCLA: 30)")
+    if m.variant == "l3" and m.embed_pose_input == "z1" and m.attention_init_std == 0:
+        out.append("model.attention_init_std=0 with model.embed_pose_input=z1: the coupler's last layers start at "
+                   "zero, so the pose embedding P_e = 0 and its normalisation's gradient is ~1e12 on the first "
+                   "step; use a small std (default 0.01) or model.embed_pose_input=a_s")
     for key in ("pose_scale", "pose_crop"):
         if getattr(d, key) >= 1:
             out.append(f"data.{key}={getattr(d, key)} must be < 1")

@@ -25,7 +25,14 @@ def _kl(p_logits: Tensor, q_logits: Tensor) -> Tensor:
     return F.kl_div(log_q, log_p, reduction="none", log_target=True).sum(dim=1)
 
 
-def embedding_loss(f_e: Tensor, p_e: Tensor, kind: str = "normalized_euclidean") -> Tensor:
+def _kl_logits(e: Tensor, temperature: float | None) -> Tensor:
+    """The logits of an embedding's distribution: the raw embedding (``None``, as in the paper), or
+    the unit-norm embedding over ``temperature``, so that both sides are on one scale whatever |f_e|."""
+    return e if temperature is None else F.normalize(e, dim=1) / temperature
+
+
+def embedding_loss(f_e: Tensor, p_e: Tensor, kind: str = "normalized_euclidean", *,
+                   temperature: float | None = None, two_way: bool = False) -> Tensor:
     """L_e per sample (N,) between the video embedding f_e (N, D_e) and the pose embedding P_e (N, D_e).
 
     - ``normalized_euclidean`` (eq. 4, the paper's): || f_e/||f_e|| - P_e/||P_e|| ||^2, in [0, 4].
@@ -37,17 +44,22 @@ def embedding_loss(f_e: Tensor, p_e: Tensor, kind: str = "normalized_euclidean")
       network, the pose backbone); ``kl_pf`` holds P_e fixed and moves f_e, feedback to the RGB side
       (T_v, the visual backbone). ``bi_kl`` sends gradient to both, as eq. (4) does.
     - ``l1``: the authors' code, squared L1 distance (sum_d |f_e - P_e|)^2.
-    Computed in float32 whatever the autocast dtype.
+
+    ``temperature`` (KL losses): None takes softmax of the raw embeddings (the paper's formula; with
+    |f_e| >> |P_e| softmax(f_e) is nearly one-hot); a value tau takes softmax(e / ||e|| / tau) on both
+    sides. ``two_way``: ``kl_fp`` and ``kl_pf`` send gradient to both sides (the divergence is the
+    same, only the detach goes). Computed in float32 whatever the autocast dtype.
     """
     f_e, p_e = f_e.float(), p_e.float()
     if kind == "normalized_euclidean":
         return (F.normalize(f_e, dim=1) - F.normalize(p_e, dim=1)).pow(2).sum(dim=1)
-    if kind == "kl_fp":
-        return _kl(f_e.detach(), p_e)  # feedback towards the poses only
-    if kind == "kl_pf":
-        return _kl(p_e.detach(), f_e)  # feedback towards RGB only
-    if kind == "bi_kl":
-        return _kl(f_e, p_e) + _kl(p_e, f_e)
+    if kind in ("kl_fp", "kl_pf", "bi_kl"):
+        f_l, p_l = _kl_logits(f_e, temperature), _kl_logits(p_e, temperature)
+        if kind == "bi_kl":
+            return _kl(f_l, p_l) + _kl(p_l, f_l)
+        if kind == "kl_fp":  # feedback towards the poses only, unless two_way
+            return _kl(f_l if two_way else f_l.detach(), p_l)
+        return _kl(p_l if two_way else p_l.detach(), f_l)  # kl_pf: feedback towards RGB only
     if kind == "l1":
         return (f_e - p_e).abs().sum(dim=1).pow(2)
     raise ValueError(f"embedding loss must be one of {', '.join(EMBEDDING_LOSSES)}; got {kind!r}")
@@ -109,11 +121,14 @@ class SpatialEmbedding(nn.Module):
     """T_v and T_p of eq. (3) with spectral norm 1; ``forward`` gives L_e per sample (N,)."""
 
     def __init__(self, *, in_channels: int, m: int, n: int, embed_dim: int = 256,
-                 loss: str = "normalized_euclidean"):
+                 loss: str = "normalized_euclidean", temperature: float | None = None, two_way: bool = False):
         super().__init__()
         if loss not in EMBEDDING_LOSSES:
             raise ValueError(f"embedding loss must be one of {', '.join(EMBEDDING_LOSSES)}; got {loss!r}")
+        if temperature is not None and temperature <= 0:
+            raise ValueError(f"the KL temperature must be > 0 (or None: raw embeddings), got {temperature}")
         self.loss = loss
+        self.temperature, self.two_way = temperature, two_way
         self.in_channels, self.m, self.n = in_channels, m, n
         # Linear maps without bias, as eq. (3); ||T||_2 = 1 by power iteration (one per training step).
         self.t_v = SpectralNormLinear(in_channels * m * n, embed_dim)
@@ -129,4 +144,5 @@ class SpatialEmbedding(nn.Module):
         if f.shape[1] != self.in_channels or tuple(f.shape[3:]) != (self.m, self.n):
             raise ValueError(f"the embedding was built for feature maps (N, {self.in_channels}, t_c, {self.m}, "
                              f"{self.n}), got {tuple(f.shape)}")
-        return embedding_loss(*self.embed(f, pose_vec), self.loss)
+        return embedding_loss(*self.embed(f, pose_vec), self.loss, temperature=self.temperature,
+                              two_way=self.two_way)

@@ -67,7 +67,7 @@ class VPN(nn.Module):
     def __init__(self, *, in_channels: int, t_c: int, m: int, n: int, pose_features: int = 128,
                  coupler: str = "coupled", attention: str = "spatiotemporal", embedding: bool = True,
                  embed_dim: int = 256, embedding_loss: str = "normalized_euclidean", embed_pose_input: str = "z1",
-                 attention_init_std: float = 0.01):
+                 attention_init_std: float = 0.01, kl_temperature: float | None = None, kl_two_way: bool = False):
         super().__init__()
         if attention not in ATTENTIONS:
             raise ValueError(f"attention must be one of {', '.join(ATTENTIONS)}; got {attention!r}")
@@ -79,7 +79,8 @@ class VPN(nn.Module):
         self.coupler = SpatioTemporalCoupler(in_features=pose_features, t_c=t_c, m=m, n=n, coupler=coupler,
                                              temporal=attention == "spatiotemporal", init_std=attention_init_std)
         self.embedding = (SpatialEmbedding(in_channels=in_channels, m=m, n=n, embed_dim=embed_dim,
-                                           loss=embedding_loss) if embedding else None)
+                                           loss=embedding_loss, temperature=kl_temperature,
+                                           two_way=kl_two_way) if embedding else None)
 
     def forward(self, f: Tensor, h: Tensor) -> VPNLayerOutput:
         """f (N, C, t_c, m', n'), h* (N, 128) -> f' (N, C, t_c, m', n'), A_S, A_T, z1, L_e."""
@@ -288,7 +289,8 @@ def build_recognizer(cfg: ModelConfig) -> VPNRecognizer:
         vpn = VPN(in_channels=backbone.out_channels, t_c=t_c, m=m, n=n, pose_features=pose_backbone.out_features,
                   coupler=cfg.coupler, attention=cfg.attention, embedding=cfg.variant == "l3",
                   embed_dim=cfg.embed_dim, embedding_loss=cfg.embedding_loss, embed_pose_input=cfg.embed_pose_input,
-                  attention_init_std=cfg.attention_init_std)
+                  attention_init_std=cfg.attention_init_std, kl_temperature=cfg.kl_temperature,
+                  kl_two_way=cfg.kl_two_way)
 
     head_in = pose_backbone.out_features if cfg.variant == "pose_only" else backbone.out_channels
     head = ClassifierHead(head_in, cfg.num_classes, dropout=cfg.dropout)
