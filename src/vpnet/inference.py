@@ -516,11 +516,11 @@ class Recognizer:
             from vpnet.data.video import open_video
 
             src = open_video(video_or_frames)
-            n_video, size, fps_v = src.num_frames, src.size, float(fps or src.fps)
+            n_video, size, fps_v = src.num_frames, src.size, float(src.fps if fps is None else fps)
         else:
             n_video = len(frames_in_memory)
             size = (int(frames_in_memory[0].shape[1]), int(frames_in_memory[0].shape[0]))
-            fps_v = float(fps or 30.0)
+            fps_v = float(30.0 if fps is None else fps)
         fps_v = self._checked_fps(fps_v, what, notes)
         # Poses: a file, a sequence, or MediaPipe on the video.
         if isinstance(poses, PoseSequence):

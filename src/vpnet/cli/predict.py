@@ -31,7 +31,12 @@ def predict_command(
     video_out: Optional[Path] = typer.Option(
         None, "--video-out", help="Annotated video (.mp4): label and score, A_ST heat map, skeleton. A folder "
         "when VIDEO is a folder of videos."),
-    hop: Optional[int] = typer.Option(None, "--hop", help="Frames between window starts (default: one window span)."),
+    hop: Optional[int] = typer.Option(
+        None, "--hop", help="Frames between window starts, at the model's frame rate (default: one window span)."),
+    fps: Optional[float] = typer.Option(
+        None, "--fps", help="The video's frame rate, when its file has none or a wrong one (frame folders: 30)."),
+    poses_fps: Optional[float] = typer.Option(
+        None, "--poses-fps", help="Frame rate of the --poses file (default: the video's; frame i is video frame i)."),
     max_gap: int = typer.Option(15, "--max-gap", help="Longest run of frames without a person that is interpolated."),
     device: str = typer.Option("cpu", "--device", help="torch device (PyTorch models)."),
 ) -> None:
@@ -64,6 +69,9 @@ def predict_command(
                 check_writable(vo, what="annotated video", folder=False)
         if poses is not None and not poses.is_file():
             raise DataError(poses, "pose file not found")
+        for name, value in (("--fps", fps), ("--poses-fps", poses_fps)):
+            if value is not None and not 1 <= value <= 1000:
+                raise typer.BadParameter(f"{name} must be a frame rate in [1, 1000], got {value:g}")
         from vpnet.inference import load_recognizer
 
         rec = load_recognizer(run=run, checkpoint=checkpoint, onnx=onnx, device=device)
@@ -74,7 +82,8 @@ def predict_command(
         failed = []
         for v, json_out, vo in jobs:
             try:
-                pred = _predict_one(rec, v, json_out, vo, poses=poses, hop=hop, max_gap=max_gap)
+                pred = _predict_one(rec, v, json_out, vo, poses=poses, hop=hop, max_gap=max_gap, fps=fps,
+                                    pose_fps=poses_fps)
             except (DataError, ValueError, OSError) as e:
                 if not many:
                     raise
@@ -88,10 +97,12 @@ def predict_command(
             raise typer.Exit(1)
 
 
-def _predict_one(rec, video: Path, json_out: Path, video_out: Path | None, *, poses, hop, max_gap):
+def _predict_one(rec, video: Path, json_out: Path, video_out: Path | None, *, poses, hop, max_gap, fps=None,
+                 pose_fps=None):
     from vpnet._io import atomic_write_bytes
 
-    pred = rec.predict(video, poses=poses, hop=hop, pose_cache=json_out.parent, max_gap=max_gap)
+    pred = rec.predict(video, poses=poses, hop=hop, pose_cache=json_out.parent, max_gap=max_gap, fps=fps,
+                       pose_fps=pose_fps)
     doc = pred.to_dict()
     doc["model"] = rec.source
     if video_out is not None:
