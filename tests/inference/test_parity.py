@@ -167,3 +167,23 @@ def test_model_files_without_the_new_fields_load_as_before(tiny_run, onnx_file, 
         spec = ModelSpec.from_json(json.dumps(d), "old.onnx")
     assert spec.fps is None and spec.pose_span == "window" and spec.amp == "none"
     assert "old.onnx: written before vpnet stored pose_span and fps" in caplog.text
+
+
+@pytest.mark.slow
+def test_a_60_fps_copy_of_the_real_ntu_video(tiny_run, shared_data, tmp_path):
+    """The real NTU sample (30 fps, 103 frames, 1920x1080) and a 60 fps copy written here with PyAV
+    (every frame twice; never kept): with its Kinect skeleton, the same windows in seconds and the same
+    top class from the same run."""
+    from vpnet.poses import iter_frames
+
+    video = shared_data / "ntu" / "S001C001P001R001A001_rgb.avi"
+    skeleton = shared_data / "ntu" / "skeletons" / "S001C001P001R001A001.skeleton"
+    write_video(tmp_path / "ntu60.mp4", np.repeat(np.stack(list(iter_frames(video))), 2, axis=0), fps=60)
+    rec = load_recognizer(run=tiny_run)
+    orig = rec.predict(video, poses=skeleton)
+    fast = rec.predict(tmp_path / "ntu60.mp4", poses=skeleton, pose_fps=30)
+    assert orig.fps == 30 and fast.fps == 60 and fast.num_frames == 2 * orig.num_frames - 1
+    assert len(orig.windows) == 7
+    assert [(w.start_time, w.end_time) for w in fast.windows] == [(w.start_time, w.end_time) for w in orig.windows]
+    assert fast.top_class == orig.top_class
+    np.testing.assert_allclose(fast.scores, orig.scores, atol=0.05)
