@@ -57,3 +57,16 @@ def test_info_presets_prints_each_preset_with_its_paper_number(monkeypatch):
     assert "93.5 % top-1" in row and "Table 5" in row
     row = next(line for line in lines if line.startswith("vpn_i3d_smarthome-cs "))
     assert "60.8 % mean per-class" in row
+
+
+def test_nucla_sampling_follows_the_modality():
+    """N-UCLA's short clips: the pose-only presets stretch (measured), the RGB presets keep the paper's loop."""
+    from vpnet.engine.config_loader import load_config
+
+    for name in PRESETS:
+        if "nucla" in name.stem:
+            cfg = load_config(name)
+            assert cfg.data.sampling == ("stretch" if cfg.model.variant == "pose_only" else "loop"), name.stem
+            assert cfg.data.fps == 30
+        if "smarthome" in name.stem:
+            assert load_config(name).data.fps == 20
