@@ -35,6 +35,11 @@ def test_real_mediapipe_lands_near_the_kinect_joints(shared_data):
     # 3D: y up after the conversion, bones of human length
     head, foot = NTU25.index("head"), NTU25.index("foot_l")
     assert (mp.xyz[:, 0, head, 1] > mp.xyz[:, 0, foot, 1] + 1.0).all()
+    # the root track puts the hips where the Kinect has them across the image (depth needs the camera's
+    # focal length: benchmarks/RESULTS.md, bench_root_track.py); measured 9-10 cm mean, 13 cm max
+    hips = [NTU25.index("hip_l"), NTU25.index("hip_r")]
+    off = np.abs(mp.xyz[:, 0, hips].mean(1) - kin.xyz[:, 0, hips].mean(1))[:, :2]
+    assert off.max() < 0.15
     # normalised uv by default: image_size (1, 1) scales to any frame
     norm = custom.read_poses(shared_data / MP_FILE)
     assert norm.image_size == (1, 1) and np.allclose(norm.uv * [1920, 1080], mp.uv, atol=1e-3)
@@ -208,3 +213,47 @@ def test_generated_row_without_label_is_skipped_not_a_class(tmp_path, fmt):
     # index labels with one row missing its label: still 0..max
     (tmp_path / "i.csv").write_text("video,label\nv/a.mp4,2\nv/b.mp4,\n")
     assert custom.class_names(tmp_path / "i.csv") == ["class_0", "class_1", "class_2"]
+
+
+def _project(world: np.ndarray, root: np.ndarray, f: float, size: tuple[int, int]) -> np.ndarray:
+    """Image landmarks (T, 33, 4) of MediaPipe-style world landmarks (hip-centred, y down) placed at
+    ``root`` (T, 3; camera space, y down) and seen by a pinhole camera of focal ``f`` pixels."""
+    p = world[..., :3] + root[:, None]
+    uv = f * p[..., :2] / p[..., 2:3] + np.array(size) / 2
+    image = np.ones(world.shape, np.float64)
+    image[..., :2] = uv / size
+    return image
+
+
+def test_root_track_recovers_a_walk_across_the_room():
+    """Generated twin of bench_root_track.py (real numbers in RESULTS.md): a body walking 2 m across and
+    1 m towards a camera of known field of view; its hip-centred MediaPipe landmarks get the path back
+    (the fit is weak-perspective: a few cm off), and poses without it would keep none."""
+    rng = np.random.default_rng(0)
+    t, size, hfov = 40, (1280, 720), 60.0
+    f = size[0] / 2 / np.tan(np.radians(hfov) / 2)
+    body = np.zeros((33, 4))
+    body[:, 0] = rng.uniform(-0.25, 0.25, 33)
+    body[:, 1] = rng.uniform(-0.8, 0.9, 33)  # y down: head negative
+    body[:, 2] = rng.uniform(-0.1, 0.1, 33)
+    body[:, 3] = 0.9
+    body[[23, 24], :3] = [[0.1, 0, 0], [-0.1, 0, 0]]  # hips around the origin
+    world = np.repeat(body[None], t, axis=0)
+    s = np.linspace(0, 1, t)
+    root_down = np.stack([-1 + 2 * s, 0.2 + 0 * s, 4.5 - s], axis=1)  # camera space, y down
+    image = _project(world, root_down, f, size)
+    got = custom.mediapipe_root_track(world, image, size, hfov=hfov)
+    want = root_down * [1, -1, 1]  # y up
+    assert np.abs(got - want).max() < 0.06 * 4.5  # weak perspective: within a few % of the depth
+    np.testing.assert_allclose(got[:, 0], want[:, 0], atol=0.1)
+    # lateral motion does not depend on the assumed focal length, depth scales with it
+    wide = custom.mediapipe_root_track(world, image, size, hfov=90.0)
+    np.testing.assert_allclose(wide[:, :2], got[:, :2], rtol=1e-9)
+    assert (wide[:, 2] < got[:, 2]).all()
+    # through the reader: the NTU-25 hip centre follows the path (y up); without the frame size, none
+    seq = custom.mediapipe_sequence(world, image, image_size=size, hfov=hfov)
+    hips = seq.xyz[:, 0, [NTU25.index("hip_l"), NTU25.index("hip_r")]].mean(1)
+    np.testing.assert_allclose(hips, got, atol=1e-5)
+    flat = custom.mediapipe_sequence(world, image)
+    assert np.abs(flat.xyz[:, 0, [NTU25.index("hip_l"), NTU25.index("hip_r")]].mean(1)).max() < 1e-6
+    assert "no root track" in flat.notes[0]

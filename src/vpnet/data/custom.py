@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import zipfile
 from dataclasses import dataclass
@@ -98,6 +99,12 @@ def read_poses(
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:  # truncated, not numpy, or pickled objects
         raise DataError(p, f"cannot read numpy pose file: {e}") from None
     if "world" in data and "image" in data:
+        if image_size is None and "meta" in data:  # written by vpnet.poses.save_poses: the frame size is there
+            try:
+                w, h = json.loads(str(data["meta"]))["size"]
+                image_size = (int(w), int(h))
+            except (ValueError, KeyError, TypeError):
+                pass
         return _mediapipe(p, data["world"], data["image"], image_size)
     if "xyz" not in data:
         raise DataError(p, f"pose file has keys {sorted(data)}; "
@@ -160,14 +167,67 @@ def _generic(p: Path, data: dict[str, np.ndarray], layout: str | None) -> PoseSe
                         image_size=image_size)
 
 
+#: horizontal field of view assumed for a video of unknown camera when the root track is recovered: a
+#: phone's main camera (about 65-70 degrees). It only sets the depth scale: lateral and vertical motion
+#: do not depend on it (see :func:`mediapipe_root_track`).
+DEFAULT_HFOV = 65.0
+#: MediaPipe Pose's hip landmarks (LEFT_HIP, RIGHT_HIP): the world landmarks' origin is their midpoint.
+_MP_HIPS = (23, 24)
+
+
+def mediapipe_root_track(world: np.ndarray, image: np.ndarray, image_size: tuple[int, int], *,
+                         hfov: float = DEFAULT_HFOV, smooth: int = 15) -> np.ndarray:
+    """(T, 3) the hip centre in camera space (metres; x right, y up, z away from the camera), recovered
+    for MediaPipe's world landmarks, which are re-centred on the hips in every frame.
+
+    Per frame, a weak-perspective fit: the landmarks' pixel offsets from the hip centre against their
+    world (x, y) offsets give the scale s (pixels per metre at the body's depth), least squares over
+    the landmarks MediaPipe sees (visibility > 0.5). With a pinhole camera of focal length f (from
+    ``hfov``) and its principal point at the image centre: Z = f / s, X = (u - c_x) / s,
+    Y = -(v - c_y) / s. So X and Y, the body's path across the image, do not depend on f; Z scales
+    with it. s is median-filtered over ``smooth`` frames (single-frame fits jitter with the limbs).
+
+    Args:
+        world, image: (T, 33, 3|4) MediaPipe world (metres, hip-centred, y down) and image (normalised)
+            landmarks; rows without a detection are NaN (their root is NaN).
+        image_size: the frames' (width, height) in pixels.
+        hfov: horizontal field of view in degrees.
+    """
+    w_px, h_px = float(image_size[0]), float(image_size[1])
+    f = (w_px / 2) / np.tan(np.radians(hfov) / 2)
+    px = image[..., :2].astype(np.float64) * (w_px, h_px)
+    hip = px[:, _MP_HIPS].mean(axis=1)  # (T, 2)
+    d = px - hip[:, None]
+    wxy = world[..., :2].astype(np.float64)
+    vis = (image[..., 3] > 0.5) if image.shape[-1] > 3 else np.ones(image.shape[:2], bool)
+    vis &= np.isfinite(d).all(-1) & np.isfinite(wxy).all(-1)
+    num = np.where(vis, (d * wxy).sum(-1), 0.0).sum(1)
+    den = np.where(vis, (wxy * wxy).sum(-1), 0.0).sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s = np.where(den > 1e-6, num / den, np.nan)
+    s = np.where(s > 0, s, np.nan)
+    if smooth > 1:
+        half = smooth // 2
+        padded = np.pad(s, half, mode="edge")
+        windows = np.lib.stride_tricks.sliding_window_view(padded, smooth)
+        with np.errstate(all="ignore"):
+            s = np.where(np.isfinite(s), np.nanmedian(np.where(np.isfinite(windows), windows, np.nan), axis=1), s)
+    root = np.stack([(hip[:, 0] - w_px / 2) / s, -(hip[:, 1] - h_px / 2) / s, f / s], axis=1)
+    return np.where(np.isfinite(root).all(1, keepdims=True), root, np.nan)
+
+
 def mediapipe_sequence(world: np.ndarray, image: np.ndarray, *, source: str | Path = "",
-                       image_size: tuple[int, int] | None = None) -> PoseSequence:
+                       image_size: tuple[int, int] | None = None, root_track: bool = True,
+                       hfov: float = DEFAULT_HFOV) -> PoseSequence:
     """MediaPipe ``world`` and ``image`` arrays (T, 33, 3|4) as an NTU-25 :class:`PoseSequence`, exactly as
-    :func:`read_poses` maps a MediaPipe file (``source`` names them in errors)."""
-    return _mediapipe(Path(source) if source else None, np.asarray(world), np.asarray(image), image_size)
+    :func:`read_poses` maps a MediaPipe file (``source`` names them in errors). With ``image_size`` and
+    ``root_track`` the body keeps its path through the scene (:func:`mediapipe_root_track`)."""
+    return _mediapipe(Path(source) if source else None, np.asarray(world), np.asarray(image), image_size,
+                      root_track=root_track, hfov=hfov)
 
 
-def _mediapipe(p: Path, world: np.ndarray, image: np.ndarray, image_size: tuple[int, int] | None) -> PoseSequence:
+def _mediapipe(p: Path, world: np.ndarray, image: np.ndarray, image_size: tuple[int, int] | None, *,
+               root_track: bool = True, hfov: float = DEFAULT_HFOV) -> PoseSequence:
     for key, arr in (("world", world), ("image", image)):
         if arr.ndim != 3 or arr.shape[1] != 33 or arr.shape[2] not in (3, 4) or arr.shape[0] == 0:
             raise DataError(p, f"MediaPipe '{key}' has shape {arr.shape}; expected (T, 33, 4) [x, y, z, visibility]")
@@ -184,6 +244,20 @@ def _mediapipe(p: Path, world: np.ndarray, image: np.ndarray, image_size: tuple[
         raise DataError(p, f"frame {int(np.flatnonzero(bad)[0])}: infinite landmark coordinates")
     xyz = mediapipe_to_ntu25(np.where(present[:, None, None], w, 0.0))
     xyz[..., 1] *= -1  # MediaPipe world y points down
+    notes: tuple[str, ...] = ()
+    if root_track and image_size is not None:
+        # MediaPipe centres every frame on the hips; Kinect poses keep the body's path, which a
+        # translation-normalised model reads: put it back (a frame without a fit keeps the nearest one).
+        root = mediapipe_root_track(np.where(present[:, None, None], w, np.nan),
+                                    np.where(present[:, None, None], image.astype(np.float64), np.nan),
+                                    image_size, hfov=hfov)
+        ok = np.isfinite(root).all(1)
+        if ok.any():
+            idx = np.flatnonzero(ok)
+            root = root[idx[np.clip(np.searchsorted(idx, np.arange(len(root))), 0, len(idx) - 1)]]
+            xyz = xyz + np.where(present[:, None, None], root[:, None], 0.0)
+    elif root_track:
+        notes = ("MediaPipe poses without the frame size: hip-centred in every frame (no root track)",)
     uv = mediapipe_to_ntu25(np.where(present[:, None, None], im, 0.0))
     size = (1, 1)
     if image_size is not None:
@@ -195,7 +269,7 @@ def _mediapipe(p: Path, world: np.ndarray, image: np.ndarray, image_size: tuple[
     xyz = np.where(nan, np.nan, xyz).astype(np.float32)[:, None]
     uv = np.where(nan, np.nan, uv).astype(np.float32)[:, None]
     return PoseSequence(xyz=xyz, uv=uv, present=present[:, None].copy(), layout="ntu25", source=str(p) if p else "",
-                        body_ids=("0",), image_size=size)
+                        body_ids=("0",), image_size=size, notes=notes)
 
 
 # ---------------------------------------------------------------------------------------------
