@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from vpnet.cli import app
 from vpnet.data.adl import CLASSES
-from vpnet.demo import SIZES, VARIANTS
+from vpnet.demo import SIZES, VARIANTS, recipe_key
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -44,6 +44,7 @@ def test_tiny_demo_report_agrees_with_the_evaluations(demo):
     report = out / "report"
     assert (report / "README.md").is_file()
     summary = json.loads((report / "summary.json").read_text())
+    assert summary["recipe"] == recipe_key(size)  # what bench_demo.py checks before reading a report
 
     # the numbers: each seed's top-1 is the one its evaluation wrote (results.json, a fraction), not the in-memory one
     assert list(summary["variants"]) == list(VARIANTS)
@@ -157,3 +158,13 @@ def test_demo_refuses_an_output_or_cache_folder_it_cannot_create(tmp_path):
 def test_demo_rejects_an_unknown_size():
     r = invoke("demo", "--size", "huge", "--no-kinetics")
     assert r.exit_code == 2 and "tiny, small, large" in r.output and "Traceback" not in r.output
+
+
+def test_the_recipe_key_follows_the_recipe():
+    """bench_demo.py refuses a report of another recipe: the key changes with the sizes and the run config."""
+    import dataclasses
+
+    small = SIZES["small"]
+    assert recipe_key(small) == recipe_key(dataclasses.replace(small))
+    assert recipe_key(small) != recipe_key(dataclasses.replace(small, lr=0.02))
+    assert recipe_key(small) != recipe_key(dataclasses.replace(small, per_class=28))

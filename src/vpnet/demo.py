@@ -33,7 +33,7 @@ from typing import Callable, Sequence
 from vpnet.config import Config
 from vpnet.data.adl import CLASSES, ADLSpec, make_adl
 
-__all__ = ["DemoSize", "SIZES", "VARIANTS", "run_benchmark", "BenchmarkResult"]
+__all__ = ["DemoSize", "SIZES", "VARIANTS", "run_benchmark", "BenchmarkResult", "recipe_key"]
 
 #: the variants of the paper's Table 1, in the order they are reported.
 VARIANTS = ("pose_only", "l1", "l2", "l3")
@@ -109,6 +109,18 @@ def _config(size: DemoSize, store: Path, features: Path | None, variant: str, se
         *extra,
     ]
     return load_config(None, overrides)
+
+
+def recipe_key(size: DemoSize) -> str:
+    """A fingerprint of everything a demo result depends on besides the seed: the generator's version and
+    sizes and the resolved config of a run (paths left out). Reports carry it, so that a benchmark
+    reading a report can tell it was made with the present recipe."""
+    import hashlib
+
+    from vpnet.engine.config_loader import config_to_yaml
+
+    cfg = config_to_yaml(_config(size, Path("STORE"), Path("FEATURES"), "l3", 0, Path("RUNS"), "kinetics400"))
+    return hashlib.sha256(f"{ADLSpec(per_class=size.per_class).key()}\n{size!r}\n{cfg}".encode()).hexdigest()[:16]
 
 
 def run_benchmark(out: Path, cache: Path, size: DemoSize, *, weights: bool = True, workers: int = 2,

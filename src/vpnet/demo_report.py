@@ -10,7 +10,8 @@ Layout::
     report/
         README.md           the report page: Table-1-style table, the l3 run folder, the pictures, wall time
         summary.json        {"variants": {v: {"top1_mean", "top1_std", "seeds"}}, "attention_grid": [t_c, m, n],
-                            "classes", "wall_seconds", "size", "chance", "kinetics", "test_videos", "l3_run",
+                            "classes", "wall_seconds", "size", "recipe" (:func:`vpnet.demo.recipe_key`),
+                            "chance", "kinetics", "test_videos", "l3_run",
                             "runs": {v: [{"run", "eval"}]}}
         confusion_l3.png    l3 seed 0 on the test subjects, the demo's classes only
         curves.png          training loss per epoch, every variant and seed
@@ -78,6 +79,8 @@ def _mean_std(seeds: list[float]) -> tuple[float, float]:
 
 def summary(result: BenchmarkResult, *, wall_seconds: float, size_name: str) -> dict[str, Any]:
     """``summary.json``'s content (see the module docstring), per-seed top-1 read from the evaluation outputs."""
+    from vpnet.demo import SIZES, recipe_key
+
     variants: dict[str, Any] = {}
     runs: dict[str, Any] = {}
     test_videos = None
@@ -96,6 +99,7 @@ def summary(result: BenchmarkResult, *, wall_seconds: float, size_name: str) -> 
         "classes": list(result.classes),
         "wall_seconds": round(float(wall_seconds), 1),
         "size": size_name,
+        "recipe": recipe_key(SIZES[size_name]) if size_name in SIZES else None,
         "chance": 100.0 / len(result.classes),
         "kinetics": weights == "kinetics400",
         "test_videos": test_videos,
