@@ -171,3 +171,18 @@ def test_model_choices_are_checked_when_loading():
     msg = str(e.value)
     assert "model.variant='l4' is not one of: l1, l2, l3, pose_only" in msg
     assert f"model.embedding_loss='kl' is not one of: {', '.join(MODEL_CHOICES['embedding_loss'])}" in msg
+
+
+def test_settings_that_break_training_or_prediction_are_refused():
+    """attention_init_std=0 with the z1 embedding (P_e = 0), a non-positive KL temperature, an absurd
+    training frame rate: config errors naming the key."""
+    with pytest.raises(ConfigError, match=r"model.attention_init_std=0 with model.embed_pose_input=z1: .*P_e = 0"):
+        load_config(None, ["model.attention_init_std=0"])
+    load_config(None, ["model.attention_init_std=0", "model.embed_pose_input=a_s"])  # sigmoid(0) = 0.5: fine
+    load_config(None, ["model.attention_init_std=0", "model.variant=l2"])  # no embedding
+    with pytest.raises(ConfigError, match=r"model.kl_temperature=0.0 must be > 0"):
+        load_config(None, ["model.kl_temperature=0"])
+    assert load_config(None, ["model.kl_temperature=null"]).model.kl_temperature is None
+    for fps in (0, 5000):
+        with pytest.raises(ConfigError, match=rf"data.fps={fps}.* must be the training videos' frame rate"):
+            load_config(None, [f"data.fps={fps}"])

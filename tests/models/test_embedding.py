@@ -157,3 +157,30 @@ def test_spectral_norm_linear_converts_to_float64():
     assert y.dtype == torch.float64 and lin.u.dtype == torch.float64
     w = lin.weight.detach() / lin.sigma().detach()
     assert abs(torch.linalg.matrix_norm(w, ord=2).item() - 1.0) < 1e-6
+
+
+def test_kl_temperature_compares_unit_norm_embeddings():
+    """With a temperature both sides are unit-norm embeddings over tau: a scale of f_e changes nothing,
+    and the raw formula's one-hot video side (|f_e| >> |P_e|) becomes a soft distribution."""
+    torch.manual_seed(4)
+    f_e, p_e = 50 * torch.randn(4, 256), 0.1 * torch.randn(4, 256)
+    tau = 0.1
+    got = embedding_loss(f_e, p_e, "kl_fp", temperature=tau)
+    unit = torch.nn.functional.normalize
+    want = _reference_kl(unit(f_e, dim=1) / tau, unit(p_e, dim=1) / tau)
+    torch.testing.assert_close(got, want)
+    torch.testing.assert_close(embedding_loss(10 * f_e, p_e, "kl_fp", temperature=tau), got)
+    assert f_e.softmax(1).max(1).values.min() > 0.99  # the raw formula: one-hot
+    assert (torch.nn.functional.normalize(f_e, dim=1) / tau).softmax(1).max(1).values.max() < 0.2
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        SpatialEmbedding(in_channels=2, m=2, n=2, loss="kl_fp", temperature=0.0)
+
+
+@pytest.mark.parametrize("kind", ["kl_fp", "kl_pf"])
+def test_two_way_kl_sends_gradient_to_both_sides_with_the_same_value(kind):
+    torch.manual_seed(5)
+    f_e, p_e = torch.randn(3, 16, requires_grad=True), torch.randn(3, 16, requires_grad=True)
+    loss = embedding_loss(f_e, p_e, kind, temperature=0.5, two_way=True)
+    torch.testing.assert_close(loss, embedding_loss(f_e, p_e, kind, temperature=0.5))
+    loss.sum().backward()
+    assert f_e.grad.abs().sum() > 1e-3 and p_e.grad.abs().sum() > 1e-3
