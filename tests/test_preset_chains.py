@@ -42,11 +42,14 @@ def test_every_two_stage_preset_reads_a_preset_run():
 
 
 def test_a_two_stage_preset_without_its_first_run_says_which_to_train(tmp_path):
+    from vpnet.data.synthetic import make_ntu
     from vpnet.engine.config_loader import load_config
     from vpnet.engine.train import train
     from vpnet.errors import ConfigError
 
-    cfg = load_config(CONFIGS / "vpn_i3d_ntu60-xsub.yaml", [*TINY, f"output_dir={tmp_path}"])
+    d = make_ntu(tmp_path / "ntu", num_classes=2, per_class=2, frames=12, size=(64, 36), two_body_every=0)
+    data = [f"data.video_dir={d.video_dir}", f"data.pose_dir={d.pose_dir}"]
+    cfg = load_config(CONFIGS / "vpn_i3d_ntu60-xsub.yaml", [*TINY, *data, f"output_dir={tmp_path}"])
     with pytest.raises(ConfigError, match=r"i3d_ntu60-xsub/final.safetensors: no such file.*train that one first"):
         train(cfg)
 

@@ -47,7 +47,8 @@ def test_prepare_train_evaluate_end_to_end(ntu, tmp_path):
 
     # a paper preset shrunk to CPU size, reading the store alone (the preset's raw-data folders do not exist)
     runs = tmp_path / "runs"
-    preset = ["-c", REPO / "configs/vpn_i3d_ntu60-xsub.yaml", "model.backbone_weights=null"]
+    # (stage 2 of the two-stage recipe started from scratch: train.init_from=null)
+    preset = ["-c", REPO / "configs/vpn_i3d_ntu60-xsub.yaml", "model.backbone_weights=null", "train.init_from=null"]
     # NTU has no validation split: selecting the best checkpoint on test is asked for, and marked
     r = invoke("train", *preset, *TINY, f"data.prepared_dir={store}", f"output_dir={runs}", "name=e2e",
                "train.val_split=test")

@@ -265,12 +265,12 @@ class _Trainer:
         check_writable(self.run_dir, what="run folder")
         setup_logging(None, rank=ctx.rank)
         self.accum = resolve_grad_accum(cfg, ctx.world_size)
+        self.info = check_dataset(cfg, ["train"])
         fresh = not self.ckpts.list()  # a resumed run has its weights already
         if cfg.train.init_from and fresh and not Path(cfg.train.init_from).is_file():
             raise ConfigError(f"train.init_from={cfg.train.init_from}: no such file. A two-stage preset starts from "
                               "another preset's run (its header names it): train that one first, with the same "
                               "output_dir, or set train.init_from=null to start from scratch")
-        self.info = check_dataset(cfg, ["train"])
         self.val_split = validation_split(cfg, self.info)
         self.train_ds = require_items(cfg, "train", build_split(cfg, "train", mode="train"))
         # validation: one centre clip per video, or the clips a feature cache holds
