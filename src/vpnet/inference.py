@@ -102,7 +102,8 @@ class ModelSpec:
     fps: float | None = None
     #: the range the model's video input takes (uint8 pixels mapped linearly onto it).
     pixel_range: tuple[float, float] = (-1.0, 1.0)
-    #: the autocast precision the model is run at (``eval.amp``): ``none``, ``bf16`` or ``fp16``.
+    #: the autocast precision the model is evaluated at (``eval.amp``: ``none``, ``bf16``, ``fp16``), which the
+    #: PyTorch backend uses too; onnxruntime runs the exported graph in float32.
     amp: str = "none"
 
     #: fields that older files lack, and what prediction does without them.
