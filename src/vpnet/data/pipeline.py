@@ -158,8 +158,6 @@ def _clip_range(window: np.ndarray, num_frames: int, t_p: int) -> np.ndarray:
     """(t_p,) segment centres over the frames a sliding window spans (a looped or stretched window of a
     short video: the whole video, as :func:`vpnet.data.clips.spread_positions` with one clip)."""
     lo, hi = int(window.min()), int(window.max())
-    if hi - lo + 1 >= num_frames or window[0] > window[-1]:  # looped: the window covers the video
-        lo, hi = 0, num_frames - 1
     return lo + clips.spread_positions(hi - lo + 1, t_p, 1)[0]
 
 
