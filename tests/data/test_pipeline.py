@@ -171,11 +171,10 @@ def test_training_sample_draws_window_pose_frames_augmentation_then_jitter(item)
 def test_pose_only_windows_at_prediction_are_clips():
     """``pose_span=clip`` with sliding windows (prediction): each window's span is a clip, its poses at
     the centres of t_p equal segments of it; a video no longer than a window gets evaluation's poses."""
-    C = clips
     step = pipeline.SamplePoseFrames(8, 4, span="clip", per_window=True)
-    windows = C.sliding_windows(30, 8, stride=2)  # span 15: starts 0 and 15
+    windows = clips.sliding_windows(30, 8, stride=2)  # span 15: starts 0 and 15
     got = step({"windows": windows, "num_frames": 30})["pose_frames"]
     assert got.tolist() == [[1, 5, 9, 13], [16, 20, 24, 28]]
-    short = C.sliding_windows(6, 8, stride=2)  # looped over the whole video
+    short = clips.sliding_windows(6, 8, stride=2)  # looped over the whole video
     got = step({"windows": short, "num_frames": 6})["pose_frames"]
-    assert got.tolist() == C.spread_positions(6, 4, 1).tolist()
+    assert got.tolist() == clips.spread_positions(6, 4, 1).tolist()
