@@ -247,7 +247,7 @@ def _mediapipe(p: Path, world: np.ndarray, image: np.ndarray, image_size: tuple[
     notes: tuple[str, ...] = ()
     if root_track and image_size is not None:
         # MediaPipe centres every frame on the hips; Kinect poses keep the body's path, which a
-        # translation-normalised model reads: put it back (a frame without a fit keeps the nearest one).
+        # translation-normalised model reads: put it back (a frame without a fit takes the next fitted one).
         root = mediapipe_root_track(np.where(present[:, None, None], w, np.nan),
                                     np.where(present[:, None, None], image.astype(np.float64), np.nan),
                                     image_size, hfov=hfov)
