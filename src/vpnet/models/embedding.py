@@ -46,7 +46,7 @@ def embedding_loss(f_e: Tensor, p_e: Tensor, kind: str = "normalized_euclidean",
     - ``l1``: the authors' code, squared L1 distance (sum_d |f_e - P_e|)^2.
 
     ``temperature`` (KL losses): None takes softmax of the raw embeddings (the paper's formula; with
-    |f_e| >> |P_e| softmax(f_e) is nearly one-hot); a value tau takes softmax(e / ||e|| / tau) on both
+    |f_e| >> |P_e| softmax(f_e) is peaked, up to one-hot); a value tau takes softmax(e / ||e|| / tau) on both
     sides. ``two_way``: ``kl_fp`` and ``kl_pf`` send gradient to both sides (the divergence is the
     same, only the detach goes). Computed in float32 whatever the autocast dtype.
     """
