@@ -7,8 +7,14 @@ import json
 import numpy as np
 import pytest
 
-from vpnet.attention_truth import (a_s_spread, attention_precision, cell_coverage, clip_truth, embedding_distances,
-                                   truth_maps)
+from vpnet.attention_truth import (
+    a_s_spread,
+    attention_precision,
+    cell_coverage,
+    clip_truth,
+    embedding_distances,
+    truth_maps,
+)
 
 
 def test_cell_coverage_is_the_covered_fraction_of_each_cell():

@@ -53,7 +53,8 @@ __all__ = ["write_report", "format_table", "summary", "markdown_table", "DESCRIP
 SUMMARY, PAGE, CONFUSION, CURVES, ATTENTION, TRUTH = "summary.json", "README.md", "confusion_l3.png", "curves.png", \
     "attention.png", "attention_truth.png"
 #: the paired comparisons of the summary, each with a 95 % bootstrap interval over the test videos.
-COMPARISONS = (("l3", "l1"), ("l3", "l2"), ("l3", "late_fusion"), ("l3", "l3_paper"), ("l2", "l1"))
+COMPARISONS = (("l3", "l1"), ("l3", "l2"), ("l3", "late_fusion"), ("l2", "l1"), ("l3_infonce", "l3"),
+               ("l2_softmax", "l2"))
 _MEASURES = ("attention_precision", "l_e_matched", "l_e_shuffled", "a_s_within_class", "a_s_between_classes")
 
 

@@ -177,7 +177,8 @@ def test_attention_probes_are_for_l2_only():
     from vpnet.engine.config_loader import load_config
 
     for source in ("fixed", "given"):
-        assert load_config(None, ["model.variant=l2", f"model.attention_source={source}"]).model.attention_source == source
+        cfg = load_config(None, ["model.variant=l2", f"model.attention_source={source}"])
+        assert cfg.model.attention_source == source
         with pytest.raises(ConfigError, match="attention_source=.*l2 only"):
             load_config(None, ["model.variant=l3", f"model.attention_source={source}"])
     with pytest.raises(ConfigError, match="model.spatial_attention"):

@@ -261,7 +261,6 @@ def _animate(cls: ADLClass, body: np.ndarray, num_frames: int, side: str, rng: n
     wobble = 2 * math.pi * rng.uniform(1.5, 2.5) * t + rng.uniform(0, 2 * math.pi)
     pose = np.repeat(body[None], num_frames, axis=0)
     sc = float(np.linalg.norm(body[_J["head"]] - body[_J["spine_base"]]) / 0.72)  # the performer's size
-    other = "l" if side == "r" else "r"
     sign = {"r": 1.0, "l": -1.0}
     rest = {s: pose[:, _J[f"wrist_{s}"]].copy() for s in "lr"}
     if cls.kind == "object":
@@ -728,7 +727,8 @@ def make_adl(root: str | Path, spec: ADLSpec = ADLSpec(), *, workers: int = 1,
                 _render_job(job)
                 if progress:
                     progress(k)
-    return ADLData(root=root, video_dir=video_dir, pose_dir=pose_dir, annotation_dir=annotation_dir, names=[n for n, _ in samples],
+    return ADLData(root=root, video_dir=video_dir, pose_dir=pose_dir, annotation_dir=annotation_dir,
+                   names=[n for n, _ in samples],
                    labels=[lab for _, lab in samples], class_names=list(CLASS_NAMES[:spec.classes]),
                    generated=len(todo))
 
