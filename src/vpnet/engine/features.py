@@ -181,6 +181,9 @@ class _SplitWriter:
             if not same or self.meta.get("extra") != extra or json.loads((folder / "names.json").read_text()) != names:
                 raise DataError(folder, "holds a feature cache made with other settings or data; use another "
                                         "output folder")
+            if self.meta.get("feature_shape") and not (folder / "windows.npy").is_file():
+                raise DataError(folder, "holds a feature cache of an older vpnet (no windows.npy / boxes.npy); "
+                                        "use another output folder")
             self.done = np.load(folder / "done.npy")
         else:  # meta.json comes last (with the first clip's shapes): once it exists, so do these
             self.done = np.zeros(self.n, dtype=bool)
