@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import json
 import sys
 import time
@@ -30,10 +29,10 @@ TEMPERATURES = ("null", "1.0", "0.1")
 def run(work: Path, temperature: str, seed_runs: int = 1, loss: str = "kl_fp") -> dict:
     """Train and evaluate l3 (``loss``) at ``temperature``, or read its cached result (keyed by the demo's
     recipe, so a changed recipe reruns)."""
-    from vpnet.demo import SIZES, run_benchmark
+    from vpnet.demo import SIZES, recipe_key, run_benchmark
 
     size = dataclasses.replace(SIZES["small"], seeds=seed_runs)
-    key = hashlib.sha256(repr(size).encode()).hexdigest()[:12]  # the recipe's content
+    key = recipe_key(size)  # the generator's version and the run config: an edited recipe reruns
     out = work / (f"tau_{temperature}_{key}.json" if loss == "kl_fp" else f"{loss}_{key}.json")
     if out.exists():
         return json.loads(out.read_text())
@@ -69,7 +68,8 @@ def _peak(run_dir: Path) -> float:
             f = item["features"][:1].float()
             f_s = f.sum(dim=2).flatten(1)
             f_e = emb.t_v(f_s)
-            logits = f_e if emb.temperature is None else torch.nn.functional.normalize(f_e, dim=1) / emb.temperature
+            tau = emb.kl_temperature
+            logits = f_e if tau is None else torch.nn.functional.normalize(f_e, dim=1) / tau
             peaks.append(float(logits.softmax(1).max()))
     return sum(peaks) / len(peaks)
 

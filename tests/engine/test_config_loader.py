@@ -186,3 +186,17 @@ def test_settings_that_break_training_or_prediction_are_refused():
     for fps in (0, 5000):
         with pytest.raises(ConfigError, match=rf"data.fps={fps}.* must be the training videos' frame rate"):
             load_config(None, [f"data.fps={fps}"])
+
+
+def test_attention_probes_are_for_l2_only():
+    from vpnet.engine.config_loader import load_config
+
+    for source in ("fixed", "given"):
+        cfg = load_config(None, ["model.variant=l2", f"model.attention_source={source}"])
+        assert cfg.model.attention_source == source
+        with pytest.raises(ConfigError, match="attention_source=.*l2 only"):
+            load_config(None, ["model.variant=l3", f"model.attention_source={source}"])
+    with pytest.raises(ConfigError, match="model.spatial_attention"):
+        load_config(None, ["model.spatial_attention=relu"])
+    with pytest.raises(ConfigError, match="model.embed_temperature"):
+        load_config(None, ["model.embed_temperature=0"])

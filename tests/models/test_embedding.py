@@ -12,13 +12,28 @@ from torch.nn.utils.parametrizations import spectral_norm
 from vpnet.models.embedding import EMBEDDING_LOSSES, SpatialEmbedding, SpectralNormLinear, embedding_loss
 
 
-@pytest.mark.parametrize("kind", EMBEDDING_LOSSES)
+@pytest.mark.parametrize("kind", [k for k in EMBEDDING_LOSSES if k != "infonce"])
 def test_losses_are_zero_for_identical_embeddings_and_positive_otherwise(kind):
     torch.manual_seed(0)
     a, b = torch.randn(5, 256), torch.randn(5, 256)
     assert torch.allclose(embedding_loss(a, a.clone(), kind), torch.zeros(5), atol=1e-6)
     loss = embedding_loss(a, b, kind)
     assert loss.shape == (5,) and (loss > 0).all()
+
+
+def test_infonce_is_not_met_by_a_collapsed_embedding():
+    torch.manual_seed(0)
+    a = torch.randn(8, 32)
+    # matched pairs that differ from the batch's others: near zero at a low temperature
+    assert embedding_loss(a, a.clone(), "infonce", temperature=0.05).max() < 1e-3
+    # one constant vector on each side satisfies eq. (4) exactly, but InfoNCE sits at log N
+    const_f, const_p = torch.ones(8, 32), torch.ones(8, 32) * 3
+    assert embedding_loss(const_f, const_p, "normalized_euclidean").abs().max() < 1e-6
+    torch.testing.assert_close(embedding_loss(const_f, const_p, "infonce"), torch.full((8,), math.log(8)))
+    # hand value, N = 2: similarities [[1, 0], [0, 1]] / 0.5 -> -log(e^2 / (e^2 + 1)) per row, both ways
+    f = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+    expected = -math.log(math.exp(2) / (math.exp(2) + 1))
+    torch.testing.assert_close(embedding_loss(f, f, "infonce", temperature=0.5), torch.full((2,), expected))
 
 
 def test_normalized_euclidean_hand_values():
@@ -41,7 +56,7 @@ def test_kl_variants_hand_values():
 
 #: loss -> (f_e gets a gradient, P_e gets a gradient): the one-way KL losses feed back to one side.
 GRADIENT_SIDES = {"kl_fp": (False, True), "kl_pf": (True, False), "bi_kl": (True, True),
-                  "normalized_euclidean": (True, True), "l1": (True, True)}
+                  "normalized_euclidean": (True, True), "l1": (True, True), "infonce": (True, True)}
 
 
 @pytest.mark.parametrize("kind", EMBEDDING_LOSSES)
@@ -165,22 +180,22 @@ def test_kl_temperature_compares_unit_norm_embeddings():
     torch.manual_seed(4)
     f_e, p_e = 50 * torch.randn(4, 256), 0.1 * torch.randn(4, 256)
     tau = 0.1
-    got = embedding_loss(f_e, p_e, "kl_fp", temperature=tau)
+    got = embedding_loss(f_e, p_e, "kl_fp", kl_temperature=tau)
     unit = torch.nn.functional.normalize
     want = _reference_kl(unit(f_e, dim=1) / tau, unit(p_e, dim=1) / tau)
     torch.testing.assert_close(got, want)
-    torch.testing.assert_close(embedding_loss(10 * f_e, p_e, "kl_fp", temperature=tau), got)
+    torch.testing.assert_close(embedding_loss(10 * f_e, p_e, "kl_fp", kl_temperature=tau), got)
     assert f_e.softmax(1).max(1).values.min() > 0.99  # the raw formula: one-hot
     assert (torch.nn.functional.normalize(f_e, dim=1) / tau).softmax(1).max(1).values.max() < 0.2
     with pytest.raises(ValueError, match="temperature must be > 0"):
-        SpatialEmbedding(in_channels=2, m=2, n=2, loss="kl_fp", temperature=0.0)
+        SpatialEmbedding(in_channels=2, m=2, n=2, loss="kl_fp", kl_temperature=0.0)
 
 
 @pytest.mark.parametrize("kind", ["kl_fp", "kl_pf"])
 def test_two_way_kl_sends_gradient_to_both_sides_with_the_same_value(kind):
     torch.manual_seed(5)
     f_e, p_e = torch.randn(3, 16, requires_grad=True), torch.randn(3, 16, requires_grad=True)
-    loss = embedding_loss(f_e, p_e, kind, temperature=0.5, two_way=True)
-    torch.testing.assert_close(loss, embedding_loss(f_e, p_e, kind, temperature=0.5))
+    loss = embedding_loss(f_e, p_e, kind, kl_temperature=0.5, two_way=True)
+    torch.testing.assert_close(loss, embedding_loss(f_e, p_e, kind, kl_temperature=0.5))
     loss.sum().backward()
     assert f_e.grad.abs().sum() > 1e-3 and p_e.grad.abs().sum() > 1e-3
