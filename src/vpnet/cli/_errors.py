@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,6 +47,11 @@ EXIT_INTERRUPTED = 130
 EXIT_SIGTERM = 143
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread by the CLI's handler (:mod:`vpnet.cli`): a KeyboardInterrupt, so
+    every cleanup that Ctrl-C runs (temporary files, worker pools, progress bars) runs for it too."""
+
+
 def exit_code(error: BaseException) -> int | None:
     """The exit code of a user-facing error, or None for a bug."""
     for cls, code in EXIT_CODES:
@@ -59,8 +65,17 @@ def error_line(error: BaseException, doing: str | None = None) -> str:
     if isinstance(error, OSError) and not isinstance(error, VpnetError) and error.strerror:
         where = error.filename2 or error.filename  # os.replace(tmp, dst) names the destination second
         what = f"cannot {doing}" if doing else "file operation failed"
-        return f"{what}: {error.strerror}" + (f" ({where})" if where else "")
-    return str(error)
+        kept = ""
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):  # every vpnet write is atomic (vpnet._io)
+            kept = "; no half-written file was kept and an earlier version of it, if any, is unchanged"
+        return f"{what}: {error.strerror}" + (f" ({where})" if where else "") + kept
+    return one_line(str(error))
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: its lines joined with "; " (a multi-line library message, e.g. every mismatched
+    tensor of a checkpoint, stays whole; the full text is also in the log)."""
+    return "; ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 @contextmanager
@@ -70,6 +85,9 @@ def user_errors(doing: str | None = None) -> Iterator[None]:
     (``--log-level debug`` is not needed to see it)."""
     try:
         yield
+    except Terminated:
+        typer.echo("terminated (SIGTERM); temporary files removed", err=True)
+        raise typer.Exit(EXIT_SIGTERM) from None
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -82,7 +100,7 @@ def user_errors(doing: str | None = None) -> Iterator[None]:
         code = exit_code(e)
         if code is None:
             raise
-        logging.getLogger("vpnet").debug("error details", exc_info=True)
+        logging.getLogger("vpnet").debug("error details: %s", e, exc_info=True)
         typer.echo(f"error: {error_line(e, doing)}", err=True)
         raise typer.Exit(code) from None
 
