@@ -12,7 +12,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write_bytes", "check_writable", "write_safetensors"]
+__all__ = ["CACHE_ENV", "atomic_write_bytes", "cache_dir", "check_writable", "write_safetensors"]
+
+#: environment variable that moves vpnet's cache folder (weights, pose caches).
+CACHE_ENV = "VPNET_CACHE"
+
+
+def cache_dir() -> Path:
+    """``$VPNET_CACHE`` if set, else the user cache folder of ``vpnet`` (not created here)."""
+    env = os.environ.get(CACHE_ENV)
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("vpnet"))
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

@@ -17,8 +17,9 @@ ones, :mod:`vpnet.data.pipeline`, with sliding windows):
   ends on the last frame). Each window is scored; the video's score is the **max over windows of the
   softmax** (paper 4.1).
 - **Poses**: the main actor's (:func:`vpnet.data.clips.actor_track`), ``t_p`` per window at the centres
-  of equal segments, normalised as in training. From MediaPipe (:mod:`vpnet.poses`, cached next to the
-  output) or from a pose file (NTU ``.skeleton``, Smarthome ``.json``, N-UCLA ``.json``, ``.npz``/``.npy``).
+  of equal segments, normalised as in training. From MediaPipe (:mod:`vpnet.poses`, cached by the
+  video's content in ``$VPNET_CACHE/poses``) or from a pose file (NTU ``.skeleton``, Smarthome ``.json``,
+  N-UCLA ``.json``, ``.npz``/``.npy``).
 - **Crop**: the box around the people's 2D joints over the window, grown by ``data.crop_margin``, made
   square, resized to ``model.crop_size`` (the training size: one input size, so that an exported model
   with a fixed input takes it too).
@@ -414,7 +415,8 @@ class Recognizer:
                 on the video (needs the ``pose`` extra).
             fps: frame rate of in-memory frames (default 30); files know theirs.
             hop: frames between window starts (default: one window span).
-            pose_cache: folder where extracted poses are cached (a second call reuses them).
+            pose_cache: folder where extracted poses are cached, keyed by the video's content (a second call
+                reuses them; ``vpnet predict`` uses :func:`vpnet.poses.default_cache_dir`).
             max_gap: longest run of frames without a person that is interpolated (default 15).
             progress: ``progress(stage, done, total)``, stage ``poses`` or ``windows``.
         """
@@ -451,7 +453,8 @@ class Recognizer:
             cb = (lambda i: progress("poses", i + 1, n_video)) if progress else None
             gap = mp_poses.MAX_GAP if max_gap is None else max_gap
             if is_file:
-                mpp = mp_poses.load_or_extract(video_or_frames, cache_dir=pose_cache, max_gap=gap, progress=cb)
+                mpp = mp_poses.load_or_extract(video_or_frames, cache_dir=pose_cache, max_gap=gap, progress=cb,
+                                               notes=notes)
             else:
                 mpp = mp_poses.fill_gaps(mp_poses.extract_poses(frames_in_memory, fps=fps_v, progress=cb), max_gap=gap)
             notes += [f"no person in frames {a}-{b - 1}: the nearest pose is used" for a, b in mpp.missing]
