@@ -253,6 +253,10 @@ class OnnxBackend:
             raise InferenceError(f"{self.path}: an ONNX model without vpnet's metadata (inputs "
                                  f"{self._describe_inputs()}); export the model with `vpnet export --format onnx`")
         self.spec = ModelSpec.from_json(meta["vpnet"], str(self.path))
+        from vpnet.spec_checks import check_spec
+
+        logits = self.session.get_outputs()[0].shape  # (N, K): K fixed where the exporter knew it
+        check_spec(self.spec, str(self.path), num_logits=logits[-1] if logits and isinstance(logits[-1], int) else None)
         self._check_inputs()
 
     def _describe_inputs(self) -> str:

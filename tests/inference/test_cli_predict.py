@@ -41,7 +41,11 @@ def test_predict_real_ntu_video(shared_data, tiny_run, onnx_file, has_mediapipe,
     assert len(doc["windows"]) == 7 and doc["windows"][-1]["end_frame"] == 102  # span 15, tiles the video
     assert np.allclose(np.max([w["scores"] for w in doc["windows"]], axis=0), doc["scores"], atol=1e-6)
     assert _frames(tmp_path / "p.mp4") == 103
-    assert (tmp_path / f"{SAMPLE}_rgb.mediapipe0.10.21.npz").is_file()  # the pose cache, beside the JSON
+    from vpnet.poses import cache_path, content_key, default_cache_dir
+
+    # the pose cache: in $VPNET_CACHE/poses, keyed by the video's bytes, nothing beside the JSON
+    assert cache_path(content_key(video), default_cache_dir()).is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.json", "p.mp4"]
 
     res = run_cli("predict", video, "--onnx", onnx_file, "--out", tmp_path / "o.json")
     assert res.exit_code == 0, res.output
