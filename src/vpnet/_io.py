@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CACHE_ENV", "atomic_write_bytes", "cache_dir", "check_writable", "write_safetensors"]
+__all__ = ["CACHE_ENV", "RunLock", "atomic_write_bytes", "cache_dir", "check_writable", "write_safetensors"]
 
 #: environment variable that moves vpnet's cache folder (weights, pose caches).
 CACHE_ENV = "VPNET_CACHE"
@@ -119,3 +119,56 @@ def write_safetensors(path: str | Path, tensors: Mapping[str, Any], metadata: Ma
     path = Path(path)
     atomic_write_bytes(path, data)
     return path
+
+
+class RunLock:
+    """An exclusive lock on a folder that one process writes (a run folder): ``<folder>/<name>`` holds the
+    owner's pid and an advisory ``flock`` while the lock is held.
+
+    The operating system drops a ``flock`` when its process dies, however it dies (SIGKILL included), so
+    a lock file left by a dead process is simply taken over. Where ``fcntl`` does not exist (Windows),
+    nothing is locked. Use as a context manager, or :meth:`acquire` / :meth:`release`.
+    """
+
+    def __init__(self, folder: str | Path, name: str = "train.lock", *, what: str = "run folder"):
+        self.path = Path(folder) / name
+        self.what = what
+        self._fd: int | None = None
+
+    def acquire(self) -> RunLock:
+        """Take the lock, or raise :class:`~vpnet.errors.OutputError` naming the folder and the live process
+        that holds it."""
+        from vpnet.errors import OutputError
+
+        try:
+            import fcntl
+        except ImportError:  # Windows: no advisory locks
+            return self
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.pread(fd, 64, 0).decode(errors="replace").split()
+            os.close(fd)
+            pid = owner[0] if owner else "?"
+            raise OutputError(f"{self.what} {self.path.parent} is in use by another vpnet process (pid {pid}, "
+                              f"lock {self.path}); wait for it to finish or choose another {self.what}") from None
+        previous = os.pread(fd, 64, 0).decode(errors="replace").split()
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+        self.previous_owner = previous[0] if previous else None
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            os.close(self._fd)  # closing drops the flock
+            self._fd = None
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

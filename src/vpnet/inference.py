@@ -253,11 +253,11 @@ class OnnxBackend:
             raise InferenceError(f"{self.path}: an ONNX model without vpnet's metadata (inputs "
                                  f"{self._describe_inputs()}); export the model with `vpnet export --format onnx`")
         self.spec = ModelSpec.from_json(meta["vpnet"], str(self.path))
+        self._check_inputs()
         from vpnet.spec_checks import check_spec
 
         logits = self.session.get_outputs()[0].shape  # (N, K): K fixed where the exporter knew it
         check_spec(self.spec, str(self.path), num_logits=logits[-1] if logits and isinstance(logits[-1], int) else None)
-        self._check_inputs()
 
     def _describe_inputs(self) -> str:
         return ", ".join(f"{i.name} {i.shape}" for i in self.session.get_inputs())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 
 
 #: exit code of each error class, most specific first: the one place the CLI decides them (the README's
-#: "Exit codes" table says the same). Anything else that escapes is a bug and keeps its traceback.
+#: "Exit codes" table says the same). Anything else that escapes is a bug (EXIT_BUG).
 EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (ConfigError, 2),  # a config value or command-line argument (typer's usage errors are 2 too)
     (TrainingError, 3),  # training stopped (NaN loss, a data worker killed, a full disk); what was kept is said
@@ -45,6 +46,10 @@ EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
 EXIT_ITEMS_FAILED = 1
 EXIT_INTERRUPTED = 130
 EXIT_SIGTERM = 143
+#: a bug in vpnet (any other exception): one line on stderr, the traceback in a crash log (EX_SOFTWARE).
+EXIT_BUG = 70
+#: set to 1 to let a bug's traceback through to the terminal (for developers).
+TRACEBACK_ENV = "VPNET_TRACEBACK"
 
 
 class Terminated(KeyboardInterrupt):
@@ -81,8 +86,9 @@ def one_line(text: str) -> str:
 @contextmanager
 def user_errors(doing: str | None = None) -> Iterator[None]:
     """Turn the errors a user can fix into ``error: ...`` on stderr and the exit code of :data:`EXIT_CODES`;
-    ``doing`` ("write model.safetensors") words an OSError. Anything else is a bug and keeps its traceback
-    (``--log-level debug`` is not needed to see it)."""
+    ``doing`` ("write model.safetensors") words an OSError. Anything else is a bug: one line naming it and
+    the crash log that holds its traceback (:func:`crash_log`), exit :data:`EXIT_BUG`; with
+    ``VPNET_TRACEBACK=1`` the traceback goes to the terminal instead."""
     try:
         yield
     except Terminated:
@@ -99,10 +105,38 @@ def user_errors(doing: str | None = None) -> Iterator[None]:
                               "it for memory, lower data.num_workers or data.batch_size")
         code = exit_code(e)
         if code is None:
-            raise
+            if os.environ.get(TRACEBACK_ENV) == "1":
+                raise
+            where = crash_log(e)
+            typer.echo(f"error: internal error, a bug in vpnet ({type(e).__name__}: {one_line(str(e))[:300]}); "
+                       f"the traceback is in {where}", err=True)
+            raise typer.Exit(EXIT_BUG) from None
         logging.getLogger("vpnet").debug("error details: %s", e, exc_info=True)
         typer.echo(f"error: {error_line(e, doing)}", err=True)
         raise typer.Exit(code) from None
+
+
+def crash_log(error: BaseException) -> str:
+    """Write ``error``'s traceback (and the command line) to ``<vpnet cache>/logs/crash-<time>-<pid>.log`` and to
+    the log files vpnet's logger writes (a run's ``train.log``); the file's path, or "the log" where the cache
+    cannot be written."""
+    import sys
+    import time
+    import traceback
+
+    from vpnet._io import atomic_write_bytes, cache_dir
+
+    text = f"vpnet {' '.join(sys.argv[1:])}\n" + "".join(traceback.format_exception(error))
+    for handler in logging.getLogger("vpnet").handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.stream.write(text)
+            handler.flush()
+    path = cache_dir() / "logs" / f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    try:
+        atomic_write_bytes(path, text.encode())
+    except OSError:
+        return "the log"
+    return str(path)
 
 
 def load(config: Path | None, overrides: list[str] | None) -> Config:

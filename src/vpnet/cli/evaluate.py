@@ -38,6 +38,9 @@ def evaluate_command(
         from vpnet.engine.metrics import format_summary
 
         result = evaluate(cfg, checkpoint=checkpoint, split=split, out_dir=out, run_dir=run)
+    from vpnet.engine.evaluate import describe_items
+
+    typer.echo(describe_items(result.items))
     if result.metrics is None:
         typer.echo(f"{len(result.predictions.names)} videos without labels: predictions only, no accuracy")
     else:
