@@ -137,7 +137,7 @@ def run_benchmark(out: Path, cache: Path, size: DemoSize, *, weights: bool = Tru
     t_c, m = size.clip_len // 8, size.crop_size // 32
     say(f"[3/5] frozen I3D ({'Kinetics-400' if weights else 'random init'}) Mixed_5c maps "
         f"{size.clip_len}x{size.crop_size}x{size.crop_size} -> 1024x{t_c}x{m}x{m} -> {feat_dir}")
-    extract_features(base, feat_dir, splits=["train", "test"], views=size.views, dtype="bfloat16")
+    extract_features(base, feat_dir, splits=["train", "test"], views=size.views, dtype="bfloat16", replace_other=True)
     # pose_only first: l2 and l3 start from its pose backbone (the two-stage recipe, for the pose stream)
     if {"l2", "l3"} & set(variants) and "pose_only" not in variants:
         variants = ("pose_only", *variants)

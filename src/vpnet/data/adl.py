@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 import shutil
@@ -51,6 +52,8 @@ from vpnet.data.synthetic import NTU_COLOR, REST_POSE, _ntu_text, _rotate, _rota
 from vpnet.data.types import PoseSequence
 from vpnet.errors import ConfigError, OutputError
 from vpnet.skeletons import NTU25
+
+log = logging.getLogger(__name__)
 
 __all__ = ["CLASSES", "ADLClass", "ADLDataset", "ADL", "ADLSpec", "make_adl"]
 
@@ -620,11 +623,23 @@ def make_adl(root: str | Path, spec: ADLSpec = ADLSpec(), *, workers: int = 1,
     video_dir, pose_dir = root / "nturgb+d_rgb", root / "nturgb+d_skeletons"
     meta = root / "spec.json"
     want = json.dumps(asdict(spec), sort_keys=True, indent=1)
-    if meta.exists() and meta.read_text() != want:
-        raise ConfigError(f"{root} holds a vpnet-ADL dataset made with other settings ({meta}); use another folder")
+    if meta.exists():
+        try:
+            held = json.loads(meta.read_text())
+            if not isinstance(held, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as e:  # damaged: what the folder holds is unknown, so it is made again
+            log.warning("%s is damaged (%s); generating the dataset again", meta, e)
+            meta.unlink()
+            for folder in (video_dir, pose_dir):
+                shutil.rmtree(folder, ignore_errors=True)
+        else:
+            if held != json.loads(want):
+                raise ConfigError(f"{root} holds a vpnet-ADL dataset made with other settings ({meta}); use "
+                                  "another folder")
     samples = _sample_names(spec)
     todo = [(n, lab) for n, lab in samples
-            if not (video_dir / f"{n}{ntu.VIDEO_SUFFIX}").is_file() or not (pose_dir / f"{n}.skeleton").is_file()]
+            if not _sample_ok(video_dir / f"{n}{ntu.VIDEO_SUFFIX}", pose_dir / f"{n}.skeleton", spec)]
     # temporary files of an interrupted run: never complete, never read
     for f in [*video_dir.glob(".*.partial*"), *pose_dir.glob(".*.skeleton.*.tmp")]:
         f.unlink(missing_ok=True)
@@ -653,6 +668,28 @@ def make_adl(root: str | Path, spec: ADLSpec = ADLSpec(), *, workers: int = 1,
     return ADLData(root=root, video_dir=video_dir, pose_dir=pose_dir, names=[n for n, _ in samples],
                    labels=[lab for _, lab in samples], class_names=list(CLASS_NAMES[:spec.classes]),
                    generated=len(todo))
+
+
+def _sample_ok(video: Path, skeleton: Path, spec: ADLSpec) -> bool:
+    """Whether a generated sample is whole: its video opens with ``spec.frames`` frames in its header and
+    its skeleton file parses with as many. A damaged one (truncated, overwritten) is generated again, with
+    a warning. Cheap: container headers and one small text file, no frame decoded."""
+    if not (video.is_file() and skeleton.is_file()):
+        return False
+    import av
+
+    try:
+        with av.open(str(video)) as c:
+            frames = c.streams.video[0].frames if c.streams.video else 0
+        poses = ntu.read_poses(skeleton).num_frames
+    except (av.error.FFmpegError, OSError, ValueError, IndexError) as e:
+        log.warning("%s: damaged generated sample (%s); generating it again", video.stem, e)
+        return False
+    if (frames and frames != spec.frames) or poses != spec.frames:  # 0: a container that does not say
+        log.warning("%s: damaged generated sample (%d video frames, %d poses, expected %d); generating it again",
+                    video.stem, frames, poses, spec.frames)
+        return False
+    return True
 
 
 def _render_job(job: tuple) -> None:
