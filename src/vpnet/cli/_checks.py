@@ -22,8 +22,8 @@ from vpnet.errors import ConfigError, OutputError
 __all__ = ["check_outputs", "check_device", "check_at_least", "check_suffix", "RUN_FILES"]
 
 #: what a run folder holds that commands read (weights, training state, config, logs): never an output.
-RUN_FILES = ("*.safetensors", "config.yaml", "checkpoints/*", "*.csv", "train.log", "events.out.tfevents.*",
-             "*.lock")
+RUN_FILES = ("*.safetensors", "config.yaml", "checkpoints/*", "steps.csv", "epochs.csv", "train.log",
+             "events.out.tfevents.*", "train.lock")
 
 
 def _real(path: Path) -> Path:
@@ -96,9 +96,8 @@ def check_device(option: str, device: str) -> str:
 
     try:
         dev = torch.device(device)
-    except (RuntimeError, ValueError) as e:
-        raise ConfigError(f"{option} {device!r} is not a torch device ({str(e).splitlines()[0]}); use cpu, cuda, "
-                          "cuda:N or mps") from None
+    except (RuntimeError, ValueError):
+        raise ConfigError(f"{option} {device!r} is not a device; use cpu, cuda, cuda:N or mps") from None
     if dev.type == "cuda":
         if not torch.cuda.is_available():
             raise ConfigError(f"{option} {device!r}: CUDA is not available on this machine; use cpu")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+from typer._click import exceptions as click_exc  # typer >= 0.20 vendors click
 
 from vpnet.errors import (
     CheckpointError,
@@ -97,6 +98,8 @@ def user_errors(doing: str | None = None) -> Iterator[None]:
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
+    except (typer.Exit, typer.Abort, click_exc.ClickException):  # the CLI's own: its group formats them
+        raise
     except Exception as e:
         if is_worker_death(e):  # train turns it into a TrainingError; evaluate and extract-features meet it here
             first = str(e).strip().splitlines()[0]

@@ -72,13 +72,13 @@ def predict_command(
             check_writable(j, what="result JSON", folder=False)
             if vo is not None:
                 check_writable(vo, what="annotated video", folder=False)
-        if not many:
-            check_suffix("--out", out, (".json",))
-            check_suffix("--video-out", video_out, VIDEO_OUT_SUFFIXES)
         from vpnet.poses import default_cache_dir
 
         check_outputs([item for _, j, vo in jobs for item in (("--out", j), ("--video-out", vo))],
                       inputs=[video, poses, checkpoint, onnx], runs=[run], caches=[default_cache_dir()])
+        if not many:
+            check_suffix("--out", out, (".json",))
+            check_suffix("--video-out", video_out, VIDEO_OUT_SUFFIXES)
         if onnx is None:  # ONNX models run on onnxruntime's CPU provider
             check_device("--device", device)
         if poses is not None and not poses.is_file():
@@ -137,8 +137,8 @@ def export_command(
         if fmt not in ("onnx", "torchscript"):
             raise typer.BadParameter(f"--format must be onnx or torchscript, got {fmt!r}")
         check_writable(out, what="export", folder=False)
-        check_suffix("--out", out, EXPORT_SUFFIXES[fmt])
         check_outputs({"--out": out}, inputs=[checkpoint], runs=[run])
+        check_suffix("--out", out, EXPORT_SUFFIXES[fmt])
         from vpnet.export import export_model
 
         path = export_model(out=out, fmt=fmt, run=run, checkpoint=checkpoint)
@@ -181,8 +181,8 @@ def pose_extract_command(
         from vpnet.poses import extract_poses, fill_gaps, save_poses
 
         check_writable(out, what="pose file", folder=False)
-        check_suffix("--out", out, (".npz",))
         check_outputs({"--out": out}, inputs=[video])
+        check_suffix("--out", out, (".npz",))
         poses = extract_poses(video)
         filled = fill_gaps(poses)
         save_poses(out, poses, video=video if video.is_file() else None)

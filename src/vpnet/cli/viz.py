@@ -18,11 +18,12 @@ FIGURE_SUFFIXES = (".png",)
 
 def _check_figures(outputs: dict[str, Optional[Path]], *, inputs=(), runs=()) -> None:
     """Before any work: each figure can be written, is a .png, and is none of the inputs."""
-    for option, target in outputs.items():
+    for target in outputs.values():
         if target is not None:
             check_writable(target, what="figure", folder=False)
-            check_suffix(option, target, FIGURE_SUFFIXES)
     check_outputs(outputs, inputs=inputs, runs=runs)
+    for option, target in outputs.items():
+        check_suffix(option, target, FIGURE_SUFFIXES)
 
 app = typer.Typer(help="The paper's figures: attention, joint activations, t-SNE, dynamicity, class differences.",
                   no_args_is_help=True)
