@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,11 +122,17 @@ def item_counts(dataset: Dataset, pred: Predictions) -> dict[str, Any]:
     loading, e.g. not in the prepared store, and items that failed to load, each named in the log) and
     ``videos_failed`` (their total, the older name)."""
     left_out = getattr(dataset, "problems", [])
-    skipped = Counter(why for _, why in left_out)
+    skipped = Counter(_reason_kind(why) for _, why in left_out)
     if pred.dropped:
         skipped["could not be loaded (each is named in the log)"] += pred.dropped
     return {"items_expected": len(dataset) + len(left_out), "items_evaluated": len(pred.names),
             "items_skipped": dict(skipped), "videos_failed": sum(skipped.values())}
+
+
+def _reason_kind(why: str) -> str:
+    """A skip reason without what is particular to the item (paths, numbers), so that reasons are counted
+    by kind: "video file not found: <path>", "action A<n> is not one of the first <n> classes"."""
+    return re.sub(r"\d+", "<n>", re.sub(r"\S*[/\\]\S*", "<path>", str(why)))
 
 
 def describe_items(items: dict[str, Any]) -> str:
