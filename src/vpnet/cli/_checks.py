@@ -26,6 +26,13 @@ RUN_FILES = ("*.safetensors", "config.yaml", "checkpoints/*", "steps.csv", "epoc
              "events.out.tfevents.*", "train.lock")
 
 
+def _media_suffixes() -> tuple[str, ...]:
+    from vpnet.data.video import FRAME_SUFFIXES
+    from vpnet.inference import VIDEO_SUFFIXES
+
+    return (*FRAME_SUFFIXES, *VIDEO_SUFFIXES)
+
+
 def _real(path: Path) -> Path:
     return Path(os.path.realpath(Path(path).expanduser()))
 
@@ -60,12 +67,17 @@ def check_outputs(outputs: Mapping[str, Path | None] | Iterable[tuple[str, Path 
              if p is not None]
     protected = _protected(inputs, runs)
     cache_roots = [_real(c) for c in caches]
+    folders = [(_real(p), p) for p in inputs if p is not None and Path(p).is_dir()]
     seen: dict[Path, str] = {}
     for what, p in items:
         real = _real(p)
         for other, desc in protected:
             if real == other:
                 raise OutputError(f"{what} {p} is {desc}: writing it would destroy it; choose another output path")
+        for folder, given in folders:
+            if folder in real.parents and real.suffix.lower() in _media_suffixes():
+                raise OutputError(f"{what} {p} would add a frame or a video to the input folder {given}, changing "
+                                  "what it holds; choose another output path")
         for root in cache_roots:
             if real == root or root in real.parents:
                 raise OutputError(f"{what} {p} is inside vpnet's cache folder {root}, which the command reads; "

@@ -421,17 +421,29 @@ def die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="vpnet-parent-watch", daemon=True).start()
 
 
-def _check_store_options(root: Path, opts: PrepareOptions) -> None:
+def _check_store_options(root: Path, opts: PrepareOptions) -> bool:
+    """Refuse a store prepared with other options; True when its ``store.json`` was damaged (then the
+    options its items were made with are unknown: every item is prepared again, with a warning)."""
     path = root / "store.json"
     want = {"format": STORE_FORMAT, **asdict(opts)}
+    have = None
     if path.is_file():
-        have = json.loads(path.read_text())
+        try:
+            have = json.loads(path.read_text())
+            if not isinstance(have, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as e:
+            log.warning("%s is damaged (%s); preparing every item again with this run's options", path, e)
+            atomic_write_bytes(path, (json.dumps(want, indent=1) + "\n").encode())
+            return True
+    if have is not None:
         if have != want:
             diff = ", ".join(f"{k}: store {have.get(k)!r} vs now {v!r}" for k, v in want.items() if have.get(k) != v)
             raise DataError(path, f"this store was prepared with other options ({diff}); "
                                   "use the same options to resume, or another folder")
     else:
         atomic_write_bytes(path, (json.dumps(want, indent=1) + "\n").encode())
+    return False
 
 
 def prepare(records: Iterable[SampleRecord], out: str | Path, *, read_poses: Callable[[str], PoseSequence],
@@ -453,7 +465,7 @@ def prepare(records: Iterable[SampleRecord], out: str | Path, *, read_poses: Cal
         raise ConfigError(f"shard must be K/N with 0 <= K < N, got {k}/{n_shards}")
     root = check_writable(Path(out), what="store folder")
     root.mkdir(parents=True, exist_ok=True)
-    _check_store_options(root, options)
+    rebuild = _check_store_options(root, options)
 
     unique = {r.name: r for r in records}
     mine = [r for name, r in sorted(unique.items()) if shard_of(name, n_shards) == k]
@@ -463,7 +475,8 @@ def prepare(records: Iterable[SampleRecord], out: str | Path, *, read_poses: Cal
     todo, redo = [], []
     for r in mine:  # an item file that exists is checked, not trusted: it may have been damaged since
         path = item_path(root, r.name)
-        problem = check_item(path) if path.is_file() else "absent"
+        problem = ("made with unknown options (store.json was damaged)" if rebuild and path.is_file() else
+                   check_item(path) if path.is_file() else "absent")
         if problem is not None:
             todo.append(r)
             if problem != "absent":
