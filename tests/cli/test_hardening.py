@@ -378,3 +378,34 @@ def test_hand_made_training_state_metadata_is_a_corrupt_checkpoint(tmp_path):
         save_tensors(tmp_path / "bad.safetensors", tensors, {**good, key: value})
         with pytest.raises(CorruptCheckpointError, match="training-state metadata is damaged"):
             load_train_state(tmp_path / "bad.safetensors")
+
+
+def test_prepared_store_deleted_item_and_damaged_options(trained, tmp_path):
+    """The sweep's case: a test item deleted from a prepared store is counted in results.json and named in the
+    summary (not "videos_failed: 0"); a damaged store.json makes prepare rebuild every item, with a warning."""
+    data = synthetic.make_ntu(tmp_path / "data", num_classes=2, per_class=4, frames=16, size=(96, 54), seed=3)
+    store = tmp_path / "store"
+    prep = ["prepare", "data.dataset=ntu60", f"data.video_dir={data.video_dir}", f"data.pose_dir={data.pose_dir}",
+            "data.missing_list=null", "-o", store, "-j", "0", "--no-progress"]
+    r = invoke(*prep)
+    assert r.exit_code == 0, r.output
+    ev = ["evaluate", "--run", trained, f"data.prepared_dir={store}", "data.pose_dir=null"]
+    r = invoke(*ev, "-o", tmp_path / "e0")
+    assert r.exit_code == 0, r.output
+    n = json.loads((tmp_path / "e0" / "results.json").read_text())["items_expected"]
+    name = (tmp_path / "e0" / "predictions.csv").read_text().splitlines()[1].split(",")[0]
+    from vpnet.data.prepared import item_path
+
+    item_path(store, name).unlink()
+    r = invoke(*ev, "-o", tmp_path / "e1")
+    assert r.exit_code == 0, r.output
+    res = json.loads((tmp_path / "e1" / "results.json").read_text())
+    assert (res["items_expected"], res["items_evaluated"], res["videos_failed"]) == (n, n - 1, 1)
+    ((reason, count),) = res["items_skipped"].items()
+    assert count == 1 and reason.startswith("not in the prepared store")
+    assert f"evaluated {n - 1} of {n} items; skipped 1: not in the prepared store" in r.output
+    (store / "store.json").write_text("{garbage")
+    r = invoke(*prep)
+    assert r.exit_code == 0, r.output
+    assert json.loads((store / "store.json").read_text())["quality"] == 90
+    assert "prepared 8" in r.output  # every item again (the options they were made with are unknown)
