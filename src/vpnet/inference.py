@@ -319,6 +319,7 @@ def load_model(*, run: str | Path | None = None, checkpoint: str | Path | None =
 
 
 def _sections(cfg_yaml: str, source: str):
+    import yaml
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
@@ -326,7 +327,7 @@ def _sections(cfg_yaml: str, source: str):
 
     try:
         cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), OmegaConf.create(cfg_yaml)))
-    except (OmegaConfBaseException, ValueError) as e:
+    except (OmegaConfBaseException, ValueError, TypeError, yaml.YAMLError) as e:  # a list, bad YAML: edited files
         raise InferenceError(f"{source}: its stored config cannot be read: {e}") from None
     model, data = cfg.model, cfg.data
     return model, data
