@@ -409,3 +409,58 @@ def test_prepared_store_deleted_item_and_damaged_options(trained, tmp_path):
     assert r.exit_code == 0, r.output
     assert json.loads((store / "store.json").read_text())["quality"] == 90
     assert "prepared 8" in r.output  # every item again (the options they were made with are unknown)
+
+
+@pytest.mark.slow
+def test_one_input_models_export_to_onnx(trained, poses, video, tmp_path):
+    """Found by the sweep: a pose-only (one-input) model's ONNX export failed in torch.export; it now exports
+    and scores as PyTorch does."""
+    pytest.importorskip("onnxruntime", reason="the export extra is not installed")
+    skeleton = sorted(Path(poses.pose_dir).glob("*.skeleton"))[0]
+    r = invoke("export", "--run", trained, "--format", "onnx", "--out", tmp_path / "m.onnx")
+    assert r.exit_code == 0, r.output
+    for name, model in (("t.json", ["--run", trained]), ("o.json", ["--onnx", tmp_path / "m.onnx"])):
+        r = invoke("predict", video, *model, "--poses", skeleton, "--out", tmp_path / name)
+        assert r.exit_code == 0, r.output
+    torch_doc, onnx_doc = (json.loads((tmp_path / n).read_text()) for n in ("t.json", "o.json"))
+    np.testing.assert_allclose(onnx_doc["scores"], torch_doc["scores"], atol=1e-4)
+
+
+@pytest.mark.parametrize("damage", ["garbage done.npy", "truncated features.npy", "meta list", "done wrong length",
+                                    "missing poses.npy", "moved"])
+def test_damaged_feature_cache_is_named_and_rebuilt(damage, tmp_path):
+    """A feature cache written by the extractor's writer, then damaged: the reader names the damage (never a
+    traceback or garbage features), the writer extracts the split again; a moved cache is the same cache."""
+    import torch
+
+    from vpnet.engine.feature_store import FeatureDataset
+    from vpnet.engine.features import _SplitWriter
+
+    kw = dict(names=["a", "b", "c"], labels=[0, 1, 0], views=1, mode="test", dtype="float16",
+              extra={"backbone": "i3d", "backbone_weights": None, "checkpoint": None, "short_side": None})
+    root = tmp_path / "cache"
+    writer = _SplitWriter(root / "test", **kw)
+    for i in range(3):
+        writer.put(i, None, torch.rand(1, 8, 2, 2, 2), torch.rand(1, 3, 4, 25))
+    writer.finish()
+    split = root / "test"
+    if damage == "garbage done.npy":
+        (split / "done.npy").write_bytes(b"garbage")
+    elif damage == "truncated features.npy":
+        data = (split / "features.npy").read_bytes()
+        (split / "features.npy").write_bytes(data[: len(data) // 2])
+    elif damage == "meta list":
+        (split / "meta.json").write_text("[1, 2]")
+    elif damage == "done wrong length":
+        np.save(split / "done.npy", np.ones(7, bool))
+    elif damage == "missing poses.npy":
+        (split / "poses.npy").unlink()
+    else:
+        root = root.rename(tmp_path / "moved")
+        split = root / "test"
+        assert len(FeatureDataset(root, "test", mode="test")) == 3
+        assert _SplitWriter(split, **kw).todo().size == 0  # nothing to extract again
+        return
+    with pytest.raises(DataError, match=r"cache/test: the feature cache is damaged .*extract-features"):
+        FeatureDataset(root, "test", mode="test")
+    assert _SplitWriter(split, **kw).todo().tolist() == [0, 1, 2]  # extracted again

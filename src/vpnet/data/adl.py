@@ -639,7 +639,7 @@ def make_adl(root: str | Path, spec: ADLSpec = ADLSpec(), *, workers: int = 1,
                                   "another folder")
     samples = _sample_names(spec)
     todo = [(n, lab) for n, lab in samples
-            if not _sample_ok(video_dir / f"{n}{ntu.VIDEO_SUFFIX}", pose_dir / f"{n}.skeleton", spec)]
+            if not _sample_ok(video_dir / f"{n}{ntu.VIDEO_SUFFIX}", pose_dir / f"{n}.skeleton")]
     # temporary files of an interrupted run: never complete, never read
     for f in [*video_dir.glob(".*.partial*"), *pose_dir.glob(".*.skeleton.*.tmp")]:
         f.unlink(missing_ok=True)
@@ -670,10 +670,10 @@ def make_adl(root: str | Path, spec: ADLSpec = ADLSpec(), *, workers: int = 1,
                    generated=len(todo))
 
 
-def _sample_ok(video: Path, skeleton: Path, spec: ADLSpec) -> bool:
-    """Whether a generated sample is whole: its video opens with ``spec.frames`` frames in its header and
-    its skeleton file parses with as many. A damaged one (truncated, overwritten) is generated again, with
-    a warning. Cheap: container headers and one small text file, no frame decoded."""
+def _sample_ok(video: Path, skeleton: Path) -> bool:
+    """Whether a generated sample is whole: its video opens, with as many frames in its header as its
+    skeleton file, which parses. A damaged one (truncated, overwritten) is generated again, with a warning.
+    Cheap: container headers and one small text file, no frame decoded."""
     if not (video.is_file() and skeleton.is_file()):
         return False
     import av
@@ -685,9 +685,9 @@ def _sample_ok(video: Path, skeleton: Path, spec: ADLSpec) -> bool:
     except (av.error.FFmpegError, OSError, ValueError, IndexError) as e:
         log.warning("%s: damaged generated sample (%s); generating it again", video.stem, e)
         return False
-    if (frames and frames != spec.frames) or poses != spec.frames:  # 0: a container that does not say
-        log.warning("%s: damaged generated sample (%d video frames, %d poses, expected %d); generating it again",
-                    video.stem, frames, poses, spec.frames)
+    if poses < 1 or (frames and frames != poses):  # 0: a container that does not say
+        log.warning("%s: damaged generated sample (%d video frames, %d poses); generating it again",
+                    video.stem, frames, poses)
         return False
     return True
 
