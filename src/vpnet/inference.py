@@ -309,13 +309,17 @@ def load_model(*, run: str | Path | None = None, checkpoint: str | Path | None =
         raise InferenceError(f"{checkpoint}: the file has no model config (not written by vpnet train?); use "
                              "--run with the run folder that holds its config.yaml")
     model_cfg, data_cfg = _sections(cfg_yaml, str(checkpoint))
-    names = _class_names(meta, model_cfg.num_classes)
+    names = _class_names(meta, model_cfg.num_classes, str(checkpoint))
     from vpnet.models import build_recognizer
 
     model = build_recognizer(dataclasses.replace(model_cfg, backbone_weights=None))
     apply_state_dict(model, state, mode="exact", source=str(checkpoint))
     model.eval()
-    return model, spec_of(model, model_cfg, data_cfg, names)
+    spec = spec_of(model, model_cfg, data_cfg, names)
+    from vpnet.spec_checks import check_spec
+
+    check_spec(spec, str(checkpoint), num_logits=model_cfg.num_classes)  # a stored config edited by hand
+    return model, spec
 
 
 def _sections(cfg_yaml: str, source: str):
@@ -333,14 +337,20 @@ def _sections(cfg_yaml: str, source: str):
     return model, data
 
 
-def _class_names(meta: Mapping[str, str], num_classes: int) -> list[str]:
+def _class_names(meta: Mapping[str, str], num_classes: int, source: str = "") -> list[str]:
+    """The file's class names (``class_<i>`` for a file without them); names that do not fit the model
+    are an :class:`InferenceError` naming the file, never silently replaced."""
+    if "class_names" not in meta:
+        return [f"class_{i}" for i in range(num_classes)]
     try:
         names = json.loads(meta["class_names"])
-        if isinstance(names, list) and len(names) == num_classes:
-            return [str(n) for n in names]
-    except (KeyError, ValueError):
-        pass
-    return [f"class_{i}" for i in range(num_classes)]
+    except ValueError:
+        names = None
+    if not isinstance(names, list) or len(names) != num_classes:
+        got = f"{len(names)} names" if isinstance(names, list) else "no list of names"
+        raise InferenceError(f"{source}: its class_names metadata holds {got} but the model scores {num_classes} "
+                             "classes; write the file again with vpnet train or export")
+    return [str(n) for n in names]
 
 
 def load_recognizer(*, run: str | Path | None = None, checkpoint: str | Path | None = None,

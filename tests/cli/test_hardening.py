@@ -464,3 +464,30 @@ def test_damaged_feature_cache_is_named_and_rebuilt(damage, tmp_path):
     with pytest.raises(DataError, match=r"cache/test: the feature cache is damaged .*extract-features"):
         FeatureDataset(root, "test", mode="test")
     assert _SplitWriter(split, **kw).todo().tolist() == [0, 1, 2]  # extracted again
+
+
+@pytest.mark.parametrize("change, fragment", [
+    ({"class_names": '["a", "b", "c"]'}, "class_names metadata holds 3 names but the model scores 60"),
+    ({"class_names": "{broken"}, "class_names metadata holds no list of names"),
+    ({"config": "[1, 2]"}, "its stored config cannot be read"),
+    ({"config": "data: {frame_stride: 0}"}, "frame_stride=0"),
+])
+def test_weights_metadata_contradicting_the_model(change, fragment, trained, poses, video, tmp_path):
+    """A weights file whose metadata was edited (class names, stored config): one line naming the file and
+    the field, before any work."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    src = trained / "final.safetensors"
+    with safe_open(str(src), framework="pt") as f:
+        meta = dict(f.metadata())
+    meta.pop("sha256", None)
+    if change.get("config", "").startswith("data:"):
+        change = {"config": meta["config"].replace("frame_stride: 2", "frame_stride: 0")}
+        assert change["config"] != meta["config"]
+    edited = tmp_path / "edited.safetensors"
+    save_file(load_file(str(src)), str(edited), metadata={**meta, **change})
+    skeleton = sorted(Path(poses.pose_dir).glob("*.skeleton"))[0]
+    one_error(invoke("predict", video, "--checkpoint", edited, "--poses", skeleton, "--out", tmp_path / "p.json"),
+              1, str(edited), fragment)
+    assert not (tmp_path / "p.json").exists()
