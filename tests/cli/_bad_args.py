@@ -45,9 +45,6 @@ class World:
 def make_world(root: Path) -> World:
     """Inputs for the generated command lines: a pose-only run trained for one step on generated NTU
     skeletons, a 24-frame video, a per-class CSV, and damaged files (truncated weights, garbage, empty)."""
-    from typer.testing import CliRunner
-
-    from vpnet.cli import app
     from vpnet.data import synthetic
 
     root.mkdir(parents=True, exist_ok=True)
@@ -57,7 +54,7 @@ def make_world(root: Path) -> World:
             "data.num_workers": 0, "model.variant": "pose_only", "model.num_classes": 60, "model.t_p": 4,
             "train.epochs": 1, "train.global_batch": 4, "train.tensorboard": "false", "train.val_split": "null",
             "eval.mode": "single"}
-    r = CliRunner().invoke(app, ["train", *[f"{k}={v}" for k, v in args.items()]])
+    r = invoke(["train", *[f"{k}={v}" for k, v in args.items()]])
     assert r.exit_code == 0, r.output
     video = root / "v.mp4"
     synthetic.write_video(video, [np.full((96, 128, 3), 5 * i, np.uint8) for i in range(24)])
@@ -169,20 +166,29 @@ def cases(w: World, n: int, seed: int = 0) -> list[list[str]]:
     return out
 
 
-def check(w: World, args: list[str]) -> list[str]:
-    """Run ``vpnet ARGS`` in this process; the problems found (empty: clean)."""
+def invoke(args: list[str]):
+    """``vpnet ARGS`` in this process (typer's CliRunner), without the log handlers it added: in real use each
+    command is a process, and a handler left on CliRunner's closed stream (or a run's train.log) would
+    write into the next command's output."""
     from typer.testing import CliRunner
 
     from vpnet.cli import app
 
-    before = w.files()
     handlers = {name: list(logging.getLogger(name).handlers) for name in ("", "vpnet")}
-    r = CliRunner().invoke(app, args)
-    for name, kept in handlers.items():  # a process per command in real use: no handler outlives it here
-        logger = logging.getLogger(name)
-        for h in [h for h in logger.handlers if h not in kept]:
-            logger.removeHandler(h)
-            h.close()
+    try:
+        return CliRunner().invoke(app, args)
+    finally:
+        for name, kept in handlers.items():
+            logger = logging.getLogger(name)
+            for h in [h for h in logger.handlers if h not in kept]:
+                logger.removeHandler(h)
+                h.close()
+
+
+def check(w: World, args: list[str]) -> list[str]:
+    """Run ``vpnet ARGS`` in this process; the problems found (empty: clean)."""
+    before = w.files()
+    r = invoke(args)
     problems = []
     text = r.output
     if r.exception is not None and not isinstance(r.exception, SystemExit):
