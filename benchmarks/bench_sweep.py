@@ -341,7 +341,7 @@ def counting_and_stores(w: World) -> list[Case]:
         header_len = int.from_bytes(original[:8], "little")
         header = json.loads(original[8:8 + header_len])
         header["__metadata__"]["size"] = "[1, 2, 3"
-        text = json.dumps(header).encode().ljust(header_len)
+        text = json.dumps(header, separators=(",", ":")).encode().ljust(header_len)
         if len(text) == header_len:
             victim.write_bytes(original[:8] + text + original[8 + header_len:])
             p3, r = _expect_ok([*ev, "-o", w.root / "ev2"])
@@ -400,7 +400,8 @@ def lock(w: World, pose_args: list[str]) -> list[Case]:
             problems.append("data loss: duplicated steps.csv rows")
     elif not (b.returncode == 4 and f"pid {a.pid}" in b.stderr and "Traceback" not in b.stderr):
         problems.append(f"second trainer: exit {b.returncode}, {b.stderr.strip().splitlines()[-1:]}")
-    out = [("lock", "two trainers on one run folder", problems)]
+    how = "the second refused" if b.returncode == 4 else "the first finished before the second started"
+    out = [("lock", f"two trainers on one run folder ({how})", problems)]
     (root / "run" / "train.lock").write_text("999999999\n")
     problems, _ = _expect_ok(args[len(VPNET):] + ["train.epochs=4"])
     out.append(("lock", "stale lock of a dead process", problems))
@@ -483,6 +484,12 @@ def main() -> None:
     print(body, f"\n{len(results)} cases in {seconds:.0f} s")
     for cls, what, problems in failures:
         print(f"NOT CLEAN [{cls}] {what}: {problems}")
+    named = {}
+    for cls, what, _ in results:
+        if cls != "generated":
+            named.setdefault(cls, []).append(what)
+    listing = "\n".join(f"- {cls}: " + "; ".join(f"`{w}`" for w in whats) for cls, whats in named.items())
+    print(listing)
     if args.write:
         detail = "\n".join(f"- [{cls}] `{what}`: {'; '.join(problems)[:200]}" for cls, what, problems in failures)
         write_section("sweep", "Bad input, interruption and concurrency sweep (bench_sweep.py)", f"""
@@ -492,6 +499,11 @@ should), shows no traceback or internal error, leaves every input byte-identical
 The classes and their handling are listed in the README ("What vpnet refuses, and why").
 
 {body}
+
+The named cases (the generated ones are command lines of every command with one to three bad arguments,
+drawn by `tests/cli/_bad_args.py` with seed 2022):
+
+{listing}
 
 {"Cases not clean:" if failures else "Every case was clean."}
 {detail if failures else ""}
