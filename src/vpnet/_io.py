@@ -32,8 +32,8 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that ``path`` is either the old file or the complete new one.
 
     A temporary file beside ``path`` (same file system, so the rename is atomic), fsync, rename,
-    fsync of the folder. Any error (ENOSPC included) removes the temporary file and re-raises;
-    ``path`` is untouched. Missing parent folders are created.
+    fsync of the folder. Any error (ENOSPC included) removes the temporary file and re-raises, an OSError
+    naming ``path``; ``path`` is untouched. Missing parent folders are created.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -50,6 +50,11 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         finally:
             os.close(fd)
         os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        if e.filename is None:  # os.write / fsync name no file: name the one being written (a full disk)
+            raise OSError(e.errno, e.strerror, str(path)) from e
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -197,9 +197,9 @@ def check(w: World, args: list[str]) -> list[str]:
         problems.append("traceback: " + next((x for x in text.splitlines() if "error" in x.lower()), text[-200:]))
     if r.exit_code not in ALLOWED_CODES:
         problems.append(f"exit code {r.exit_code}")
-    errors = [x for x in text.splitlines() if x.startswith("error: ")]
+    errors = [x for x in r.stderr.splitlines() if x.startswith("error: ")]
     if len(errors) != 1:
-        problems.append(f"{len(errors)} error lines")
+        problems.append(f"{len(errors)} error lines on stderr")
     if "Usage:" in text or "╭" in text:
         problems.append("usage panel")
     after = w.files()

@@ -491,3 +491,22 @@ def test_weights_metadata_contradicting_the_model(change, fragment, trained, pos
     one_error(invoke("predict", video, "--checkpoint", edited, "--poses", skeleton, "--out", tmp_path / "p.json"),
               1, str(edited), fragment)
     assert not (tmp_path / "p.json").exists()
+
+
+def test_a_full_disk_names_the_file_and_keeps_the_old_one(tmp_path, monkeypatch):
+    """ENOSPC while writing: the error names the file being written (not a temporary name), the earlier
+    version is unchanged and no temporary file is left."""
+    import vpnet._io
+
+    target = tmp_path / "p.json"
+    target.write_text("old")
+
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(vpnet._io.os, "write", full)
+    with pytest.raises(OSError) as e:
+        vpnet._io.atomic_write_bytes(target, b"new")
+    line = error_line(e.value, "write the result JSON")
+    assert line.startswith(f"cannot write the result JSON: No space left on device ({target})")
+    assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["p.json"]
