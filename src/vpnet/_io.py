@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CACHE_ENV", "RunLock", "atomic_write_bytes", "cache_dir", "check_writable", "write_safetensors"]
+__all__ = ["CACHE_ENV", "RunLock", "atomic_write_bytes", "cache_dir", "check_writable", "sha256_file",
+           "write_safetensors"]
 
 #: environment variable that moves vpnet's cache folder (weights, pose caches).
 CACHE_ENV = "VPNET_CACHE"
@@ -26,6 +27,17 @@ def cache_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("vpnet"))
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """The SHA-256 of a file's bytes, read in chunks (weights checksums, cache keys)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

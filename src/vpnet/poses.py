@@ -270,19 +270,14 @@ def content_key(video: str | Path) -> str:
     is rewritten and not when a video is moved or copied."""
     import hashlib
 
+    from vpnet._io import sha256_file
     from vpnet.data.video import FRAME_SUFFIXES
 
     video = Path(video)
-    h = hashlib.sha256()
-    files = ([p for p in sorted(video.iterdir()) if p.is_file() and p.suffix.lower() in FRAME_SUFFIXES]
-             if video.is_dir() else [video])
-    for f in files:
-        if video.is_dir():
-            h.update(f.name.encode() + b"\0")
-        with open(f, "rb") as fh:
-            while block := fh.read(1 << 20):
-                h.update(block)
-    return h.hexdigest()
+    if not video.is_dir():
+        return sha256_file(video)
+    frames = [p for p in sorted(video.iterdir()) if p.is_file() and p.suffix.lower() in FRAME_SUFFIXES]
+    return hashlib.sha256("".join(f"{f.name}\0{sha256_file(f)}\n" for f in frames).encode()).hexdigest()
 
 
 def save_poses(path: str | Path, poses: MediaPipePoses, *, video: str | Path | None = None,

@@ -380,6 +380,7 @@ def test_hand_made_training_state_metadata_is_a_corrupt_checkpoint(tmp_path):
             load_train_state(tmp_path / "bad.safetensors")
 
 
+@pytest.mark.slow
 def test_prepared_store_deleted_item_and_damaged_options(trained, tmp_path):
     """The sweep's case: a test item deleted from a prepared store is counted in results.json and named in the
     summary (not "videos_failed: 0"); a damaged store.json makes prepare rebuild every item, with a warning."""

@@ -145,7 +145,7 @@ def _file_sha256(value: Any) -> str | None:
     """The SHA-256 of ``value`` when it names a file (a weights path), else None (a registered name)."""
     if value is None or not Path(str(value)).is_file():
         return None
-    from vpnet.models.weights import sha256_file
+    from vpnet._io import sha256_file
 
     return sha256_file(Path(str(value)))
 

@@ -29,7 +29,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vpnet._io import CACHE_ENV, cache_dir
+from vpnet._io import CACHE_ENV, cache_dir, sha256_file
 from vpnet.errors import DownloadError, WeightsError
 from vpnet.models.weights.io import read_checkpoint, save_safetensors
 from vpnet.models.weights.pickles import unpickle_numpy
@@ -52,14 +52,6 @@ def weights_dir() -> Path:
 def cached_path(name: str | WeightsSpec) -> Path:
     """Where ``name`` is (or would be) cached."""
     return weights_dir() / get_spec(name).filename
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 # ----------------------------------------------------------------------------------------------
