@@ -152,6 +152,11 @@ def run_benchmark(out: Path, cache: Path, size: DemoSize, *, weights: bool = Tru
             t0 = time.perf_counter()
             shutil.rmtree(out / "runs" / cfg.name, ignore_errors=True)  # a rerun trains afresh
             run = train(cfg, resume=None)
+            if run.interrupted:  # SIGTERM: train wrote a checkpoint and returned; the demo stops here
+                from vpnet.errors import TrainingError
+
+                raise TrainingError(f"stopped by SIGTERM while training {variant} seed {seed}; the cache is kept: "
+                                    "run vpnet demo again (its runs start afresh)")
             # training is over: its resumable checkpoints (the frozen I3D included, ~90 MB each) go
             shutil.rmtree(run.run_dir / "checkpoints", ignore_errors=True)
             ev = evaluate(cfg, run_dir=run.run_dir)
