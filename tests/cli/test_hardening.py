@@ -199,6 +199,18 @@ def test_a_bug_is_one_line_and_its_traceback_is_kept(trained, poses, video, tmp_
     assert "Traceback" in log.read_text() and "ZeroDivisionError: a bug" in log.read_text()
 
 
+def test_a_bug_after_the_work_is_one_line_too(trained, tmp_path, monkeypatch):
+    """A bug outside a command's user_errors block (here: printing evaluate's summary) is caught by the
+    top-level group: one line and the crash log, exit 70."""
+    import vpnet.engine.metrics
+
+    def broken(*a, **kw):
+        raise RuntimeError("summary bug")
+
+    monkeypatch.setattr(vpnet.engine.metrics, "format_summary", broken)
+    one_error(invoke("evaluate", "--run", trained, "-o", tmp_path / "e"), EXIT_BUG, "RuntimeError: summary bug")
+
+
 def test_multi_line_messages_and_full_disks(tmp_path):
     assert error_line(ValueError("first\n  second\n\nthird")) == "first; second; third"
     line = error_line(OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "p.json")), "write p.json")

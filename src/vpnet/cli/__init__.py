@@ -9,6 +9,7 @@ the way Ctrl-C does (temporary files removed, exit 143), except ``train``, which
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from typing import Any
@@ -18,7 +19,7 @@ from typer._click import exceptions as click_exc  # typer >= 0.20 vendors click:
 from typer.core import TyperGroup
 
 from vpnet.cli import demo, evaluate, extract_features, info, predict, prepare, train, viz, weights
-from vpnet.cli._errors import EXIT_INTERRUPTED, EXIT_SIGTERM, Terminated, one_line
+from vpnet.cli._errors import EXIT_INTERRUPTED, EXIT_SIGTERM, TRACEBACK_ENV, Terminated, one_line, report_bug
 
 
 class OneLineErrors(TyperGroup):
@@ -52,6 +53,10 @@ class OneLineErrors(TyperGroup):
         except KeyboardInterrupt:
             typer.echo("interrupted", err=True)
             code = EXIT_INTERRUPTED
+        except Exception as e:  # a bug outside a command's user_errors block (e.g. printing its summary)
+            if os.environ.get(TRACEBACK_ENV) == "1":
+                raise
+            code = report_bug(e)
         finally:
             _restore_sigterm(old)
         sys.exit(code if isinstance(code, int) else 0)

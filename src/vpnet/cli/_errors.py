@@ -110,13 +110,17 @@ def user_errors(doing: str | None = None) -> Iterator[None]:
         if code is None:
             if os.environ.get(TRACEBACK_ENV) == "1":
                 raise
-            where = crash_log(e)
-            typer.echo(f"error: internal error, a bug in vpnet ({type(e).__name__}: {one_line(str(e))[:300]}); "
-                       f"the traceback is in {where}", err=True)
-            raise typer.Exit(EXIT_BUG) from None
+            raise typer.Exit(report_bug(e)) from None
         logging.getLogger("vpnet").debug("error details: %s", e, exc_info=True)
         typer.echo(f"error: {error_line(e, doing)}", err=True)
         raise typer.Exit(code) from None
+
+
+def report_bug(error: BaseException) -> int:
+    """One line on stderr naming a bug and the crash log that holds its traceback; :data:`EXIT_BUG`."""
+    typer.echo(f"error: internal error, a bug in vpnet ({type(error).__name__}: {one_line(str(error))[:300]}); "
+               f"the traceback is in {crash_log(error)}", err=True)
+    return EXIT_BUG
 
 
 def crash_log(error: BaseException) -> str:
