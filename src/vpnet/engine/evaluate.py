@@ -144,6 +144,9 @@ def describe_items(items: dict[str, Any]) -> str:
     return line
 
 
+#: the files evaluate writes into its output folder (:func:`vpnet.engine.metrics.write_metrics`, predictions).
+OUTPUT_FILES = ("results.json", "confusion.csv", "confusion.png", "per_class.csv", "predictions.csv")
+
 #: names of a run folder's weights files that ``checkpoint=`` accepts in place of a path.
 RUN_WEIGHTS = ("final", "best")
 
