@@ -55,6 +55,8 @@ def attention_command(
         from vpnet.viz import joint_activations, plot_attention_over_time, plot_joint_activations
 
         _check_figures({"--out": out, "--joints-out": joints_out}, inputs=[video, poses, checkpoint], runs=[run])
+        if window is not None and window < 0:
+            raise ConfigError(f"--window must be >= 0, got {window}")
         model, spec = load_model(run=run, checkpoint=checkpoint)
         if model.vpn is None:
             raise typer.BadParameter(f"variant {spec.variant} has no attention (use an l2 or l3 model)")
@@ -147,15 +149,23 @@ def tsne_command(
 
         require("sklearn", extra="viz", what="the t-SNE figure")
         _check_figures({"--out": out}, runs=runs)
-        data = [_features(r, split) for r in runs]
-        names = data[0][2]
         chosen = None
-        if classes:
+        if classes:  # checked against the data's class names before any feature is computed
+            from vpnet.cli._errors import load
+            from vpnet.data import dataset_info
+
+            for r in runs:
+                if not (r / "config.yaml").is_file():
+                    raise FileNotFoundError(f"run folder without config.yaml: {r}")
+            names = dataset_info(load(runs[0] / "config.yaml", []).data).class_names
             wanted = [c.strip() for c in classes.split(",") if c.strip()]
             unknown = [c for c in wanted if c not in names]
             if unknown:
-                raise typer.BadParameter(f"unknown classes {unknown}; classes: {', '.join(names)}")
+                raise ConfigError(f"--classes: unknown classes {unknown} (the run's data has {len(names)} classes, "
+                                  f"e.g. {', '.join(names[:5])})")
             chosen = [names.index(c) for c in wanted]
+        data = [_features(r, split) for r in runs]
+        names = data[0][2]
         plot_tsne([d[0] for d in data], [d[1] for d in data], names, out, titles=[r.name for r in runs],
                   classes=chosen)
     typer.echo(f"written {out}")
