@@ -280,7 +280,7 @@ def onnx_metadata(w: World) -> list[Case]:
         return [("onnx metadata", "export extra missing", [])]
     path = w.root / "m.onnx"
     if not path.exists():
-        problems, r = _expect_ok(["export", "--run", w.run, "--format", "onnx", "--out", path])
+        problems, _ = _expect_ok(["export", "--run", w.run, "--format", "onnx", "--out", path])
         if problems:
             return [("onnx metadata", "export", problems)]
     proto = onnx.load(str(path))
