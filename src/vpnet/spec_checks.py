@@ -52,8 +52,6 @@ def _check(spec: Any, num_logits: int | None) -> None:
         raise ValueError(f"num_joints={joints} but skeleton {spec.skeleton} has {LAYOUTS[spec.skeleton].num_joints}")
     for name in ("clip_len", "crop_size", "t_p", "frame_stride"):
         _int(spec, name, 1)
-    if spec.t_p > spec.clip_len:
-        raise ValueError(f"t_p={spec.t_p} exceeds clip_len={spec.clip_len}")
     margin = spec.crop_margin
     if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not math.isfinite(margin) or margin < 0:
         raise ValueError(f"crop_margin={margin!r}: must be a finite number >= 0")

@@ -20,7 +20,7 @@ SPEC = ModelSpec(variant="l3", skeleton="ntu25", num_joints=25, clip_len=8, crop
     ({"class_names": tuple(f"c{i}" for i in range(30))}, "class_names lists 30 classes but the model scores 2"),
     ({"frame_stride": 0}, "frame_stride=0"),
     ({"clip_len": "8"}, "clip_len='8'"),
-    ({"t_p": 16}, "t_p=16 exceeds clip_len=8"),
+    ({"t_p": 0}, "t_p=0: must be an integer >= 1"),
     ({"num_joints": 13}, "num_joints=13 but skeleton ntu25 has 25"),
     ({"skeleton": "kinect99"}, "skeleton='kinect99'"),
     ({"variant": "l9"}, "variant='l9'"),
