@@ -194,7 +194,8 @@ def feature_cache(w: World) -> list[Case]:
                   extra={"backbone": "i3d", "backbone_weights": None, "checkpoint": None, "short_side": None})
         writer = _SplitWriter(root / "test", **kw)
         for i in range(3):
-            writer.put(i, None, torch.rand(1, 8, 2, 2, 2), torch.rand(1, 3, 4, 25))
+            writer.put(i, None, torch.rand(1, 8, 2, 2, 2), torch.rand(1, 3, 4, 25), np.arange(8)[None],
+                       np.zeros((1, 4)))
         writer.finish()
         split = root / "test"
         if damage == "garbage done.npy":

@@ -454,7 +454,8 @@ def test_damaged_feature_cache_is_named_and_rebuilt(damage, tmp_path):
     root = tmp_path / "cache"
     writer = _SplitWriter(root / "test", **kw)
     for i in range(3):
-        writer.put(i, None, torch.rand(1, 8, 2, 2, 2), torch.rand(1, 3, 4, 25))
+        writer.put(i, None, torch.rand(1, 8, 2, 2, 2), torch.rand(1, 3, 4, 25), np.arange(8)[None],
+                   np.zeros((1, 4)))
     writer.finish()
     split = root / "test"
     if damage == "garbage done.npy":
