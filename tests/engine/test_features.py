@@ -111,10 +111,11 @@ def test_an_item_that_failed_in_one_view_is_not_cached(tmp_path):
     w = _SplitWriter(tmp_path / "train", names=["a", "b"], labels=[3, 4], views=2, mode="train", dtype="float16",
                      extra={})
     f, p = torch.ones(1, 4, 1, 1, 1), torch.ones(1, 3, 2, 5)
-    w.put(0, 0, f, p)
+    win, box = np.arange(2)[None], np.zeros((1, 4))  # the clip's frames and crop box
+    w.put(0, 0, f, p, win, box)
     w.fail(1, "could not be decoded")
-    w.put(0, 1, f * 2, p)
-    w.put(1, 1, f, p)  # view 1 of the item whose view 0 failed
+    w.put(0, 1, f * 2, p, win, box)
+    w.put(1, 1, f, p, win, box)  # view 1 of the item whose view 0 failed
     meta = w.finish()
     assert meta["written"] == 1 and meta["failed"] == 1
     assert np.load(tmp_path / "train" / "done.npy").tolist() == [True, False]
@@ -128,8 +129,8 @@ def test_an_item_that_failed_in_one_view_is_not_cached(tmp_path):
     again = _SplitWriter(tmp_path / "train", names=["a", "b"], labels=[3, 4], views=2, mode="train", dtype="float16",
                          extra={})
     assert again.todo().tolist() == [1]
-    again.put(1, 0, f * 3, p)
-    again.put(1, 1, f * 4, p)
+    again.put(1, 0, f * 3, p, win, box)
+    again.put(1, 1, f * 4, p, win, box)
     assert again.finish()["written"] == 2 and again.meta["failed"] == 0
     with pytest.raises(DataError, match="other settings or data"):  # other records in the same folder
         _SplitWriter(tmp_path / "train", names=["a", "c"], labels=[3, 4], views=2, mode="train", dtype="float16",
