@@ -9,7 +9,11 @@ from typing import Optional
 import typer
 
 from vpnet._io import check_writable
+from vpnet.cli._checks import check_at_least, check_device, check_outputs, check_suffix
 from vpnet.cli._errors import user_errors
+
+#: what --video-out writes (an MP4 container, H.264).
+VIDEO_OUT_SUFFIXES = (".mp4", ".m4v", ".mov")
 
 
 def _video_files(folder: Path) -> list[Path]:
@@ -42,12 +46,17 @@ def predict_command(
 ) -> None:
     """Recognise the activity in your own video(s): sliding windows over the whole video, per-window
     scores and the video's score (max over windows of the softmax). Poses come from MediaPipe (the pose
-    extra: `vpnet pose install`) unless --poses is given; they are cached next to the JSON."""
+    extra: `vpnet pose install`) unless --poses is given; they are cached in vpnet's cache folder
+    ($VPNET_CACHE/poses), keyed by the video's content. For a folder of videos, each VIDEO.EXT gives
+    OUT/VIDEO.EXT.json (and VIDEO.EXT.mp4 under --video-out): the extension stays in the name, so that
+    clip.avi and clip.mp4 get one result each."""
     from vpnet.data.types import DataError
 
     with user_errors():
         if sum(x is not None for x in (run, checkpoint, onnx)) != 1:
             raise typer.BadParameter("give exactly one of --run, --checkpoint, --onnx")
+        check_at_least("--hop", hop, 1)
+        check_at_least("--max-gap", max_gap, 0)
         if not video.exists():
             raise DataError(video, "no such video file or folder")
         from vpnet.data.video import FRAME_SUFFIXES
@@ -60,13 +69,23 @@ def predict_command(
             if poses is not None:
                 raise typer.BadParameter("--poses takes one video, not a folder")
             out_dir = out or Path(video.name + "_predictions")
-            jobs = [(v, out_dir / f"{v.stem}.json", video_out / f"{v.stem}.mp4" if video_out else None) for v in items]
+            jobs = [(v, out_dir / f"{v.name}.json", video_out / f"{v.name}.mp4" if video_out else None)
+                    for v in items]
         else:
             jobs = [(video, out or Path(f"{video.stem}.json"), video_out)]
         for _, j, vo in jobs:
             check_writable(j, what="result JSON", folder=False)
             if vo is not None:
                 check_writable(vo, what="annotated video", folder=False)
+        from vpnet.poses import default_cache_dir
+
+        check_outputs([item for _, j, vo in jobs for item in (("--out", j), ("--video-out", vo))],
+                      inputs=[video, poses, checkpoint, onnx], runs=[run], caches=[default_cache_dir()])
+        if not many:
+            check_suffix("--out", out, (".json",))
+            check_suffix("--video-out", video_out, VIDEO_OUT_SUFFIXES)
+        if onnx is None:  # ONNX models run on onnxruntime's CPU provider
+            check_device("--device", device)
         if poses is not None and not poses.is_file():
             raise DataError(poses, "pose file not found")
         for name, value in (("--fps", fps), ("--poses-fps", poses_fps)):
@@ -100,8 +119,9 @@ def predict_command(
 def _predict_one(rec, video: Path, json_out: Path, video_out: Path | None, *, poses, hop, max_gap, fps=None,
                  pose_fps=None):
     from vpnet._io import atomic_write_bytes
+    from vpnet.poses import default_cache_dir
 
-    pred = rec.predict(video, poses=poses, hop=hop, pose_cache=json_out.parent, max_gap=max_gap, fps=fps,
+    pred = rec.predict(video, poses=poses, hop=hop, pose_cache=default_cache_dir(), max_gap=max_gap, fps=fps,
                        pose_fps=pose_fps)
     doc = pred.to_dict()
     doc["model"] = rec.source
@@ -128,11 +148,16 @@ def export_command(
         if fmt not in ("onnx", "torchscript"):
             raise typer.BadParameter(f"--format must be onnx or torchscript, got {fmt!r}")
         check_writable(out, what="export", folder=False)
+        check_outputs({"--out": out}, inputs=[checkpoint], runs=[run])
+        check_suffix("--out", out, EXPORT_SUFFIXES[fmt])
         from vpnet.export import export_model
 
         path = export_model(out=out, fmt=fmt, run=run, checkpoint=checkpoint)
     typer.echo(f"exported {fmt}: {path}")
 
+
+#: the file names each export format writes.
+EXPORT_SUFFIXES = {"onnx": (".onnx",), "torchscript": (".pt", ".ts")}
 
 pose_app = typer.Typer(help="MediaPipe pose extraction (the pose extra).", no_args_is_help=True)
 
@@ -167,6 +192,8 @@ def pose_extract_command(
         from vpnet.poses import extract_poses, fill_gaps, save_poses
 
         check_writable(out, what="pose file", folder=False)
+        check_outputs({"--out": out}, inputs=[video])
+        check_suffix("--out", out, (".npz",))
         poses = extract_poses(video)
         filled = fill_gaps(poses)
         save_poses(out, poses, video=video if video.is_file() else None)
