@@ -5,7 +5,8 @@ Each frame shows the window it belongs to (the latest window that starts at or b
 window's top class and score, and, where the model has attention, the spatial attention A_S
 (upsampled from its m x n grid to the crop box) weighted by the temporal attention A_T of the
 feature step the frame falls in (A_ST = A_S * A_T, relative to the window's largest A_T step), as a
-JET heat map blended into the crop; the crop box; the main actor's skeleton. Frames are scaled so
+JET heat map blended into the crop; the crop box; the main actor's skeleton; under the label, for a
+model trained on generated data only, a red line saying so. Frames are scaled so
 that the longer side is at most ``max_side`` pixels (default 1280) and encoded as H.264 (MPEG-4 Part
 2 where FFmpeg has no H.264 encoder). Decoding streams: one source frame at a time.
 """
@@ -21,7 +22,10 @@ from vpnet.data import clips
 from vpnet.inference import Prediction
 from vpnet.skeletons import get_layout
 
-__all__ = ["write_annotated_video", "annotate_frame"]
+__all__ = ["write_annotated_video", "annotate_frame", "GENERATED_LINE"]
+
+#: the line under the label of every frame when the model was trained on generated data only.
+GENERATED_LINE = "model trained on generated video only: not meaningful on real video"
 
 
 def _frame_windows(pred: Prediction) -> np.ndarray:
@@ -63,6 +67,13 @@ def annotate_frame(frame: np.ndarray, pred: Prediction, i: int, k: int, uv: np.n
     (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
     cv2.rectangle(out, (0, 0), (tw + 20, th + base + 20), (0, 0, 0), -1)
     cv2.putText(out, text, (10, th + 10), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thick, cv2.LINE_AA)
+    if pred.warning:  # a model trained on generated data: said on every frame, not only in the JSON
+        small = scale * 0.6
+        (ww, wh), wbase = cv2.getTextSize(GENERATED_LINE, cv2.FONT_HERSHEY_SIMPLEX, small, max(1, thick // 2))
+        top = th + base + 20
+        cv2.rectangle(out, (0, top), (ww + 20, top + wh + wbase + 16), (0, 0, 160), -1)
+        cv2.putText(out, GENERATED_LINE, (10, top + wh + 8), cv2.FONT_HERSHEY_SIMPLEX, small, (255, 255, 255),
+                    max(1, thick // 2), cv2.LINE_AA)
     return out
 
 

@@ -23,6 +23,12 @@ def predict_command(
     run: Optional[Path] = typer.Option(None, "--run", "-r", help="Run folder (its final weights)."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Weights file written by vpnet train."),
     onnx: Optional[Path] = typer.Option(None, "--onnx", help="ONNX model written by vpnet export."),
+    model: Optional[str] = typer.Option(
+        None, "--model", "-m", help="A model of the zoo by name (`vpnet weights list`). Default, when no model "
+        "option is given: kinetics400, the Kinetics-400 I3D (RGB, 400 classes, fetched on first use)."),
+    aggregate: str = typer.Option(
+        "mean", "--aggregate", help="Video score from the windows' softmax: mean (default; a distribution "
+        "summing to 1) or max (the paper's test rule; per class, from different windows)."),
     out: Optional[Path] = typer.Option(
         None, "--out", "-o", help="Result JSON (a folder when VIDEO is a folder of videos). Default: "
         "VIDEO's name with .json, in the current folder."),
@@ -36,13 +42,17 @@ def predict_command(
     device: str = typer.Option("cpu", "--device", help="torch device (PyTorch models)."),
 ) -> None:
     """Recognise the activity in your own video(s): sliding windows over the whole video, per-window
-    scores and the video's score (max over windows of the softmax). Poses come from MediaPipe (the pose
-    extra: `vpnet pose install`) unless --poses is given; they are cached next to the JSON."""
+    scores and the video's score (mean over windows of the softmax; --aggregate max for the paper's rule).
+    Without a model option: the Kinetics-400 I3D of the model zoo (RGB only, no poses). VPN models take
+    poses from MediaPipe (the pose extra: `vpnet pose install`) unless --poses is given."""
     from vpnet.data.types import DataError
+    from vpnet.inference import AGGREGATES
 
     with user_errors():
-        if sum(x is not None for x in (run, checkpoint, onnx)) != 1:
-            raise typer.BadParameter("give exactly one of --run, --checkpoint, --onnx")
+        if sum(x is not None for x in (run, checkpoint, onnx, model)) > 1:
+            raise typer.BadParameter("give at most one of --run, --checkpoint, --onnx, --model")
+        if aggregate not in AGGREGATES:
+            raise typer.BadParameter(f"--aggregate must be one of {', '.join(AGGREGATES)}, got {aggregate!r}")
         if not video.exists():
             raise DataError(video, "no such video file or folder")
         from vpnet.data.video import FRAME_SUFFIXES
@@ -66,7 +76,7 @@ def predict_command(
             raise DataError(poses, "pose file not found")
         from vpnet.inference import load_recognizer
 
-        rec = load_recognizer(run=run, checkpoint=checkpoint, onnx=onnx, device=device)
+        rec = load_recognizer(run=run, checkpoint=checkpoint, onnx=onnx, model=model, device=device)
         if poses is None and rec.spec.uses_poses:
             from vpnet.poses import _mediapipe
 
@@ -74,7 +84,7 @@ def predict_command(
         failed = []
         for v, json_out, vo in jobs:
             try:
-                pred = _predict_one(rec, v, json_out, vo, poses=poses, hop=hop, max_gap=max_gap)
+                pred = _predict_one(rec, v, json_out, vo, poses=poses, hop=hop, max_gap=max_gap, aggregate=aggregate)
             except (DataError, ValueError, OSError) as e:
                 if not many:
                     raise
@@ -83,17 +93,18 @@ def predict_command(
                 continue
             typer.echo(f"{v}: {pred.top_class} ({pred.top_score:.3f}), {len(pred.windows)} windows -> {json_out}"
                        + (f", {vo}" if vo else ""))
+            if pred.warning:
+                typer.echo(f"warning: {pred.warning}", err=True)
         if failed:
             typer.echo(f"{len(failed)} of {len(jobs)} videos failed (see above); the others are written", err=True)
             raise typer.Exit(1)
 
 
-def _predict_one(rec, video: Path, json_out: Path, video_out: Path | None, *, poses, hop, max_gap):
+def _predict_one(rec, video: Path, json_out: Path, video_out: Path | None, *, poses, hop, max_gap, aggregate):
     from vpnet._io import atomic_write_bytes
 
-    pred = rec.predict(video, poses=poses, hop=hop, pose_cache=json_out.parent, max_gap=max_gap)
+    pred = rec.predict(video, poses=poses, hop=hop, pose_cache=json_out.parent, max_gap=max_gap, aggregate=aggregate)
     doc = pred.to_dict()
-    doc["model"] = rec.source
     if video_out is not None:
         from vpnet.annotate import write_annotated_video
 

@@ -96,6 +96,9 @@ CAMERA_YAW = {1: 0.0, 2: math.radians(-45), 3: math.radians(45)}
 class ADLDataset(ntu.NTUDataset):
     """``data.dataset=adl``: the NTU RGB+D reader and NTU-60 protocols (``cs``, ``cv``), :data:`CLASSES`."""
 
+    generated = True
+    description = "vpnet-ADL, generated videos of rendered people"
+
     def __init__(self) -> None:
         super().__init__(60)
         self.name = "adl"
