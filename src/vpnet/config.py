@@ -55,6 +55,8 @@ class ModelConfig:
     #: ResNeXt releases, e.g. ``resnext-101-kinetics.pth``); ``hara_kinetics``: [0, 1] pixels
     #: standardised with Kinetics mean and std (their 2020 releases). resnext101 only.
     pixel_norm: str = "none"
+    #: classes of the classifier; 0: the dataset's class count, filled in before the model is built
+    #: (the ``*_custom`` presets: own data names its classes).
     num_classes: int = 60
     #: input clip the model is built for: frames T and crop H = W. The attention grid follows the
     #: backbone's strides: t_c = T / 8 (i3d) or T / 16 (resnext101), m = n = crop / 32.
@@ -103,7 +105,7 @@ class LossConfig:
 class DataConfig:
     """Where the data is and how clips and poses are sampled."""
 
-    #: ``ntu60``, ``ntu120``, ``smarthome``, ``nucla``, ``custom``.
+    #: ``ntu60``, ``ntu120``, ``smarthome``, ``nucla``, ``custom`` (a manifest), ``folders`` (class folders).
     dataset: str = "ntu60"
     #: ntu60: ``cs`` | ``cv``; ntu120: ``csub`` | ``cset``; smarthome: ``cs`` | ``cv1`` | ``cv2``;
     #: nucla: ``v3``; custom: the split column of the manifest.
@@ -114,6 +116,9 @@ class DataConfig:
     #: folder with the split files (Smarthome) or the manifest (custom); dataset-specific.
     split_dir: Optional[str] = None
     manifest: Optional[str] = None
+    #: folders: a file naming each video's split (``<class>/<video> <split>`` per line), when
+    #: ``video_dir`` holds ``<class>/<video>`` rather than ``<split>/<class>/<video>``.
+    split_file: Optional[str] = None
     #: NTU: the owners' list of samples with missing or incomplete skeletons
     #: (``NTU_RGBD[120]_samples_with_missing_skeletons.txt``), which the official protocols exclude.
     missing_list: Optional[str] = None

@@ -47,6 +47,7 @@ import numpy as np
 
 from vpnet.data import clips, pipeline
 from vpnet.data.types import DataError, PoseSequence
+from vpnet.data.video import VIDEO_SUFFIXES  # noqa: F401  (re-exported: vpnet predict DIR)
 from vpnet.errors import InferenceError  # re-exported
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,6 @@ __all__ = ["Recognizer", "Prediction", "Window", "ModelSpec", "load_recognizer",
            "InferenceError", "AGGREGATES", "GENERATED_WARNING"]
 
 ONNX_FORMAT = "vpnet.onnx.v1"
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg")
 #: how window scores become the video's: ``mean`` (the default: a distribution) or ``max`` (the paper's).
 AGGREGATES = ("mean", "max")
 #: the ``warning`` of every prediction of a model trained on generated data only.

@@ -89,7 +89,7 @@ class DatasetReader:
 _BUILTIN = {
     "ntu60": "vpnet.data.ntu:NTU60", "ntu120": "vpnet.data.ntu:NTU120",
     "smarthome": "vpnet.data.smarthome:SMARTHOME", "nucla": "vpnet.data.nucla:NUCLA",
-    "custom": "vpnet.data.custom:CUSTOM", "adl": "vpnet.data.adl:ADL",
+    "custom": "vpnet.data.custom:CUSTOM", "adl": "vpnet.data.adl:ADL", "folders": "vpnet.data.folders:FOLDERS",
 }
 _REGISTERED: dict[str, DatasetReader] = {}
 
@@ -139,9 +139,16 @@ class DatasetInfo:
 
 def dataset_info(cfg: DataConfig) -> DatasetInfo:
     """:class:`DatasetInfo` of ``cfg.dataset`` under ``cfg.protocol`` (class names depend on it for
-    Smarthome, on the manifest for custom data)."""
+    Smarthome, on the manifest or the folders for own data). With a prepared store and none of the
+    raw paths, the class names and splits the store recorded (``vpnet prepare`` writes them), so that
+    own data trains from the store alone."""
     reader = get_dataset(cfg.dataset)
-    names, splits = reader.classes_and_splits(cfg)
+    stored = None
+    if cfg.prepared_dir and not any(reader.paths(cfg).values()):
+        import vpnet.data.prepared as prepared
+
+        stored = prepared.read_classes(cfg.prepared_dir, cfg.protocol)
+    names, splits = stored or reader.classes_and_splits(cfg)
     return DatasetInfo(name=cfg.dataset, num_classes=len(names), class_names=names, layout=reader.layout,
                        t_p=reader.t_p, primary_metric=reader.primary_metric, splits=splits,
                        protocols=tuple(reader.protocols))

@@ -66,7 +66,7 @@ MINIMUM: dict[str, float] = {
     "optim.momentum": 0.0,
     "optim.weight_decay": 0.0,
     "optim.lr_step": 1,
-    "model.num_classes": 1,
+    "model.num_classes": 0,
     "model.t_p": 1,
     "model.attention_init_std": 0.0,
     "data.pose_rotate": 0.0,
