@@ -65,6 +65,8 @@ def scan(video_dir: str | Path, split_file: str | Path | None = None
     Raises:
         DataError: the folder is missing, holds no split or class folder, or no video at all.
     """
+    if not video_dir:
+        raise ConfigError("class folders need data.video_dir (or data.prepared_dir: a store `vpnet prepare` wrote)")
     root = Path(video_dir)
     if not root.is_dir():
         raise DataError(root, "no such folder (data.video_dir)")

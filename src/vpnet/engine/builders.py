@@ -47,7 +47,7 @@ def check_dataset(cfg: Config, splits: list[str] | tuple[str, ...] = (), *, labe
     info = dataset_info(cfg.data)
     reader = get_dataset(cfg.data.dataset)
     for split in splits:
-        if not reader.has_split(cfg.data, split):
+        if split not in info.splits and not reader.has_split(cfg.data, split):
             raise ConfigError(f"split {split!r} is not a split of {info.name} ({', '.join(info.splits)})")
     if not reader.labelled(cfg.data):
         if labels:
