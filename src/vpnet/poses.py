@@ -24,6 +24,7 @@ Decoding streams: frames go through MediaPipe one at a time and only landmarks a
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -34,6 +35,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -119,30 +121,36 @@ class _NativeStderrFilter:
     def __init__(self) -> None:
         self._tmp = tempfile.TemporaryFile()
         self._saved: int | None = None
+        self._python: Any = None
 
     def __enter__(self) -> _NativeStderrFilter:
+        # Python-level writes through ``sys.stderr`` (pybind11 prints the protobuf message with
+        # PyErr_Print) are held too; vpnet's logging and progress bars hold their own stream object.
+        self._python, sys.stderr = sys.stderr, io.StringIO()
         try:
-            sys.stderr.flush()
+            self._python.flush()
             self._saved = os.dup(2)
             os.dup2(self._tmp.fileno(), 2)
-        except (OSError, ValueError):  # no real stderr (an embedding host): nothing to filter
+        except (OSError, ValueError):  # no real stderr (an embedding host): nothing more to filter
             self._saved = None
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._saved is None:
-            return
-        os.dup2(self._saved, 2)
-        os.close(self._saved)
-        self._saved = None
-        if self._tmp.tell():
-            self._tmp.seek(0)
-            text = self._tmp.read().decode(errors="replace")
-            self._tmp.seek(0)
-            self._tmp.truncate()
-            kept = [line for line in text.splitlines() if line.strip() and not any(n in line for n in NATIVE_NOISE)]
-            if kept:
-                sys.stderr.write("\n".join(kept) + "\n")
+        held, sys.stderr = sys.stderr.getvalue(), self._python
+        text = ""
+        if self._saved is not None:
+            os.dup2(self._saved, 2)
+            os.close(self._saved)
+            self._saved = None
+            if self._tmp.tell():
+                self._tmp.seek(0)
+                text = self._tmp.read().decode(errors="replace")
+                self._tmp.seek(0)
+                self._tmp.truncate()
+        kept = [line for line in (held + "\n" + text).splitlines()
+                if line.strip() and not any(n in line for n in NATIVE_NOISE)]
+        if kept:
+            sys.stderr.write("\n".join(kept) + "\n")
 
     def close(self) -> None:
         self._tmp.close()

@@ -29,7 +29,13 @@ def run_cli(*args):
 
 @pytest.fixture(scope="module")
 def mediapipe():
-    pytest.importorskip("mediapipe", reason="the pose extra is not installed (vpnet pose install)")
+    from vpnet.extras import MissingExtraError
+    from vpnet.poses import _mediapipe
+
+    try:
+        _mediapipe()
+    except MissingExtraError:
+        pytest.skip("the pose extra is not installed (vpnet pose install)")
 
 
 @pytest.fixture(scope="module")

@@ -124,7 +124,7 @@ def test_bad_input_clear_error_no_output(case, tiny_run, tiny_data, tmp_path, mo
 @pytest.mark.parametrize("command", [
     ["predict", "VIDEO", "--run", "MISSING", "--out", "OUT"],
     ["predict", "VIDEO", "--run", "MISSING", "--out", "{tmp}/ok.json", "--video-out", "OUT"],
-    ["export", "--run", "MISSING", "--format", "torchscript", "--out", "OUT"],
+    ["export", "--run", "MISSING", "--format", "onnx", "--out", "OUT"],
     ["pose", "extract", "VIDEO", "--out", "OUT"],
     ["viz", "attention", "VIDEO", "--run", "MISSING", "--out", "OUT"],
     ["viz", "class-diff", "MISSING", "MISSING", "--out", "OUT"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -117,16 +117,18 @@ def _predict_one(rec, video: Path, json_out: Path, video_out: Path | None, *, po
 def export_command(
     run: Optional[Path] = typer.Option(None, "--run", "-r", help="Run folder (its final weights)."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Weights file written by vpnet train."),
-    fmt: str = typer.Option("onnx", "--format", "-f", help="onnx or torchscript."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output file (.onnx / .pt)."),
+    fmt: str = typer.Option("onnx", "--format", "-f", help="onnx (the one format: TorchScript, deprecated by "
+                            "PyTorch, was dropped)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output file (.onnx)."),
 ) -> None:
     """Export a trained recognizer: clip + poses in, class logits and attention (A_S, A_T) out, plain
     tensors at the training input size, dynamic batch. ONNX opset 18 (the export extra)."""
     with user_errors():
         if (run is None) == (checkpoint is None):
             raise typer.BadParameter("give exactly one of --run, --checkpoint")
-        if fmt not in ("onnx", "torchscript"):
-            raise typer.BadParameter(f"--format must be onnx or torchscript, got {fmt!r}")
+        if fmt != "onnx":
+            raise typer.BadParameter(f"--format must be onnx, got {fmt!r} (TorchScript export was dropped: "
+                                     "torch.jit is deprecated; vpnet predict --onnx runs the ONNX file)")
         check_writable(out, what="export", folder=False)
         from vpnet.export import export_model
 
@@ -159,16 +161,36 @@ def pose_install_command(
 
 @pose_app.command("extract")
 def pose_extract_command(
-    video: Path = typer.Argument(..., help="Video file or frame folder."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output .npz (MediaPipe 'world' and 'image', (T, 33, 4))."),
+    videos: List[Path] = typer.Argument(..., help="Video files or frame folders (any number: one process)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output .npz for one video; a folder for several "
+                             "(<name>.npz each; <name.ext>.npz where two names differ only by suffix)."),
 ) -> None:
-    """Run MediaPipe Pose on a video and save the landmarks (read by --poses and custom manifests)."""
-    with user_errors():
-        from vpnet.poses import extract_poses, fill_gaps, save_poses
+    """Run MediaPipe Pose on videos and save the landmarks (MediaPipe 'world' and 'image', (T, 33, 4)),
+    read by --poses, custom manifests and data.pose_dir. Many videos run in one process (MediaPipe
+    starts once) with a progress bar; a video that cannot be used is reported and the others go on
+    (exit code 1 then)."""
+    from vpnet.cli._errors import EXIT_ITEMS_FAILED
 
-        check_writable(out, what="pose file", folder=False)
-        poses = extract_poses(video)
-        filled = fill_gaps(poses)
-        save_poses(out, poses, video=video if video.is_file() else None)
-    typer.echo(f"{video}: {poses.num_frames} frames, person in {int(poses.detected.sum())}; "
-               f"{len(filled.missing)} long gaps -> {out}")
+    with user_errors():
+        from vpnet.data.types import DataError
+        from vpnet.poses import extract_many
+
+        missing = [v for v in videos if not v.exists()]
+        if missing:
+            raise DataError(missing[0], "no such video file or frame folder")
+        if len(videos) == 1 and out.suffix.lower() == ".npz":
+            jobs = [(videos[0], out)]
+            check_writable(out, what="pose file", folder=False)
+        else:
+            stems = [v.stem for v in videos]
+            jobs = [(v, out / (f"{v.stem}.npz" if stems.count(v.stem) == 1 else f"{v.name}.npz")) for v in videos]
+            check_writable(out, what="pose folder")
+        failed = extract_many(jobs, progress=True, desc="poses")
+    for video, path in jobs:
+        if str(video) in failed:
+            typer.echo(f"skipped {video}: {failed[str(video)]}", err=True)
+        else:
+            typer.echo(f"{video} -> {path}")
+    if failed:
+        typer.echo(f"{len(failed)} of {len(jobs)} videos failed (see above); the others are written", err=True)
+        raise typer.Exit(EXIT_ITEMS_FAILED)
