@@ -231,8 +231,10 @@ class EvalConfig:
     #: ``multi`` (paper) or ``single`` (one centre clip, centre crop).
     mode: str = "multi"
     num_clips: int = 10
-    #: short side of the whole-crop input in ``multi`` mode (no centre crop).
-    short_side: int = 256
+    #: short side of the whole-crop input in ``multi`` mode (no centre crop). None (the default): what
+    #: the model was trained at, in the paper's test-to-training proportion, ``model.crop_size`` x 256/224
+    #: (256 for the paper's 224 crops, 73 for a 64-pixel model), so a small model is not tested at 256.
+    short_side: Optional[int] = None
     # --- engine settings ---
     #: split evaluated by ``vpnet evaluate`` unless told otherwise.
     split: str = "test"

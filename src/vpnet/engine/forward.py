@@ -20,11 +20,16 @@ from vpnet.config import Config
 __all__ = ["eval_clips", "describe_clips", "batch_size_of", "autocast", "model_inputs", "forward_clips"]
 
 
+#: the paper's test short side over its training crop (256 / 224): ``eval.short_side``'s default ratio.
+TEST_SCALE = 256 / 224
+
+
 def eval_clips(cfg: Config) -> tuple[int, int | None]:
-    """(clips per video, short side) of ``cfg.eval``: ``multi`` -> (eval.num_clips, eval.short_side),
+    """(clips per video, short side) of ``cfg.eval``: ``multi`` -> (eval.num_clips, eval.short_side, by
+    default ``model.crop_size`` x 256/224: the model's training size in the paper's proportion),
     ``single`` -> (1, None): one centre clip at the training crop size."""
     if cfg.eval.mode == "multi":
-        return cfg.eval.num_clips, cfg.eval.short_side
+        return cfg.eval.num_clips, cfg.eval.short_side or round(cfg.model.crop_size * TEST_SCALE)
     return 1, None
 
 
