@@ -58,9 +58,10 @@ def _collect(cfg, store: Path, protocols: list[str] | None, splits: list[str] | 
         write_classes(store, protocol, info.class_names, info.splits)
         for split in splits or info.splits:
             recs = dataset_records(pcfg, split)
-            if getattr(reader, "extracts_poses", False):
-                recs = Records([r if r.poses or not r.video else dataclasses.replace(r, poses=str(pose_path(store, r.name)))
-                                for r in recs], getattr(recs, "skipped", []))
+            if reader.extracts_poses:  # items without a pose file get one in the store
+                recs = Records([r if r.poses or not r.video else
+                                dataclasses.replace(r, poses=str(pose_path(store, r.name))) for r in recs],
+                               getattr(recs, "skipped", []))
             write_records(store, protocol, split, recs)
             records += recs
             left_out.update((s.name, s.reason) for s in getattr(recs, "skipped", []))

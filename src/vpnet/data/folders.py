@@ -102,8 +102,7 @@ class FolderDataset(DatasetReader):
     t_p = 20
     path_keys = ("video_dir", "pose_dir")
     optional_paths = ("pose_dir",)
-    #: poses missing at prepare time are extracted with MediaPipe into the store.
-    extracts_poses = True
+    extracts_poses = True  # no data.pose_dir: vpnet prepare runs MediaPipe
     description = "class folders of your videos"
 
     def classes_and_splits(self, cfg: Any) -> tuple[list[str], tuple[str, ...]]:

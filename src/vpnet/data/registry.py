@@ -49,6 +49,8 @@ class DatasetReader:
     optional_paths: tuple[str, ...] = ()
     #: True for generated data (vpnet-ADL): models trained on it warn in every prediction.
     generated: bool = False
+    #: True when ``vpnet prepare`` extracts the poses its items have no file for (MediaPipe, into the store).
+    extracts_poses: bool = False
     #: the data in a few words, for ``trained_on`` (default: the name).
     description: str = ""
 
