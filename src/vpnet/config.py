@@ -233,7 +233,7 @@ class EvalConfig:
     num_clips: int = 10
     #: short side of the whole-crop input in ``multi`` mode (no centre crop). None (the default): what
     #: the model was trained at, in the paper's test-to-training proportion, ``model.crop_size`` x 256/224
-    #: (256 for the paper's 224 crops, 73 for a 64-pixel model), so a small model is not tested at 256.
+    #: rounded to the backbone's spatial stride (256 for the paper's 224 crops, 64 for a 64-pixel model).
     short_side: Optional[int] = None
     # --- engine settings ---
     #: split evaluated by ``vpnet evaluate`` unless told otherwise.
