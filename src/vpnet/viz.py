@@ -169,7 +169,10 @@ def plot_tsne(features: Sequence[np.ndarray], labels: Sequence[np.ndarray], clas
         feats, labs = np.asarray(feats, np.float64), np.asarray(labs)
         keep = np.isin(labs, classes) if classes is not None else np.ones(len(labs), bool)
         feats, labs = feats[keep], labs[keep]
-        perplexity = max(2.0, min(30.0, (len(feats) - 1) / 3))
+        if len(feats) < 2:
+            raise ValueError(f"t-SNE of {title}: {len(feats)} sample(s) of the chosen classes; it needs 2 or more")
+        # scikit-learn's default 30 where there are enough samples; it must stay below their number
+        perplexity = min(30.0, max(1.0, (len(feats) - 1) / 3))
         emb = manifold.TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(feats)
         for c in np.unique(labs):
             ax.scatter(*emb[labs == c].T, s=10, label=class_names[int(c)])
