@@ -47,7 +47,6 @@ import numpy as np
 
 from vpnet.data import clips, pipeline
 from vpnet.data.types import DataError, PoseSequence
-from vpnet.data.video import VIDEO_SUFFIXES  # noqa: F401  (re-exported: vpnet predict DIR)
 from vpnet.errors import InferenceError  # re-exported
 
 log = logging.getLogger(__name__)
@@ -232,7 +231,7 @@ class Prediction:
         return float(self.scores[self.top_index])
 
     def to_dict(self) -> dict[str, Any]:
-        doc = {
+        return {
             "video": self.video, "model": self.model, "trained_on": self.trained_on,
             **({"warning": self.warning} if self.warning else {}),
             "poses": self.poses, "top_class": self.top_class, "top_score": self.top_score,
@@ -241,7 +240,6 @@ class Prediction:
             "aggregation": f"{self.aggregation} over windows of the softmax", "notes": self.notes,
             "windows": [w.to_dict(self.classes) for w in self.windows],
         }
-        return doc
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from vpnet.cli._errors import user_errors
 
 
 def _video_files(folder: Path) -> list[Path]:
-    from vpnet.inference import VIDEO_SUFFIXES
+    from vpnet.data.video import VIDEO_SUFFIXES
 
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
 
