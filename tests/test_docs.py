@@ -118,9 +118,9 @@ def _ws_own_data(root: Path) -> None:
 
 
 def _ws_own_video(root: Path) -> None:
+    from tests.inference.conftest import make_data
     from typer.testing import CliRunner
 
-    from tests.inference.conftest import make_data
     from vpnet.cli import app
     from vpnet.poses import extract_many
 
@@ -230,7 +230,7 @@ def test_block_runs(block, workspaces, monkeypatch):
 
 
 def test_commands_are_split_and_get_the_page_overrides():
-    b = Block(Path("x.md"), 1, "bash", "make demo   # the demo\nvpnet train -c a.yaml \\\n  x=1  # c\n# only a comment\n"
-              "vpnet predict v.mp4", "own-data", "train.epochs=1")
+    code = "make demo   # the demo\nvpnet train -c a.yaml \\\n  x=1  # c\n# only a comment\nvpnet predict v.mp4"
+    b = Block(Path("x.md"), 1, "bash", code, "own-data", "train.epochs=1")
     assert _commands(b) == ["vpnet train -c a.yaml x=1 train.epochs=1", "vpnet predict v.mp4"]
     assert shlex.split(_commands(b)[0])[-1] == "train.epochs=1"
