@@ -81,7 +81,7 @@ def plot_attention_over_time(crops: np.ndarray, a_s: np.ndarray, a_t: np.ndarray
     panels = attention_panels(crops, a_s, a_t)
     n = len(panels)
     rows = 1 if a_t is None else 2
-    fig, axes = _figure(2.3 * n + 1.2, 2.9 + 1.6 * (rows - 1), ncols=n, nrows=rows)
+    fig, axes = _figure(max(5.0, 2.3 * n + 2.0), 2.9 + 1.6 * (rows - 1), ncols=n, nrows=rows)
     for t, (frame, heat) in enumerate(panels):
         show_attention(axes[0, t], frame, heat, f"step t={t}", fontsize=10)
     fig.colorbar(cm.ScalarMappable(Normalize(0, 1), cmap="jet"), ax=list(axes[0]), fraction=0.03, pad=0.02,

@@ -27,7 +27,7 @@ def test_attention_over_time(tmp_path):
     steps = next(ax for ax in fig.axes if ax.get_ylabel() == "A_T")
     assert [t.get_text() for t in steps.texts] == ["0.200", "0.500", "0.300"]
     assert [round(p.get_height(), 2) for p in steps.patches] == [0.2, 0.5, 0.3]
-    assert _png(tmp_path / "a.png").shape == (450, 810, 3)
+    assert _png(tmp_path / "a.png").shape == (450, 890, 3)
 
 
 def test_joint_activations_in_body_order(tiny_run, tmp_path):
@@ -108,7 +108,7 @@ def test_viz_cli_attention_and_class_diff(tiny_run, tiny_data, tmp_path):
                               str(tiny_data / "left2.npz"), "--out", str(tmp_path / "a.png"), "--joints-out",
                               str(tmp_path / "j.png")], catch_exceptions=False)
     assert res.exit_code == 0, res.output
-    assert _png(tmp_path / "a.png").shape == (450, 350, 3)  # t_c = 1: one panel, its colour bar, one A_T bar
+    assert _png(tmp_path / "a.png").shape == (450, 500, 3)  # t_c = 1: one panel, its colour bar, one A_T bar
     _png(tmp_path / "j.png")
     res = runner.invoke(app, ["viz", "class-diff", str(tmp_path / "nope.csv"), str(tmp_path / "b.csv"), "--out",
                               str(tmp_path / "c.png")])

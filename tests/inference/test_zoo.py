@@ -119,7 +119,7 @@ def test_predict_without_a_model_runs_kinetics400_on_real_video(shared_data, tmp
 
 
 @pytest.mark.network
-def test_predict_without_a_model_on_generated_video(tiny_data):
+def test_predict_without_a_model_on_generated_video(tiny_data, tmp_path):
     """Generated twin: the default model needs no poses and gives a distribution over the 400 classes."""
     _kinetics_or_skip()
     from vpnet.inference import load_recognizer
@@ -130,3 +130,5 @@ def test_predict_without_a_model_on_generated_video(tiny_data):
     assert len(pred.windows) == 1 and pred.sequence is None and pred.poses == ""
     assert pred.top_class in rec.class_names and pred.scores.sum() == pytest.approx(1, abs=1e-5)
     assert pred.windows[0].box.tolist() == [22.0, 6.0, 106.0, 90.0]  # 84 = 96 * 224/256, centred
+    res = run_cli("predict", tiny_data / "left0.mp4", "--poses", tiny_data / "left0.npz", "--out", tmp_path / "x.json")
+    assert res.exit_code == 2 and "--poses: kinetics400 reads no poses" in res.output

@@ -77,6 +77,9 @@ def predict_command(
         from vpnet.inference import load_recognizer
 
         rec = load_recognizer(run=run, checkpoint=checkpoint, onnx=onnx, model=model, device=device)
+        if poses is not None and rec.spec.crop == "centre" and not rec.spec.uses_poses:
+            raise typer.BadParameter(f"--poses: {rec.source} reads no poses (an RGB model on the whole frame); "
+                                     "drop --poses, or give a VPN model (--run, --checkpoint, --onnx, --model)")
         if poses is None and rec.spec.uses_poses:
             from vpnet.poses import _mediapipe
 
