@@ -1,5 +1,5 @@
-"""Bad input and faults through the real ``vpnet`` CLI: every failure is one ``error:`` line with the exit code of the
-the table of docs/errors.md, no traceback, nothing left behind; and the rough edges (progress, workers, hints).
+"""Bad input and faults through the real ``vpnet`` CLI: every failure is one ``error:`` line with the exit code of
+docs/errors.md's table, no traceback, nothing left behind; and the rough edges (progress, workers, hints).
 
 Each test names the case of the issue it covers. Runs are pose-only on generated NTU-format skeletons
 (no video decoding) unless a case needs video, so the whole file stays a few seconds of CPU.
