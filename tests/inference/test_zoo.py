@@ -49,7 +49,7 @@ def test_weights_list_shows_the_zoo():
     assert "kinetics400 (default)" in res.output and "71.1 %" in res.output and "80.2 %" in res.output
 
 
-def test_unknown_or_unbuilt_model_is_a_one_line_error(tmp_path):
+def test_unknown_or_unbuilt_model_is_a_one_line_error(tmp_path, monkeypatch):
     from vpnet.inference import InferenceError, load_recognizer
 
     video = tmp_path / "v.mp4"
@@ -57,8 +57,9 @@ def test_unknown_or_unbuilt_model_is_a_one_line_error(tmp_path):
     res = run_cli("predict", video, "--model", "nope")
     assert res.exit_code == 1 and "unknown model 'nope'; the zoo has kinetics400, nucla-pose-gcn" in res.output
     assert "Traceback" not in res.output
+    monkeypatch.setenv("VPNET_CACHE", str(tmp_path / "empty-cache"))
     with pytest.raises(InferenceError, match=r"nucla-pose-gcn: not built yet .*vpnet weights build nucla-pose-gcn"):
-        load_recognizer(model="nucla-pose-gcn")  # the test cache is empty
+        load_recognizer(model="nucla-pose-gcn")
     res = run_cli("predict", video, "--run", tmp_path, "--model", "kinetics400")
     assert res.exit_code == 2 and "at most one of --run, --checkpoint, --onnx, --model" in res.output
     res = run_cli("predict", video, "--aggregate", "median")
