@@ -128,3 +128,37 @@ def test_zero_items_and_small_splits_are_errors_naming_why(tmp_path):
                   "model.variant=pose_only", "model.num_classes=0", "model.t_p=4", "train.global_batch=8",
                   "data.batch_size=8", "data.num_workers=0", "train.epochs=1", f"output_dir={tmp_path / 'runs'}")
     assert res.exit_code == 2 and "the train split has 6 items, fewer than one global batch" in res.output
+
+
+def test_custom_presets_start_from_kinetics_and_take_the_classes_from_the_data():
+    from vpnet.engine.config_loader import load_config
+
+    vpn = load_config(REPO / "configs" / "vpn_i3d_custom.yaml")
+    assert (vpn.data.dataset, vpn.model.variant, vpn.model.backbone_weights) == ("folders", "l3", "kinetics400")
+    assert (vpn.model.num_classes, vpn.model.skeleton, vpn.model.clip_len, vpn.model.crop_size) == (0, "ntu25", 64, 224)
+    pose = load_config(POSE_PRESET)
+    assert (pose.data.dataset, pose.model.variant, pose.model.num_classes, pose.data.pose_norm) == (
+        "folders", "pose_only", 0, "rotate")
+
+
+@pytest.mark.slow
+def test_vpn_preset_on_class_folders(mediapipe, class_folders, tmp_path):
+    """The full VPN preset through the same commands (CI-sized: 8 frames of 64 pixels, a random-init I3D)."""
+    preset = REPO / "configs" / "vpn_i3d_custom.yaml"
+    store, runs = tmp_path / "store", tmp_path / "runs"
+    res = run_cli("prepare", "-c", preset, f"data.video_dir={class_folders}", "--out", store, "-j", "1")
+    assert res.exit_code == 0, res.output
+    small = ["model.clip_len=8", "model.crop_size=64", "model.backbone_weights=null"]
+    res = run_cli("train", "-c", preset, f"data.prepared_dir={store}", f"output_dir={runs}", *TINY, *small)
+    assert res.exit_code == 0, res.output
+    run = runs / "vpn_i3d_custom"
+    res = run_cli("evaluate", "--run", run)
+    assert res.exit_code == 0, res.output
+    results = json.loads((run / "eval" / "test-multi" / "results.json").read_text())
+    assert results["short_side"] == 64 and "top5" not in results  # the model's size; 2 classes: no top-5
+    video = class_folders / "test" / "drink_from_bottle" / "S001C001P002R001A002.avi"
+    res = run_cli("predict", video, "--run", run, "--out", tmp_path / "p.json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads((tmp_path / "p.json").read_text())
+    assert doc["classes"] == ["drink_from_bottle", "drink_from_cup"]
+    assert len(doc["windows"][0]["a_s"]) == 2 and len(doc["windows"][0]["a_t"]) == 1  # 64 px: 2x2, 8 frames: 1
