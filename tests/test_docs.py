@@ -1,6 +1,6 @@
 """Every code block of the README and of docs/*.md runs as written, against generated data.
 
-Each page names its workspace in a comment, ``<!-- docs-test: setup=NAME [train="OVERRIDES"] -->``:
+Each page names its workspace in a comment, ``<!-- docs-test: setup=NAME [train="OVERRIDES"] [bash=no] -->``:
 
 - ``none``: an empty folder;
 - ``reproduce``: ``D/`` holds a generated NTU RGB+D-format dataset (``nturgb+d_rgb``,
@@ -14,9 +14,9 @@ Each page names its workspace in a comment, ``<!-- docs-test: setup=NAME [train=
 Every workspace links ``configs/`` of the repository. Python blocks run in a fresh interpreter in the
 workspace. Bash blocks run line by line, ``vpnet`` being this checkout's; ``vpnet train`` lines get the
 page's ``train`` overrides appended (tiny sizes and 1 epoch: the commands are the documented ones, the
-run is CI-sized). Not run: ``make`` (the two commands are CI itself) and the bash blocks of pages whose
-setup is ``reproduce`` or absent (full-size training on the real datasets, downloads); their Python
-blocks run. A block that needs the Kinetics-400 weights uses the user's cache and is skipped when they
+run is CI-sized). Not run: ``make`` (the two commands are CI itself) and the bash blocks of a page that
+says ``bash=no`` (docs/reproduce.md: multi-GPU training, downloads, placeholders such as ``...``); their
+Python blocks run. A block that needs the Kinetics-400 weights uses the user's cache and is skipped when they
 are not there (``vpnet weights fetch kinetics400``); it runs the full-size I3D, so it is ``slow``, as are
 the bash blocks (each an end-to-end run through several commands).
 """
@@ -36,8 +36,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
-SETUP = re.compile(r"<!-- docs-test: setup=(\S+)(?: train=\"([^\"]*)\")? -->")
-NO_BASH = {"reproduce", None}
+SETUP = re.compile(r"<!-- docs-test: setup=(\S+)(?: train=\"([^\"]*)\")?( bash=no)? -->")
 
 
 @dataclass(frozen=True)
@@ -48,6 +47,7 @@ class Block:
     code: str
     setup: str | None
     train: str
+    bash: bool
 
     @property
     def id(self) -> str:
@@ -59,7 +59,7 @@ def blocks() -> list[Block]:
     for page in PAGES:
         text = page.read_text()
         m = SETUP.search(text)
-        setup, train = (m.group(1), m.group(2) or "") if m else (None, "")
+        setup, train, bash = (m.group(1), m.group(2) or "", not m.group(3)) if m else (None, "", False)
         lines = text.splitlines()
         i = 0
         while i < len(lines):
@@ -69,7 +69,7 @@ def blocks() -> list[Block]:
                 while not lines[j].strip().startswith("```"):
                     j += 1
                 if lang in ("python", "bash"):
-                    out.append(Block(page, i + 1, lang, "\n".join(lines[i + 1:j]), setup, train))
+                    out.append(Block(page, i + 1, lang, "\n".join(lines[i + 1:j]), setup, train, bash))
                 i = j
             i += 1
     return out
@@ -210,7 +210,7 @@ def _case(b: Block):
     return pytest.param(b, id=b.id, marks=[pytest.mark.slow] if slow else [])
 
 
-CASES = [_case(b) for b in blocks() if b.lang == "python" or b.setup not in NO_BASH]
+CASES = [_case(b) for b in blocks() if b.lang == "python" or b.bash]
 
 
 @pytest.mark.parametrize("block", CASES)
@@ -231,6 +231,6 @@ def test_block_runs(block, workspaces, monkeypatch):
 
 def test_commands_are_split_and_get_the_page_overrides():
     code = "make demo   # the demo\nvpnet train -c a.yaml \\\n  x=1  # c\n# only a comment\nvpnet predict v.mp4"
-    b = Block(Path("x.md"), 1, "bash", code, "own-data", "train.epochs=1")
+    b = Block(Path("x.md"), 1, "bash", code, "own-data", "train.epochs=1", True)
     assert _commands(b) == ["vpnet train -c a.yaml x=1 train.epochs=1", "vpnet predict v.mp4"]
     assert shlex.split(_commands(b)[0])[-1] == "train.epochs=1"
