@@ -114,8 +114,9 @@ NATIVE_NOISE = ("object has no attribute 'GetPrototype'", "Created TensorFlow Li
 class _NativeStderrFilter:
     """While entered, what native code writes to file descriptor 2 is held; on exit every line but
     :data:`NATIVE_NOISE` is written back: MediaPipe's chatter goes, its real errors (any other line)
-    stay. Entered around MediaPipe's own calls only (import, graph, each frame), never around vpnet's
-    logging or progress bars. Re-entrant use is not supported."""
+    stay. Used around MediaPipe's import and graph calls, and by :func:`extract_poses` over a whole video
+    (MediaPipe's threads write after a call returns): what vpnet writes meanwhile appears when it ends.
+    Filters nest (one inside another); one instance is not re-entrant."""
 
     def __init__(self) -> None:
         self._tmp = tempfile.TemporaryFile()

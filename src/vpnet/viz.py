@@ -244,8 +244,7 @@ def place_labels(ax, x: np.ndarray, y: np.ndarray, texts: Sequence[str], *, font
                 break
         if chosen is None:
             chosen = text.get_window_extent(renderer)
-        if abs(text.get_position()[0]) + abs(text.get_position()[1]) > 30:
-            text.arrow_patch = None
+        if abs(text.get_position()[0]) + abs(text.get_position()[1]) > 30:  # far out: a leader line
             ax.annotate("", (x[k], y[k]), xytext=text.get_position(), textcoords="offset pixels",
                         arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "0.5"})
         taken.append(chosen)
