@@ -4,7 +4,8 @@ Each page names its workspace in a comment, ``<!-- docs-test: setup=NAME [train=
 
 - ``none``: an empty folder;
 - ``reproduce``: ``D/`` holds a generated NTU RGB+D-format dataset (``nturgb+d_rgb``,
-  ``nturgb+d_skeletons``) and ``D/ntu60-prepared`` its prepared store;
+  ``nturgb+d_skeletons``), ``D/ntu60-prepared`` its prepared store and ``D/nucla/skeletons`` generated
+  N-UCLA skeletons; ``rgb_imagenet.pt`` is an I3D state dict in pytorch-i3d's layout (random weights);
 - ``own-data``: ``videos/<split>/<class>/<name>.avi`` of rendered people (vpnet-ADL, no poses);
 - ``own-video``: ``kitchen.mp4`` (a rendered person), ``kitchen.npz`` (its MediaPipe poses), ``clips/``
   (two videos), ``runs/my_run``, ``runs/i3d`` and ``runs/vpn`` (tiny VPNs of classes ``drink`` and
@@ -14,9 +15,9 @@ Each page names its workspace in a comment, ``<!-- docs-test: setup=NAME [train=
 Every workspace links ``configs/`` of the repository. Python blocks run in a fresh interpreter in the
 workspace. Bash blocks run line by line, ``vpnet`` being this checkout's; ``vpnet train`` lines get the
 page's ``train`` overrides appended (tiny sizes and 1 epoch: the commands are the documented ones, the
-run is CI-sized). Not run: ``make`` (the two commands are CI itself) and the bash blocks of a page that
-says ``bash=no`` (docs/reproduce.md: multi-GPU training, downloads, placeholders such as ``...``); their
-Python blocks run. A block that needs the Kinetics-400 weights uses the user's cache and is skipped when they
+run is CI-sized; ``vpnet extract-features`` lines get them too). Not run: ``make`` (the two commands
+are CI itself), ``torchrun`` (several processes, one per device) and the bash blocks of a page that
+says ``bash=no``; their Python blocks run. A block that needs the Kinetics-400 weights uses the user's cache and is skipped when they
 are not there (``vpnet weights fetch kinetics400``); it runs the full-size I3D, so it is ``slow``, as are
 the bash blocks (each an end-to-end run through several commands).
 """
@@ -91,12 +92,16 @@ def _ws_none(root: Path) -> None:
 
 
 def _ws_reproduce(root: Path) -> None:
+    import torch
     from typer.testing import CliRunner
 
     from vpnet.cli import app
-    from vpnet.data.synthetic import make_ntu
+    from vpnet.data.synthetic import make_ntu, make_nucla
+    from vpnet.models.i3d import inception_i3d
 
     make_ntu(root / "D", num_classes=3, per_class=6, frames=24, size=(192, 108))
+    make_nucla(root / "D" / "nucla", num_classes=10, per_class=6, frames=32, videos=False)
+    torch.save(inception_i3d(num_classes=400).state_dict(), root / "rgb_imagenet.pt")  # pytorch-i3d's layout
     res = CliRunner().invoke(app, ["prepare", "data.dataset=ntu60", "data.video_dir=D/nturgb+d_rgb",
                                    "data.pose_dir=D/nturgb+d_skeletons", "--out", "D/ntu60-prepared", "-j", "1",
                                    "--no-progress"])
@@ -197,8 +202,8 @@ def _commands(block: Block) -> list[str]:
         current = f"{current} {line.rstrip(chr(92)).strip()}".strip()
         if line.endswith("\\"):
             continue
-        if current and not current.startswith("make "):
-            if current.startswith("vpnet train") and block.train:
+        if current and not current.startswith(("make ", "torchrun ")):
+            if current.startswith(("vpnet train", "vpnet extract-features")) and block.train:
                 current = f"{current} {block.train}"
             out.append(current)
         current = ""
