@@ -17,9 +17,10 @@ workspace. Bash blocks run line by line, ``vpnet`` being this checkout's; ``vpne
 page's ``train`` overrides appended (tiny sizes and 1 epoch: the commands are the documented ones, the
 run is CI-sized; ``vpnet extract-features`` lines get them too). Not run: ``make`` (the two commands
 are CI itself), ``torchrun`` (several processes, one per device) and the bash blocks of a page that
-says ``bash=no``; their Python blocks run. A block that needs the Kinetics-400 weights uses the user's cache and is skipped when they
-are not there (``vpnet weights fetch kinetics400``); it runs the full-size I3D, so it is ``slow``, as are
-the bash blocks (each an end-to-end run through several commands).
+says ``bash=no`` (none at present); their Python blocks run. A block that needs the Kinetics-400
+weights uses the user's cache and is skipped when they are not there (``vpnet weights fetch
+kinetics400``); it runs the full-size I3D, so it is ``slow``, as are the bash blocks (each an
+end-to-end run through several commands) and the blocks of the ``own-video`` workspace (3 runs trained).
 """
 
 from __future__ import annotations
