@@ -21,7 +21,7 @@ import numpy as np
 
 from _results import write_section
 from vpnet.demo import SIZES
-from vpnet.demo_report import markdown_table
+from vpnet.demo_report import comparison_lines, markdown_table
 
 HISTORY_ROWS = [  # (generator / recipe, pose_only, l1, l2, l3): top-1 %, per seed
     ('v2: 12 classes, actor holds both objects of the pair; AdamW lr 1e-3, 40 epochs', '73.1', '63.0', '65.7', '66.7'),
@@ -65,6 +65,49 @@ HISTORY_ROWS = [  # (generator / recipe, pose_only, l1, l2, l3): top-1 %, per se
 ]
 
 
+V9 = """
+### v9: a dataset that only pose-guided attention can solve, and what VPN's attention does on it
+
+Up to v7 a fixed map solved the object pairs: the used object always went to the head and the other stayed
+at the hip. v9 (`ADLSpec.version = 9`) raises **both** hands together to mirrored places beside the head (the
+place moves from clip to clip); only the acting hand then uses its object, with the class's own small motion,
+while the decoy hand holds the pair's other object still. The acting hand alternates between left and right
+along each class's samples (about half each per class and camera), and every sample's
+`annotations/<name>.json` records per frame the image boxes of the acting and the decoy hand with their
+objects (`tests/data/test_adl.py` checks the boxes hold the hands, the symmetry and that only the acting hand
+moves). Every setting below was chosen on the validation performers (protocol `csval`, carved from the
+training performers); the test performers are used once, by `make demo` (the section above).
+
+{table}
+
+What the table says:
+
+- **The data is right.** The oracle (A_S from the ground truth) beats `l1` by 21.7 points on the object pairs
+  and the fixed map gains nothing (-1.7): no single map solves them, and a map that follows the acting hand
+  does (attention precision 0.87). pose_only is perfect on the depth pairs and at chance inside every object
+  pair (35 % on them: it also mixes the motions).
+- **VPN's attention does not follow the acting hand**, in the paper's form or in any of the mechanisms tried:
+  attention precision 0.43-0.54 where the oracle has 0.87 and a pose-blind map 0.5. The learned A_S differs
+  between classes (spread between classes 0.03-0.07) but hardly between the clips of one class (0.000-0.016),
+  so it codes the class's motion, which the poses know, not the side of the acting hand, which the poses also
+  know (the acting wrist moves, the other holds still). Presumably because the label rewards looking at the
+  acting hand only once the head tells the objects apart there, and the head learns that only from clips
+  where the attention already looks there.
+  Starting the head from `l1` (so that it knows the objects from the first step) lowered the precision
+  (0.43); training the pose backbone from scratch gave one map for every clip.
+- **The embedding cannot make it.** Eq. (4) falls to ~0 with a constant z1 and f_e (v7: 0.83 -> 0.002); the
+  InfoNCE variant does not collapse (eq. 4 distance 0.67-0.99 matched against 1.77-1.96 shuffled) but pulls
+  P_e towards what identifies a clip's video in its batch (the room, the performer, the class), not towards
+  the acting hand's cell.
+- **Late fusion is the baseline to beat**: 64.3 % against `l1` 48.8 and `pose_only` 53.6, well above every
+  pose-driven attention variant here. The paper's claim that the attention adds what neither modality has
+  alone is not shown on this data; what it shows is that the information is there (the oracle) and that a
+  cue the label does not supervise directly is not learned from 168 training videos in 30 epochs.
+
+The issue's targets (l3 >= l1 + 8, l3 >= late fusion + 3, precision >= 0.70) were out of reach in every
+setting tried; the numbers above are what was measured.
+"""
+
 HISTORY = """
 ### How vpnet-ADL got here (each step measured with `vpnet demo`'s pipeline at the time; cs protocol)
 
@@ -95,8 +138,40 @@ pooled f plus the top row 85.7 %; with the residual form f' = A_ST f + f and A_T
 the attention can raise a cell's share of the pooled map by at most a quarter, which bounds what the
 frozen-backbone demo can take from A_S. v8 tested whether showing both objects of a pair in every clip kept
 the attention from selecting (the pair's other object in half the clips only): every RGB variant got worse,
-so vpnet-ADL stays at v7.
+so vpnet-ADL stayed at v7 until v9 (above).
 """
+
+
+#: v9, every setting on the validation protocol ``csval`` (train performers 1, 4, 5, 9; validation 2, 8: 84
+#: videos), seed 0, 30 epochs: (variant and what changed, top-1, object pairs, depth pairs, attention precision,
+#: A_S spread within / between classes, eq. (4) matched / shuffled). Measured with ``vpnet demo --validation``
+#: and the same pipeline's functions on single variants.
+V9_ROWS = [
+    ("pose_only", "53.6", "35.0", "100.0", "", "", ""),
+    ("l1", "48.8", "50.0", "45.8", "", "", ""),
+    ("l2 (the paper's eq. 2: sigmoid A_S, f' = A_ST f + f)", "48.8", "", "", "0.49", "", ""),
+    ("fixed_map (softmax A_S, f' = A_ST f, no pose)", "50.0", "", "", "0.49", "", ""),
+    ("oracle (ground-truth A_S, softmax, f' = A_ST f)", "63.1", "", "", "0.87", "", ""),
+    ("late fusion of l1 and pose_only (weight chosen here)", "64.3", "", "", "", "", ""),
+    ("l2, softmax A_S, f' = A_ST f", "36.9", "", "", "0.54", "", ""),
+    ("l2, softmax A_S, f' = A_ST f + f", "40.5", "41.7", "37.5", "0.49", "0.0000 / 0.057", ""),
+    ("l2, softmax A_S, f' = A_ST f, pose backbone trained from scratch", "54.8", "50.0", "66.7", "0.50",
+     "0.0000 / 0.0000", ""),
+    ("l2, softmax A_S, f' = A_ST f, head from l1 and pose backbone from pose_only", "44.0", "38.3", "58.3", "0.43",
+     "0.016 / 0.054", ""),
+    ("l3, InfoNCE embedding (sigmoid A_S, f' = A_ST f + f)", "44.0", "40.0", "54.2", "0.49", "0.006 / 0.028",
+     "0.99 / 1.96"),
+    ("l3, InfoNCE, softmax A_S, f' = A_ST f + f", "50.0", "40.0", "75.0", "0.47", "0.013 / 0.068", "0.67 / 1.77"),
+    ("l3, InfoNCE, softmax A_S, f' = A_ST f", "38.1", "38.3", "37.5", "0.45", "0.005 / 0.060", "0.73 / 1.89"),
+    ("l3, InfoNCE, softmax A_S, f' = A_ST f, head from l1 and pose backbone from pose_only", "45.2", "38.3", "62.5",
+     "0.48", "0.017 / 0.073", "0.85 / 1.92"),
+]
+
+
+def _v9_table() -> str:
+    rows = ["| variant / setting | top-1 | object pairs | depth pairs | attention precision | A_S spread within / "
+            "between | L_e matched / shuffled |", "|---|---|---|---|---|---|---|"]
+    return "\n".join(rows + ["| " + " | ".join(r) + " |" for r in V9_ROWS])
 
 
 def _history_table() -> str:
@@ -120,34 +195,41 @@ def main() -> None:
     spec = SIZES[summary["size"]]
     lines = [
         f"`vpnet demo --size {summary['size']}` (what `make demo` runs): {len(classes)} classes, "
-        f"{summary.get('test_videos')} test videos of the held-out performers (cs), attention grid "
-        f"{t_c}x{m}x{n}, I3D {'Kinetics-400' if summary.get('kinetics') else 'random init'} frozen and its maps "
-        f"cached (extracted under bf16 autocast in channels_last_3d: 4.7 clips/s against 3.0 contiguous), the "
-        f"paper's SGD (lr {spec.lr:g}, momentum {spec.momentum:g}) on a cosine schedule for {spec.epochs} epochs, "
-        f"`l2`/`l3` starting from the `pose_only` run's pose backbone and with their attention's last layers "
-        f"drawn with std {spec.attention_init_std:g}. Wall time of the run that wrote this section (its cache "
-        f"may have been reused): {summary['wall_seconds']:.0f} s.",
+        f"{summary.get('test_videos')} test videos of the held-out performers ({summary.get('protocol', 'cs')}), "
+        f"attention grid {t_c}x{m}x{n}, I3D {'Kinetics-400' if summary.get('kinetics') else 'random init'} frozen "
+        f"and its maps cached (extracted under bf16 autocast in channels_last_3d), the paper's SGD (lr {spec.lr:g}, "
+        f"momentum {spec.momentum:g}) on a cosine schedule for {spec.epochs} epochs, the two-stage variants "
+        f"starting from the `pose_only` run's pose backbone and with their attention's last layers drawn with std "
+        f"{spec.attention_init_std:g}; late fusion weight {summary.get('fusion_weight')} "
+        f"({summary.get('fusion_source')}). Wall time of the run that wrote this section (its cache may have been "
+        f"reused): {summary['wall_seconds']:.0f} s.",
         "",
         *markdown_table(summary, describe=False),
+        "",
+        "Paired differences (95 % bootstrap intervals over the test videos, seeds pooled):",
+        "",
+        *comparison_lines(summary),
     ]
     l3, l1, pose = (summary["variants"].get(k, {}).get("top1_mean") for k in ("l3", "l1", "pose_only"))
     if None not in (l3, l1, pose):
-        lines += ["", f"`l3` - `l1`: {l3 - l1:+.1f} points; `l3` - `pose_only`: {l3 - pose:+.1f} points "
-                      f"(the issue asks for at least +5 each); chance {100 / len(classes):.1f} %."]
+        lines += ["", f"`l3` - `l1`: {l3 - l1:+.1f} points; `l3` - `pose_only`: {l3 - pose:+.1f} points; "
+                      f"chance {100 / len(classes):.1f} %."]
     # per class, mean over seeds, from each evaluation's results.json
+    trained = [v for v in summary["variants"] if summary["runs"].get(v)]
     lines += ["", "Per class (top-1 %, mean over seeds):", "",
-              "| class | " + " | ".join(summary["variants"]) + " |", "|---|" + "---|" * len(summary["variants"])]
+              "| class | " + " | ".join(trained) + " |", "|---|" + "---|" * len(trained)]
     per = {}
-    for name, runs in summary["runs"].items():
+    for name in trained:
+        runs = summary["runs"][name]
         accs = []
         for r in runs:
             res = json.loads((Path(r["eval"]) / "results.json").read_text())
             accs.append([100 * (res["per_class"][c] or 0.0) for c in classes])
         per[name] = np.mean(accs, axis=0)
     for i, c in enumerate(classes):
-        lines.append(f"| {c} | " + " | ".join(f"{per[v][i]:.0f}" for v in summary["variants"]) + " |")
+        lines.append(f"| {c} | " + " | ".join(f"{per[v][i]:.0f}" for v in trained) + " |")
     write_section("demo", "Built-in benchmark: vpnet demo on vpnet-ADL (bench_demo.py)",
-                  "\n".join(lines) + "\n" + HISTORY.format(table=_history_table()))
+                  "\n".join(lines) + "\n" + V9.format(table=_v9_table()) + HISTORY.format(table=_history_table()))
     print("\n".join(lines))
 
 

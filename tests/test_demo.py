@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 
 from vpnet.cli import app
 from vpnet.data.adl import CLASSES
-from vpnet.demo import SIZES, VARIANTS
+from vpnet.demo import DEFAULT_VARIANTS, LATE_FUSION, SIZES, VARIANTS, DemoSize
+from vpnet.errors import ConfigError
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -46,10 +47,23 @@ def test_tiny_demo_report_agrees_with_the_evaluations(demo):
     summary = json.loads((report / "summary.json").read_text())
 
     # the numbers: each seed's top-1 is the one its evaluation wrote (results.json, a fraction), not the in-memory one
-    assert list(summary["variants"]) == list(VARIANTS)
+    assert list(summary["variants"]) == list(DEFAULT_VARIANTS)
+    fields = {"top1_mean", "top1_std", "seeds", "top1_object_pairs", "attention_precision", "attention_precision_seeds",
+              "l_e_matched", "l_e_shuffled", "a_s_within_class", "a_s_between_classes"}
     for variant, v in summary["variants"].items():
-        assert set(v) == {"top1_mean", "top1_std", "seeds"}
+        assert set(v) == fields, variant
         assert len(v["seeds"]) == size.seeds
+        assert 0 <= v["top1_object_pairs"] <= 100
+        attends = VARIANTS[variant].model in ("l2", "l3") if variant in VARIANTS else False
+        assert (v["attention_precision"] is not None) == attends, variant
+        if attends:
+            assert len(v["attention_precision_seeds"]) == size.seeds
+            assert all(0 <= p <= 1 for p in v["attention_precision_seeds"])
+            assert v["a_s_within_class"] >= 0 and v["a_s_between_classes"] >= 0
+        has_embedding = variant in VARIANTS and VARIANTS[variant].model == "l3"
+        assert (v["l_e_matched"] is not None) == has_embedding == (v["l_e_shuffled"] is not None), variant
+        if variant == LATE_FUSION:
+            continue  # not trained: no run folder
         for seed, top1 in enumerate(v["seeds"]):
             evals = list((out / "runs" / f"{variant}-seed{seed}" / "eval").glob("*/results.json"))
             assert len(evals) == 1, evals
@@ -62,6 +76,20 @@ def test_tiny_demo_report_agrees_with_the_evaluations(demo):
     assert summary["classes"] == [c.name for c in CLASSES] and len(summary["classes"]) == 14
     assert summary["attention_grid"] == [size.clip_len // 8, size.crop_size // 32, size.crop_size // 32]
     assert summary["wall_seconds"] > 0 and summary["size"] == "tiny" and summary["kinetics"] is False
+    assert summary["protocol"] == "cs" and summary["fusion_weight"] == size.fusion_weight
+    # the fixed map has one A_S for every clip: no spread between clips at all
+    assert summary["variants"]["fixed_map"]["a_s_within_class"] == pytest.approx(0, abs=1e-6)
+    assert summary["variants"]["fixed_map"]["a_s_between_classes"] == pytest.approx(0, abs=1e-6)
+    for key in ("l3-l1", "l3-l2", "l3-late_fusion", "l2-l1"):
+        c = summary["comparisons"][key]
+        a, b = key.split("-", 1)
+        means = {k: summary["variants"][k]["top1_mean"] for k in (a, b)}
+        assert c["difference"] == pytest.approx(means[a] - means[b], abs=1e-6)
+        assert c["ci95"][0] <= c["difference"] <= c["ci95"][1]
+    probes = summary["probes"]
+    for probe in ("oracle", "fixed_map"):
+        assert probes[f"{probe}_minus_l1_object_pairs"] == pytest.approx(
+            summary["variants"][probe]["top1_object_pairs"] - summary["variants"]["l1"]["top1_object_pairs"])
 
     # the l3 model stays where the report names it
     l3 = Path(summary["l3_run"])
@@ -73,7 +101,7 @@ def test_tiny_demo_report_agrees_with_the_evaluations(demo):
         assert f"| `{variant}` |" in page and f"{v['top1_mean']:.1f} ± {v['top1_std']:.1f}" in page
 
     # the pictures, each linked from the page
-    for name in ("confusion_l3.png", "curves.png", "attention.png"):
+    for name in ("confusion_l3.png", "curves.png", "attention.png", "attention_truth.png"):
         assert _is_png(report / name), name
         assert f"]({name})" in page, name
     singles = sorted((report / "attention").glob("*.png"))
@@ -152,6 +180,19 @@ def test_demo_refuses_an_output_or_cache_folder_it_cannot_create(tmp_path):
     r = invoke("demo", "--size", "tiny", "--no-kinetics", "--out", tmp_path / "out", "--cache", blocker / "cache")
     _one_line_error(r, "cannot write cache folder", "is a file")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]  # nothing written
+
+
+@pytest.mark.parametrize("key, kw", [("clip_len", {"clip_len": 16}), ("crop_size", {"crop_size": 64}),
+                                     ("crop_size", {"crop_size": 130})])
+def test_a_size_with_an_attention_grid_under_4x4x4_is_refused(key, kw):
+    base = dict(per_class=3, clip_len=32, crop_size=128, epochs=1, views=1)
+    with pytest.raises(ConfigError, match=f"{key}=.*smaller than 4x4x4"):
+        DemoSize(**{**base, **kw})
+
+
+def test_demo_rejects_an_unknown_variant():
+    r = invoke("demo", "--size", "tiny", "--no-kinetics", "--variants", "l1,l9")
+    assert r.exit_code == 2 and "l9" in r.output and "Traceback" not in r.output
 
 
 def test_demo_rejects_an_unknown_size():

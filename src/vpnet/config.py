@@ -19,7 +19,9 @@ POSE_BACKBONES = ("gcn", "lstm")
 ADJACENCIES = ("paper", "sparse")
 COUPLERS = ("coupled", "separable")
 ATTENTIONS = ("spatiotemporal", "spatial")
-EMBEDDING_LOSSES = ("normalized_euclidean", "kl_fp", "kl_pf", "bi_kl", "l1")
+EMBEDDING_LOSSES = ("normalized_euclidean", "kl_fp", "kl_pf", "bi_kl", "l1", "infonce")
+ATTENTION_SOURCES = ("pose", "fixed", "given")
+SPATIAL_ATTENTIONS = ("sigmoid", "softmax")
 EMBED_POSE_INPUTS = ("z1", "a_s")
 SAMPLINGS = ("loop", "stretch")
 POSE_NORMS = ("translation", "rotate", "rotate_scale")
@@ -31,7 +33,8 @@ SCHEDULES = ("step", "cosine")
 MODEL_CHOICES: dict[str, tuple[str, ...]] = {
     "variant": VARIANTS, "pixel_norm": PIXEL_NORMS, "pose_backbone": POSE_BACKBONES,
     "adjacency": ADJACENCIES, "coupler": COUPLERS, "attention": ATTENTIONS, "embedding_loss": EMBEDDING_LOSSES,
-    "embed_pose_input": EMBED_POSE_INPUTS,
+    "embed_pose_input": EMBED_POSE_INPUTS, "attention_source": ATTENTION_SOURCES,
+    "spatial_attention": SPATIAL_ATTENTIONS,
 }
 #: DataConfig and OptimConfig fields -> their allowed values.
 DATA_CHOICES: dict[str, tuple[str, ...]] = {"sampling": SAMPLINGS, "pose_norm": POSE_NORMS, "pose_span": POSE_SPANS}
@@ -76,8 +79,12 @@ class ModelConfig:
     coupler: str = "coupled"
     #: Table 4: ``spatiotemporal`` or ``spatial`` (spatial attention only).
     attention: str = "spatiotemporal"
-    #: Table 3: ``normalized_euclidean``, ``kl_fp``, ``kl_pf``, ``bi_kl``, ``l1``.
+    #: Table 3: ``normalized_euclidean`` (eq. 4, the paper's), ``kl_fp``, ``kl_pf``, ``bi_kl``, ``l1``; and
+    #: ``infonce`` (not in the paper): a contrastive loss over the batch that a constant embedding
+    #: cannot meet (:func:`vpnet.models.embedding.embedding_loss`).
     embedding_loss: str = "normalized_euclidean"
+    #: temperature of the ``infonce`` embedding loss (cosine similarities are divided by it).
+    embed_temperature: float = 0.1
     #: what the pose side of the embedding reads: ``z1`` (paper) or ``a_s`` (authors' code).
     embed_pose_input: str = "z1"
     embed_dim: int = 256
@@ -86,6 +93,18 @@ class ModelConfig:
     #: attention settled on one map for every clip; 0.3 starts it pose-dependent and it learns to code
     #: the classes the poses tell apart (``vpnet demo``, benchmarks/RESULTS.md).
     attention_init_std: float = 0.01
+    #: where A_S and A_T come from: ``pose`` (eq. 2, the paper's), or two probes of the mechanism
+    #: (``l2`` only): ``fixed``, one learned A_S and A_T shared by every clip (no pose), and
+    #: ``given``, A_S given with each clip (the feature cache's ``a_s.npy``, e.g. ground truth) and A_T
+    #: from the pose.
+    attention_source: str = "pose"
+    #: how A_S is normalised: ``sigmoid`` (eq. 2, the paper's: each cell in (0, 1) on its own) or
+    #: ``softmax`` over the m x n cells (not in the paper: the cells compete, the map redistributes).
+    #: With ``softmax``, A_ST is scaled by t_c*m*n so that it averages 1 over the map.
+    spatial_attention: str = "sigmoid"
+    #: ``f' = A_ST f + f`` (true: the paper's) or ``f' = A_ST f`` (false: with the head's average
+    #: pool, an attention-weighted pooling of f; not in the paper).
+    attention_residual: bool = True
     dropout: float = 0.3
     #: BatchNorm momentum of the backbone (PyTorch convention). DeepMind trained with 0.001
     #: (their 0.999 decay); short runs need 0.1, else the running statistics lag the weights for
@@ -210,6 +229,10 @@ class TrainConfig:
     freeze_bn: bool = False
     #: a checkpoint every N optimiser steps (0: only at the end of each epoch and on SIGTERM).
     ckpt_every_steps: int = 1000
+    #: a checkpoint at the end of every N-th epoch (0: none at epoch ends, only the step checkpoints, the
+    #: final weights and SIGTERM's; for short runs on cached features, where writing the frozen backbone
+    #: every epoch costs more than the epoch).
+    ckpt_every_epochs: int = 1
     #: how many step/epoch checkpoints to keep (older ones are deleted; ``best`` is kept apart).
     keep_checkpoints: int = 2
     #: split for best-checkpoint selection: ``auto`` (the dataset's validation split, else none:

@@ -24,19 +24,66 @@ isolates what the attention and the embedding add, at the price of not fine-tuni
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
+
+import numpy as np
 
 from vpnet.config import Config
 from vpnet.data.adl import CLASSES, ADLSpec, make_adl
+from vpnet.errors import ConfigError
 
-__all__ = ["DemoSize", "SIZES", "VARIANTS", "run_benchmark", "BenchmarkResult"]
+__all__ = ["DemoSize", "SIZES", "Variant", "VARIANTS", "DEFAULT_VARIANTS", "LATE_FUSION", "run_benchmark",
+           "BenchmarkResult"]
 
-#: the variants of the paper's Table 1, in the order they are reported.
-VARIANTS = ("pose_only", "l1", "l2", "l3")
+#: the probes' attention: A_S a softmax over the cells and no residual, so that the head pools f where A_ST
+#: looks (the strongest selection a map can make: what the oracle measures is what the data offers).
+SELECTIVE = ("model.spatial_attention=softmax", "model.attention_residual=false")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One row of the benchmark: the model variant and the overrides that make it."""
+
+    model: str  # ``model.variant``
+    overrides: tuple[str, ...] = ()
+    #: starts from the pose backbone of the ``pose_only`` run of its seed (the two-stage recipe)
+    stage2: bool = False
+    description: str = ""
+
+
+#: every variant the benchmark knows, in the order they are trained and reported. ``l2`` and ``l3`` are the
+#: paper's (eq. 2 and 4); ``l2_softmax`` and ``l3_infonce`` are the mechanisms tried against the collapse of
+#: the attention (RESULTS.md: none made it follow the acting hand on the validation performers); the
+#: probes measure the data: ``fixed_map`` (one map, no pose) and ``oracle`` (the ground-truth map).
+#: ``late_fusion`` is not trained: the softmax average of ``l1`` and ``pose_only``.
+VARIANTS: dict[str, Variant] = {
+    "pose_only": Variant("pose_only", description="3D poses alone: the GCN pose backbone and a linear classifier"),
+    "l1": Variant("l1", description="RGB alone: the frozen I3D's Mixed_5c map f, pooled, and a linear classifier"),
+    "l2": Variant("l2", stage2=True, description="l1 + the pose-driven spatio-temporal attention of eq. (2) "
+                  "(A_S sigmoid, f' = A_ST f + f)"),
+    "l3": Variant("l3", stage2=True, description="l2 + the video-pose embedding loss of eq. (4): the full VPN"),
+    "l2_softmax": Variant("l2", SELECTIVE, stage2=True, description="l2 with an attention that redistributes "
+                          "(A_S softmax over the cells, f' = A_ST f)"),
+    "l3_infonce": Variant("l3", ("model.spatial_attention=softmax", "model.embedding_loss=infonce"), stage2=True,
+                          description="l3 with A_S a softmax over the cells and an InfoNCE embedding loss that a "
+                          "constant embedding cannot meet"),
+    "fixed_map": Variant("l2", ("model.attention_source=fixed", *SELECTIVE),
+                         description="probe: one learned A_S and A_T for every clip, no pose (softmax, f' = A_ST f)"),
+    "oracle": Variant("l2", ("model.attention_source=given", *SELECTIVE), stage2=True,
+                      description="probe: A_S from the ground-truth box of the acting hand and its object, A_T from "
+                      "the pose (softmax, f' = A_ST f)"),
+}
+#: the late-fusion baseline, computed from ``l1`` and ``pose_only``.
+LATE_FUSION = "late_fusion"
+DESCRIPTIONS = {**{k: v.description for k, v in VARIANTS.items()},
+                LATE_FUSION: "softmax average of l1 and pose_only, weight chosen on the validation performers"}
+#: what ``vpnet demo`` runs unless ``--variants`` says otherwise
+DEFAULT_VARIANTS = ("pose_only", "l1", "l2", "l3", "fixed_map", "oracle", LATE_FUSION)
 
 
 @dataclass(frozen=True)
@@ -56,12 +103,23 @@ class DemoSize:
     momentum: float = 0.9
     weight_decay: float = 1e-4
     attention_init_std: float = 0.3  # ``model.attention_init_std``: why, in its docstring
+    #: weight of ``l1`` in the late fusion (``pose_only`` gets 1 - w), chosen on the validation performers
+    fusion_weight: float = 0.5
+
+    def __post_init__(self):
+        # the attention needs room to choose: at least 4 x 4 x 4 cells (t_c = T / 8, m = n = crop / 32)
+        for key, value, stride in (("clip_len", self.clip_len, 8), ("crop_size", self.crop_size, 32)):
+            if value < 4 * stride or value % stride:
+                raise ConfigError(f"demo size {key}={value} gives an attention grid smaller than 4x4x4: it must be a "
+                                  f"multiple of {stride} and >= {4 * stride}")
+        if not 0.0 <= self.fusion_weight <= 1.0:
+            raise ConfigError(f"demo size fusion_weight={self.fusion_weight} must be in [0, 1]")
 
 
-#: ``--size``: ``tiny`` is the CI test's (under a minute), ``small`` the default (9 minutes on 2 cores,
-#: generation included), ``large`` twice the videos.
+#: ``--size``: ``tiny`` is the CI test's (about a minute), ``small`` the default (``make demo``),
+#: ``large`` twice the videos.
 SIZES: dict[str, DemoSize] = {
-    "tiny": DemoSize(per_class=3, clip_len=16, crop_size=64, epochs=3, views=1, seeds=2, batch=8),
+    "tiny": DemoSize(per_class=3, clip_len=32, crop_size=128, epochs=3, views=1, seeds=2, batch=8),
     "small": DemoSize(per_class=27, clip_len=32, crop_size=128, epochs=30, views=2),
     "large": DemoSize(per_class=54, clip_len=32, crop_size=128, epochs=30, views=3),
 }
@@ -74,6 +132,12 @@ class VariantResult:
     top1: list[float] = field(default_factory=list)  # % per seed
     run_dirs: list[Path] = field(default_factory=list)
     eval_dirs: list[Path] = field(default_factory=list)
+    #: per seed: 1 where the test video's top class is right, in the order of :attr:`BenchmarkResult.test_names`
+    correct: list[np.ndarray] = field(default_factory=list)
+    #: per seed: the test videos' softmax scores (N, K), same order
+    scores: list[np.ndarray] = field(default_factory=list)
+    #: per seed: the attention measures of :func:`attention_measures` (empty without attention)
+    attention: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -85,22 +149,29 @@ class BenchmarkResult:
     store: Path
     feature_dir: Path
     base_config: Config
+    protocol: str = "cs"
+    test_names: list[str] = field(default_factory=list)
+    test_labels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    #: weight of l1 in the late fusion, and where it came from
+    fusion_weight: float = 0.5
+    fusion_source: str = ""
 
 
 def _config(size: DemoSize, store: Path, features: Path | None, variant: str, seed: int, run_root: Path,
-            weights: str | None, extra: Sequence[str] = ()) -> Config:
+            weights: str | None, extra: Sequence[str] = (), *, protocol: str = "cs", name: str | None = None) -> Config:
     from vpnet.engine.config_loader import load_config
 
     overrides = [
-        f"name={variant}-seed{seed}", f"output_dir={run_root}",
-        "data.dataset=adl", "data.protocol=cs", f"data.prepared_dir={store}", "data.num_workers=0",
+        f"name={name or variant}-seed{seed}", f"output_dir={run_root}",
+        "data.dataset=adl", f"data.protocol={protocol}", f"data.prepared_dir={store}", "data.num_workers=0",
         f"data.feature_dir={features if features is not None else 'null'}",
         f"data.batch_size={size.batch}", "data.pose_norm=translation", "data.pose_jitter=0.01",
         f"model.variant={variant}", f"model.num_classes={len(CLASSES)}", f"model.clip_len={size.clip_len}",
         f"model.crop_size={size.crop_size}", f"model.backbone_weights={weights or 'null'}",
         f"model.attention_init_std={size.attention_init_std}",
         f"train.epochs={size.epochs}", f"train.global_batch={size.batch}", f"train.seed={seed}",
-        "train.ckpt_every_steps=0", "train.log_every=5", "train.deterministic=true", "train.val_split=null",
+        "train.ckpt_every_steps=0", "train.ckpt_every_epochs=0", "train.log_every=5", "train.deterministic=true",
+        "train.val_split=null",
         "train.tensorboard=false",
         "optim.optimizer=sgd", "optim.schedule=cosine", f"optim.lr={size.lr}", f"optim.momentum={size.momentum}",
         f"optim.weight_decay={size.weight_decay}",
@@ -112,16 +183,23 @@ def _config(size: DemoSize, store: Path, features: Path | None, variant: str, se
 
 
 def run_benchmark(out: Path, cache: Path, size: DemoSize, *, weights: bool = True, workers: int = 2,
-                  variants: tuple[str, ...] = VARIANTS, overrides: Sequence[str] = (),
-                  say: Callable[[str], None] = print) -> BenchmarkResult:
+                  variants: Sequence[str] = DEFAULT_VARIANTS, overrides: Sequence[str] = (),
+                  protocol: str = "cs", say: Callable[[str], None] = print) -> BenchmarkResult:
     """Generate, prepare, extract, then train and evaluate ``variants`` x ``size.seeds``; see the module docstring.
 
     ``overrides``: dotted config overrides added to every run's config (an ablation of the recipe, e.g.
-    ``["loss.lambda2=0.01"]``); ``out/runs/<variant>-seed<k>`` are replaced."""
+    ``["loss.lambda2=0.01"]``); ``out/runs/<variant>-seed<k>`` are replaced. ``protocol``: ``cs`` (the test
+    performers) or ``csval`` (the validation performers, carved from the training ones: where settings are
+    chosen; there the late-fusion weight is chosen too).
+    """
     from vpnet.engine.evaluate import evaluate
     from vpnet.engine.features import extract_features
     from vpnet.engine.train import train
 
+    unknown = [v for v in variants if v not in VARIANTS and v != LATE_FUSION]
+    if unknown:
+        raise ConfigError(f"unknown demo variant(s) {', '.join(unknown)}: choose from {', '.join(VARIANTS)}, "
+                          f"{LATE_FUSION}")
     spec = ADLSpec(per_class=size.per_class)
     data_root = cache / f"adl-{spec.key()}"
     _check_disk(out, cache, size)
@@ -132,23 +210,30 @@ def run_benchmark(out: Path, cache: Path, size: DemoSize, *, weights: bool = Tru
     _prepare(data.video_dir, data.pose_dir, store, workers, max(160, size.crop_size + size.crop_size // 4))
     backbone = "kinetics400" if weights else str(_random_backbone(data_root))
     # channels_last_3d: the I3D's extraction (bf16) 1.6x faster on 2 cores, 3.0 -> 4.7 clips/s at 32x128x128
-    base = _config(size, store, None, "l1", 0, out / "runs", backbone, ["train.channels_last=true"])
-    feat_dir = store.parent / f"features-i3d{'-k400' if weights else '-random'}-{size.clip_len}x{size.crop_size}"
+    base = _config(size, store, None, "l1", 0, out / "runs", backbone, ["train.channels_last=true"], protocol=protocol)
+    suffix = "" if protocol == "cs" else f"-{protocol}"
+    kind = "k400" if weights else "random"
+    feat_dir = store.parent / f"features-i3d-{kind}-{size.clip_len}x{size.crop_size}{suffix}"
     t_c, m = size.clip_len // 8, size.crop_size // 32
     say(f"[3/5] frozen I3D ({'Kinetics-400' if weights else 'random init'}) Mixed_5c maps "
         f"{size.clip_len}x{size.crop_size}x{size.crop_size} -> 1024x{t_c}x{m}x{m} -> {feat_dir}")
     extract_features(base, feat_dir, splits=["train", "test"], views=size.views, dtype="bfloat16")
-    # pose_only first: l2 and l3 start from its pose backbone (the two-stage recipe, for the pose stream)
-    if {"l2", "l3"} & set(variants) and "pose_only" not in variants:
-        variants = ("pose_only", *variants)
-    variants = tuple(sorted(variants, key=VARIANTS.index))
-    results = {v: VariantResult() for v in variants}
-    say(f"[4/5] training {', '.join(variants)} x {size.seeds} seeds on the cached maps")
-    for variant in variants:
+    truth = _write_truth(feat_dir, data.annotation_dir, (t_c, m, m))
+    wanted = set(variants) | ({"pose_only", "l1"} if LATE_FUSION in variants else set())
+    if any(VARIANTS[v].stage2 for v in wanted if v in VARIANTS):
+        wanted.add("pose_only")  # the two-stage variants start from its pose backbone
+    order = [v for v in VARIANTS if v in wanted]
+    results = {v: VariantResult() for v in order}
+    say(f"[4/5] training {', '.join(order)} x {size.seeds} seeds on the cached maps")
+    test_names: list[str] = []
+    test_labels = np.zeros(0, np.int64)
+    for name in order:
+        spec_v = VARIANTS[name]
         for seed in range(size.seeds):
             stage2 = [f"train.init_from={results['pose_only'].run_dirs[seed] / 'final.safetensors'}",
-                      "train.init_mode=pose_backbone"] if variant in ("l2", "l3") else []
-            cfg = _config(size, store, feat_dir, variant, seed, out / "runs", backbone, [*stage2, *overrides])
+                      "train.init_mode=pose_backbone"] if spec_v.stage2 else []
+            cfg = _config(size, store, feat_dir, spec_v.model, seed, out / "runs", backbone,
+                          [*spec_v.overrides, *stage2, *overrides], protocol=protocol, name=name)
             t0 = time.perf_counter()
             shutil.rmtree(out / "runs" / cfg.name, ignore_errors=True)  # a rerun trains afresh
             run = train(cfg, resume=None)
@@ -156,15 +241,123 @@ def run_benchmark(out: Path, cache: Path, size: DemoSize, *, weights: bool = Tru
             shutil.rmtree(run.run_dir / "checkpoints", ignore_errors=True)
             ev = evaluate(cfg, run_dir=run.run_dir)
             top1 = 100.0 * float(ev.metrics.top1)
-            results[variant].top1.append(top1)
-            results[variant].run_dirs.append(run.run_dir)
-            results[variant].eval_dirs.append(ev.out_dir)
-            say(f"      {variant:9s} seed {seed}: top-1 {top1:5.1f} %  ({time.perf_counter() - t0:.0f} s)")
-    for variant in ("pose_only", "l1", "l2"):  # l3's weights stay (the model to predict with); the others' go
-        for run_dir in results[variant].run_dirs if variant in results else []:
-            (run_dir / "final.safetensors").unlink(missing_ok=True)
-    return BenchmarkResult(variants=results, attention_grid=(t_c, m, m), classes=list(data.class_names),
-                           data_root=data_root, store=store, feature_dir=feat_dir, base_config=base)
+            res = results[name]
+            res.top1.append(top1)
+            res.run_dirs.append(run.run_dir)
+            res.eval_dirs.append(ev.out_dir)
+            pred = ev.predictions
+            if not test_names:
+                test_names, test_labels = list(pred.names), np.asarray(pred.labels)
+            if list(pred.names) != test_names:
+                raise RuntimeError(f"{name} seed {seed} was evaluated on other test videos than the first run")
+            res.correct.append((pred.scores.argmax(1) == test_labels).astype(np.float64))
+            res.scores.append(pred.scores)
+            if spec_v.model in ("l2", "l3"):
+                res.attention.append(attention_measures(run.run_dir, truth))
+            say(f"      {name:9s} seed {seed}: top-1 {top1:5.1f} %  ({time.perf_counter() - t0:.0f} s)")
+    result = BenchmarkResult(variants=results, attention_grid=(t_c, m, m), classes=list(data.class_names),
+                             data_root=data_root, store=store, feature_dir=feat_dir, base_config=base,
+                             protocol=protocol, test_names=test_names, test_labels=test_labels,
+                             fusion_weight=size.fusion_weight, fusion_source="DemoSize.fusion_weight")
+    if LATE_FUSION in variants:
+        _late_fusion(result, size, choose=protocol != "cs")
+    # the l3 runs keep their weights (the model to predict with); the others' go
+    for name, res in results.items():
+        if name != "l3":
+            for run_dir in res.run_dirs:
+                (run_dir / "final.safetensors").unlink(missing_ok=True)
+    return result
+
+
+#: the late fusion's candidate weights of l1, searched on the validation performers
+FUSION_GRID = tuple(np.round(np.linspace(0.0, 1.0, 21), 2))
+
+
+def _late_fusion(result: BenchmarkResult, size: DemoSize, *, choose: bool) -> None:
+    """Add ``late_fusion``: w softmax(l1) + (1 - w) softmax(pose_only) per seed; ``choose``: pick w on
+    this (validation) split, the mean top-1 over seeds; else the size's weight (chosen so before)."""
+    l1, pose = result.variants["l1"], result.variants["pose_only"]
+    labels = result.test_labels
+
+    def correct(w: float) -> list[np.ndarray]:
+        return [((w * a + (1 - w) * b).argmax(1) == labels).astype(np.float64) for a, b in zip(l1.scores, pose.scores)]
+
+    if choose:
+        w = max(FUSION_GRID, key=lambda w: (np.mean([c.mean() for c in correct(w)]), -abs(w - 0.5)))
+        result.fusion_weight, result.fusion_source = float(w), f"chosen here, on protocol {result.protocol}"
+    fused = VariantResult()
+    fused.correct = correct(result.fusion_weight)
+    fused.top1 = [100.0 * float(c.mean()) for c in fused.correct]
+    result.variants[LATE_FUSION] = fused
+
+
+def _write_truth(feat_dir: Path, annotation_dir: Path, grid: tuple[int, int, int]) -> dict[str, Any]:
+    """The ground truth on each cached clip's grid (:func:`vpnet.attention_truth.truth_maps`); writes the
+    ``oracle``'s A_S, the acting hand's coverage over the clip scaled to a maximum of 1, as ``a_s.npy`` of
+    each split. Returns the test split's ``acting``, ``decoy`` (N, t_c, m, n), ``has`` (N,) and ``names``."""
+    from vpnet._io import atomic_write_bytes
+    from vpnet.attention_truth import truth_maps
+    from vpnet.engine.features import _npy_bytes
+
+    out: dict[str, Any] = {}
+    for split in ("train", "test"):
+        folder = feat_dir / split
+        names = json.loads((folder / "names.json").read_text())
+        acting, decoy, has = truth_maps(annotation_dir, names, np.load(folder / "windows.npy"),
+                                        np.load(folder / "boxes.npy"), grid)
+        oracle = acting.mean(2)  # (N, V, m, n)
+        oracle = oracle / np.maximum(oracle.max(axis=(2, 3), keepdims=True), 1e-6)
+        atomic_write_bytes(folder / "a_s.npy", _npy_bytes(oracle.astype(np.float32)))
+        if split == "test":
+            out = {"acting": acting[:, 0], "decoy": decoy[:, 0], "has": has, "names": names,
+                   "labels": np.load(folder / "labels.npy")}
+    return out
+
+
+def attention_measures(run_dir: Path, truth: dict[str, Any]) -> dict[str, Any]:
+    """A trained l2/l3 run's attention on the cached test clips against the ground truth: attention precision
+    (object classes), A_S spread within and between classes, and for l3 eq. (4) on matched and shuffled
+    pairs (:mod:`vpnet.attention_truth`). Also the per-clip ``a_s`` (N, m, n) and ``a_t`` (N, t_c)."""
+    import torch
+
+    from vpnet.attention_truth import a_s_spread, attention_precision, embedding_distances
+    from vpnet.engine.config_loader import load_config
+    from vpnet.engine.feature_store import FeatureDataset
+    from vpnet.engine.forward import eval_clips
+    from vpnet.inference import load_model
+
+    cfg = load_config(Path(run_dir) / "config.yaml", [])
+    model, _ = load_model(run=run_dir)
+    feats = FeatureDataset(cfg.data.feature_dir, "test", mode="test", clips=eval_clips(cfg))
+    a_s, a_t, f_e, p_e = [], [], [], []
+    with torch.no_grad():
+        for start in range(0, len(feats), 64):
+            items = feats.__getitems__(list(range(start, min(start + 64, len(feats)))))
+            f = torch.stack([x["features"][0] for x in items]).float()
+            poses = torch.stack([x["poses"][0] for x in items]).float()
+            given = torch.stack([x["a_s"][0] for x in items]) if "a_s" in items[0] else None
+            y = model(features=f, poses=poses, a_s=given)
+            a_s.append(y.a_s.float().numpy())
+            a_t.append(np.ones((len(f), f.shape[2]), np.float32) / f.shape[2] if y.a_t is None
+                       else y.a_t.float().numpy())
+            emb = model.vpn.embedding
+            if emb is not None:
+                pose_vec = y.z1 if model.vpn.embed_pose_input == "z1" else torch.sigmoid(y.z1)
+                fe, pe = emb.embed(f, pose_vec)
+                f_e.append(fe.numpy())
+                p_e.append(pe.numpy())
+    a_s_all, a_t_all = np.concatenate(a_s), np.concatenate(a_t)
+    rows = feats.index  # the cache's item order, which the truth follows
+    has = truth["has"][rows]
+    a_st = a_s_all[:, None] * a_t_all[:, :, None, None]
+    precision = attention_precision(a_st[has], truth["acting"][rows][has], truth["decoy"][rows][has])
+    within, between = a_s_spread(a_s_all, truth["labels"][rows])
+    out: dict[str, Any] = {"attention_precision": float(np.nanmean(precision)), "a_s_within_class": within,
+                           "a_s_between_classes": between, "a_s": a_s_all, "a_t": a_t_all,
+                           "names": [feats.names[i] for i in rows]}
+    if f_e:
+        out["l_e_matched"], out["l_e_shuffled"] = embedding_distances(np.concatenate(f_e), np.concatenate(p_e))
+    return out
 
 
 def _generate(root: Path, spec: ADLSpec, workers: int):
@@ -188,7 +381,7 @@ def _prepare(video_dir: Path, pose_dir: Path, store: Path, workers: int, size: i
 
     prepare_command(config=None, overrides=["data.dataset=adl", f"data.video_dir={video_dir}",
                                             f"data.pose_dir={pose_dir}", "data.missing_list=null"],
-                    out=store, protocols=["cs"], splits=None, shard="0/1", workers=workers,
+                    out=store, protocols=["cs", "csval"], splits=None, shard="0/1", workers=workers,
                     size=size, margin=0.2, quality=90, progress=True)
 
 

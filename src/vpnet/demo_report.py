@@ -9,12 +9,18 @@ Layout::
 
     report/
         README.md           the report page: Table-1-style table, the l3 run folder, the pictures, wall time
-        summary.json        {"variants": {v: {"top1_mean", "top1_std", "seeds"}}, "attention_grid": [t_c, m, n],
+        summary.json        {"variants": {v: {"top1_mean", "top1_std", "seeds", "top1_object_pairs",
+                            "attention_precision", "l_e_matched", "l_e_shuffled", "a_s_within_class",
+                            "a_s_between_classes"}}, "comparisons": {"l3-l1": {"difference", "ci95"}, ...},
+                            "probes": {"oracle_minus_l1_object_pairs", "fixed_map_minus_l1_object_pairs"},
+                            "fusion_weight", "fusion_source", "protocol", "attention_grid": [t_c, m, n],
                             "classes", "wall_seconds", "size", "chance", "kinetics", "test_videos", "l3_run",
                             "runs": {v: [{"run", "eval"}]}}
         confusion_l3.png    l3 seed 0 on the test subjects, the demo's classes only
         curves.png          training loss per epoch, every variant and seed
         attention.png       one row per confusable pair: A_ST on a test clip of each of its two classes
+        attention_truth.png A_S of l2 and l3 (seed 0) on the same test clips of the object pairs, with the
+                            ground-truth boxes of the acting and the decoy hand, a colour bar and a legend
         attention/<pair>-<class>-<video>.png   the same clips, one picture each (plot_attention_over_time)
 """
 
@@ -33,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vpnet._io import atomic_write_bytes
+from vpnet.demo import DESCRIPTIONS
 
 if TYPE_CHECKING:
     from vpnet.demo import BenchmarkResult
@@ -41,17 +48,14 @@ log = logging.getLogger(__name__)
 
 __all__ = ["write_report", "format_table", "summary", "markdown_table", "DESCRIPTIONS"]
 
-#: what each variant is, in the demo's setting (the I3D frozen, its maps cached).
-DESCRIPTIONS = {
-    "pose_only": "3D poses alone: the GCN pose backbone and a linear classifier",
-    "l1": "RGB alone: the frozen I3D's Mixed_5c map f, pooled, and a linear classifier",
-    "l2": "l1 + the pose-driven spatio-temporal attention on f (no embedding); pose backbone from pose_only",
-    "l3": "l2 + the pose-video embedding loss: the full VPN; pose backbone from pose_only",
-}
 
 #: the report's file names (also in the module docstring).
-SUMMARY, PAGE, CONFUSION, CURVES, ATTENTION = "summary.json", "README.md", "confusion_l3.png", "curves.png", \
-    "attention.png"
+SUMMARY, PAGE, CONFUSION, CURVES, ATTENTION, TRUTH = "summary.json", "README.md", "confusion_l3.png", "curves.png", \
+    "attention.png", "attention_truth.png"
+#: the paired comparisons of the summary, each with a 95 % bootstrap interval over the test videos.
+COMPARISONS = (("l3", "l1"), ("l3", "l2"), ("l3", "late_fusion"), ("l2", "l1"), ("l3_infonce", "l3"),
+               ("l2_softmax", "l2"))
+_MEASURES = ("attention_precision", "l_e_matched", "l_e_shuffled", "a_s_within_class", "a_s_between_classes")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -76,22 +80,59 @@ def _mean_std(seeds: list[float]) -> tuple[float, float]:
     return float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0
 
 
+def _object_mask(result: BenchmarkResult) -> np.ndarray:
+    from vpnet.data.adl import CLASSES
+
+    objects = {i for i, c in enumerate(CLASSES) if c.kind == "object"}
+    return np.array([int(y) in objects for y in result.test_labels], bool)
+
+
+def _mean_of(values: list[float]) -> float | None:
+    values = [v for v in values if v is not None and math.isfinite(v)]
+    return float(np.mean(values)) if values else None
+
+
 def summary(result: BenchmarkResult, *, wall_seconds: float, size_name: str) -> dict[str, Any]:
     """``summary.json``'s content (see the module docstring), per-seed top-1 read from the evaluation outputs."""
+    from vpnet.engine.metrics import paired_bootstrap
+
     variants: dict[str, Any] = {}
     runs: dict[str, Any] = {}
     test_videos = None
+    objects = _object_mask(result)
     for name, v in result.variants.items():
-        seeds = [_eval_top1(d, t) for d, t in zip(v.eval_dirs, v.top1)]
+        seeds = ([_eval_top1(d, t) for d, t in zip(v.eval_dirs, v.top1)] if v.eval_dirs else list(v.top1))
         mean, std = _mean_std(seeds)
-        variants[name] = {"top1_mean": mean, "top1_std": std, "seeds": seeds}
+        entry: dict[str, Any] = {"top1_mean": mean, "top1_std": std, "seeds": seeds}
+        entry["top1_object_pairs"] = (_mean_of([100.0 * float(c[objects].mean()) for c in v.correct])
+                                      if v.correct and objects.any() else None)
+        for key in _MEASURES:
+            entry[key] = _mean_of([a.get(key) for a in v.attention])
+        entry["attention_precision_seeds"] = [a["attention_precision"] for a in v.attention]
+        variants[name] = entry
         runs[name] = [{"run": str(r), "eval": str(e)} for r, e in zip(v.run_dirs, v.eval_dirs)]
         if test_videos is None and v.eval_dirs and (Path(v.eval_dirs[0]) / "results.json").is_file():
             test_videos = json.loads((Path(v.eval_dirs[0]) / "results.json").read_text()).get("num_samples")
+    comparisons = {}
+    for a, b in COMPARISONS:
+        va, vb = result.variants.get(a), result.variants.get(b)
+        if va is not None and vb is not None and va.correct and len(va.correct) == len(vb.correct):
+            d, lo, hi = paired_bootstrap(np.stack(va.correct), np.stack(vb.correct))
+            comparisons[f"{a}-{b}"] = {"difference": d, "ci95": [lo, hi]}
+    probes = {}
+    for probe in ("oracle", "fixed_map"):
+        if probe in variants and "l1" in variants and variants[probe]["top1_object_pairs"] is not None:
+            probes[f"{probe}_minus_l1_object_pairs"] = (variants[probe]["top1_object_pairs"]
+                                                       - variants["l1"]["top1_object_pairs"])
     l3 = _l3_run(result)
     weights = result.base_config.model.backbone_weights
     return {
         "variants": variants,
+        "comparisons": comparisons,
+        "probes": probes,
+        "fusion_weight": result.fusion_weight,
+        "fusion_source": result.fusion_source,
+        "protocol": result.protocol,
         "attention_grid": [int(x) for x in result.attention_grid],
         "classes": list(result.classes),
         "wall_seconds": round(float(wall_seconds), 1),
@@ -115,10 +156,11 @@ def _row(name: str, mean: float, std: float, seeds: list[float]) -> tuple[str, s
 
 def format_table(result: BenchmarkResult) -> str:
     """The console table: top-1 on the test subjects per variant, mean ± std over seeds, each seed, chance."""
-    rows = [("variant", "top-1 % (mean ± std)", "per seed")]
+    rows = [("variant", "top-1 % (mean ± std)", "per seed", "attention precision")]
     for name, v in result.variants.items():
-        rows.append(_row(name, *_mean_std(v.top1), list(v.top1)) if v.top1 else (name, "-", "-"))
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+        row = _row(name, *_mean_std(v.top1), list(v.top1)) if v.top1 else (name, "-", "-")
+        rows.append((*row, _fmt(_mean_of([a["attention_precision"] for a in v.attention]), ".2f")))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     seeds = max((len(v.top1) for v in result.variants.values()), default=0)
@@ -323,6 +365,80 @@ def plot_attention(result: BenchmarkResult, report: Path, *, per_class: int = 1)
     return combined, singles
 
 
+def plot_attention_truth(result: BenchmarkResult, out: Path, *, clips: int = 10) -> Path | None:
+    """A_S of ``l2`` and ``l3`` (seed 0) on the same test clips (one per object class, first by name), over
+    the clip's middle frame, with the ground-truth boxes of the acting (green) and decoy (red) hand, one
+    colour bar (A_S as a share of the map) and a legend."""
+    import dataclasses
+
+    from matplotlib.patches import Patch, Rectangle
+
+    from vpnet.data.adl import CLASSES
+    from vpnet.engine.builders import build_split
+    from vpnet.engine.forward import eval_clips
+    from vpnet.viz import _figure, _save
+
+    models = [v for v in ("l2", "l3") if v in result.variants and result.variants[v].attention]
+    if not models:
+        return None
+    measures = {v: result.variants[v].attention[0] for v in models}
+    names = measures[models[0]]["names"]
+    labels = dict(zip(result.test_names, result.test_labels.tolist()))
+    chosen: list[str] = []
+    for k, cls in enumerate(CLASSES):
+        if cls.kind == "object" and len(chosen) < clips:
+            chosen += sorted(n for n in names if labels.get(n) == k)[:1]
+    if not chosen:
+        return None
+    cfg = result.base_config
+    test_dir = result.feature_dir / "test"
+    cache_names = json.loads((test_dir / "names.json").read_text())
+    windows, crops = np.load(test_dir / "windows.npy"), np.load(test_dir / "boxes.npy")
+    video_cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, feature_dir=None))
+    videos = build_split(video_cfg, "test", mode="test", clips=eval_clips(cfg))
+    video_index = {r.name: i for i, r in enumerate(videos.records)}
+    m, n = result.attention_grid[1:]
+    fig, axes = _figure(1.6 * len(chosen) + 0.8, 1.75 * len(models) + 0.5, ncols=len(chosen), nrows=len(models))
+    image = None
+    for col, name in enumerate(chosen):
+        frames = videos.load(video_index[name])["video"][0].numpy()  # (3, T, S, S) in [-1, 1]
+        t_mid = frames.shape[1] // 2
+        frame = np.clip(np.rint((np.moveaxis(frames[:, t_mid], 0, -1) + 1) * 127.5), 0, 255).astype(np.uint8)
+        size = frame.shape[0]
+        i = cache_names.index(name)
+        x0, y0, x1, y1 = crops[i, 0]
+        truth = json.loads((result.data_root / "annotations" / f"{name}.json").read_text())
+        frame_no = int(windows[i, 0, t_mid])
+        for row, v in enumerate(models):
+            ax = axes[row, col]
+            a_s = measures[v]["a_s"][measures[v]["names"].index(name)]
+            share = a_s / max(float(a_s.sum()), 1e-12)
+            ax.imshow(frame)
+            image = ax.imshow(share, cmap="viridis", alpha=0.55, vmin=0, vmax=0.5, extent=(0, size, size, 0),
+                              interpolation="nearest")
+            for role, color in (("acting", "lime"), ("decoy", "red")):
+                bx = np.asarray(truth[role][min(frame_no, len(truth[role]) - 1)], np.float64)
+                bx = (bx - [x0, y0, x0, y0]) * size / (x1 - x0)
+                ax.add_patch(Rectangle((bx[0], bx[1]), bx[2] - bx[0], bx[3] - bx[1], fill=False, color=color, lw=1.2))
+            ax.set_xlim(0, size)
+            ax.set_ylim(size, 0)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if col == 0:
+                ax.set_ylabel(v, fontsize=9)
+            if row == 0:
+                ax.set_title(result.classes[labels[name]], fontsize=7)
+    fig.legend(handles=[Patch(fill=False, edgecolor="lime", label="acting hand + its object"),
+                        Patch(fill=False, edgecolor="red", label="decoy hand + the other object")],
+               loc="lower center", ncol=2, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 0.93, 1))
+    bar = fig.add_axes((0.94, 0.15, 0.012, 0.7))
+    fig.colorbar(image, cax=bar).set_label("A_S share of the map", fontsize=8)
+    _save(fig, out)
+    _close(fig)
+    return out
+
+
 def _clip_title(c: AttentionClip, names: list[str], *, short: bool = False) -> str:
     """The clip's class and the model's answer (with its softmax), and the video's name unless ``short``."""
     verdict = f"right, {c.score:.2f}" if c.prediction == c.label else f"l3 says {names[c.prediction]} {c.score:.2f}"
@@ -346,14 +462,38 @@ def _link(path: Path, report: Path) -> str:
         return str(path)
 
 
+def _fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
 def markdown_table(data: dict[str, Any], *, describe: bool = True) -> list[str]:
-    """The Table-1-style markdown table of a ``summary.json`` (``describe``: with the "what it is" column)."""
+    """The Table-1-style markdown table of a ``summary.json`` (``describe``: with the "what it is" column):
+    top-1, per seed, top-1 on the object pairs, attention precision, eq. (4) matched / shuffled."""
     what = " what it is |" if describe else ""
-    lines = [f"| variant |{what} top-1 % (mean ± std) | per seed |", "|---|" + "---|" * (3 if describe else 2)]
+    lines = [f"| variant |{what} top-1 % (mean ± std) | per seed | object pairs % | attention precision | "
+             "L_e matched / shuffled |", "|---|" + "---|" * (6 if describe else 5)]
     for name, v in data["variants"].items():
         what = f" {DESCRIPTIONS.get(name, '')} |" if describe else ""
+        le = ("-" if v.get("l_e_matched") is None
+              else f"{v['l_e_matched']:.2f} / {v['l_e_shuffled']:.2f}")
         lines.append(f"| `{name}` |{what} **{v['top1_mean']:.1f} ± {v['top1_std']:.1f}** | "
-                     + ", ".join(f"{s:.1f}" for s in v["seeds"]) + " |")
+                     + ", ".join(f"{s:.1f}" for s in v["seeds"])
+                     + f" | {_fmt(v.get('top1_object_pairs'), '.1f')} | {_fmt(v.get('attention_precision'), '.2f')} | "
+                     f"{le} |")
+    return lines
+
+
+def comparison_lines(data: dict[str, Any]) -> list[str]:
+    """The paired differences with their 95 % intervals, and the probes' checks, as markdown bullets."""
+    lines = [f"- `{k}`: {c['difference']:+.1f} points, 95 % CI [{c['ci95'][0]:+.1f}, {c['ci95'][1]:+.1f}]"
+             for k, c in data.get("comparisons", {}).items()]
+    probes = data.get("probes", {})
+    if "oracle_minus_l1_object_pairs" in probes:
+        lines.append(f"- oracle - l1 on the object pairs: {probes['oracle_minus_l1_object_pairs']:+.1f} points "
+                     "(the data needs pose-guided selection when this is large)")
+    if "fixed_map_minus_l1_object_pairs" in probes:
+        lines.append(f"- fixed map - l1 on the object pairs: {probes['fixed_map_minus_l1_object_pairs']:+.1f} points "
+                     "(no fixed region solves them when this is small)")
     return lines
 
 
@@ -365,21 +505,32 @@ def _page(data: dict[str, Any], result: BenchmarkResult, report: Path, pictures:
     lines = [
         "# vpnet demo: what each VPN component adds, on vpnet-ADL",
         "",
-        f"Size `{data['size']}`: {len(data['classes'])} classes, cross-subject protocol "
-        f"({data['test_videos'] if data['test_videos'] is not None else '?'} test videos of held-out performers), "
+        f"Size `{data['size']}`: {len(data['classes'])} classes, protocol `{data['protocol']}` "
+        f"({data['test_videos'] if data['test_videos'] is not None else '?'} test videos of "
+        f"{'the validation performers' if data['protocol'] == 'csval' else 'held-out performers'}), "
         f"clips of {cfg.model.clip_len}x{cfg.model.crop_size}x{cfg.model.crop_size}, attention grid "
         f"t_c x m x n = {t_c} x {m} x {n}, {seeds} seed{'s' * (seeds != 1)} per variant. The I3D is frozen "
         f"({k400}) and its Mixed_5c maps cached; every variant trains with the same recipe, and `l2` and `l3` "
         f"start from the pose backbone of the `pose_only` run of their seed (the two-stage recipe), their "
         f"attention's last layers drawn with std {cfg.model.attention_init_std:g} "
-        f"(`model.attention_init_std`).",
+        f"(`model.attention_init_std`). The late fusion weighs l1 by {data['fusion_weight']:g} "
+        f"({data['fusion_source']}).",
         "",
         *markdown_table(data),
     ]
     lines += [
         "",
         f"Chance: {data['chance']:.1f} %. Top-1 of each seed from its evaluation's `results.json`; std over seeds "
-        f"(ddof 1). All numbers: [`{SUMMARY}`]({SUMMARY}). Wall time: {_duration(data['wall_seconds'])}.",
+        f"(ddof 1). *Object pairs*: top-1 on the 10 classes that differ only by the object in the acting hand. "
+        "*Attention precision*: A_ST's mass on the acting hand's cells over its mass on the acting and the decoy "
+        "hand's cells (ground-truth boxes, object-pair test clips; a pose-blind map scores about 0.5). "
+        "*L_e matched / shuffled*: eq. (4) between each clip's f_e and its own P_e, and another clip's (equal "
+        f"when the embedding has collapsed). All numbers: [`{SUMMARY}`]({SUMMARY}). "
+        f"Wall time: {_duration(data['wall_seconds'])}.",
+        "",
+        "Paired differences in top-1 (95 % bootstrap intervals over the test videos, seeds pooled):",
+        "",
+        *comparison_lines(data),
         "",
     ]
     if data["l3_run"]:
@@ -410,6 +561,17 @@ def _page(data: dict[str, Any], result: BenchmarkResult, report: Path, pictures:
             "One picture per clip: " + ", ".join(f"[`{p.name}`]({_link(p, report)})" for p in pictures["singles"]),
             "",
         ]
+    if pictures.get("truth"):
+        lines += [
+            "## Where l2 and l3 look: A_S against the ground truth",
+            "",
+            "The same test clips of the object pairs for both models (seed 0): the middle frame, A_S over it "
+            "(colour bar: the share of the map's mass per cell, 1/(m n) for a uniform map), the acting hand with "
+            "its object (green box) and the decoy hand with the pair's other object (red box).",
+            "",
+            f"![A_S of l2 and l3 against the ground truth]({TRUTH})",
+            "",
+        ]
     if pictures.get("curves"):
         lines += ["## Training curves", "", f"![training curves]({CURVES})", ""]
     return "\n".join(lines)
@@ -424,6 +586,7 @@ def write_report(result: BenchmarkResult, out: Path, *, wall_seconds: float, siz
     pictures["confusion"] = plot_l3_confusion(result, report / CONFUSION)
     pictures["curves"] = plot_curves(result, report / CURVES)
     pictures["attention"], pictures["singles"] = plot_attention(result, report)
+    pictures["truth"] = plot_attention_truth(result, report / TRUTH)
     atomic_write_bytes(report / SUMMARY, (json.dumps(data, indent=2) + "\n").encode())
     atomic_write_bytes(report / PAGE, (_page(data, result, report, pictures) + "\n").encode())
     return report

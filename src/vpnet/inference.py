@@ -143,7 +143,7 @@ def spec_of(model, cfg_model, data_cfg, class_names: list[str] | tuple[str, ...]
     outputs = ["logits"]
     if model.vpn is not None:
         outputs.append("a_s")
-        if model.vpn.coupler.temporal is not None:
+        if model.vpn.coupler.has_temporal:
             outputs.append("a_t")
     from vpnet.data.registry import training_data
 

@@ -4,6 +4,7 @@ protocols, deterministic, resumable and atomic generation, and the inputs it ref
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -130,7 +131,9 @@ def test_files_follow_the_ntu_release(adl_ds):
         assert ntu.parse_name(name).action - 1 == label < len(CLASSES)
     assert {lab: adl_ds.labels.count(lab) for lab in set(adl_ds.labels)} == {k: 3 for k in range(len(CLASSES))}
     assert json.loads((adl_ds.root / "spec.json").read_text()) == json.loads(json.dumps(asdict(SPEC)))
-    assert sorted(p.name for p in adl_ds.root.iterdir()) == ["nturgb+d_rgb", "nturgb+d_skeletons", "spec.json"]
+    assert sorted(p.name for p in adl_ds.root.iterdir()) == ["annotations", "nturgb+d_rgb", "nturgb+d_skeletons",
+                                                             "spec.json"]
+    assert sorted(p.name for p in adl_ds.annotation_dir.iterdir()) == sorted(f"{n}.json" for n in adl_ds.names)
     # the release's text layout: CRLF, one body with a 17-digit id, 25 joints of 12 values
     raw = (adl_ds.pose_dir / f"{adl_ds.names[0]}.skeleton").read_bytes()
     assert b"\n" not in raw.replace(b"\r\n", b"")
@@ -195,6 +198,79 @@ def test_whole_body_in_the_colour_frame(adl_ds):
         j = ntu.read_skeleton(adl_ds.pose_dir / f"{name}.skeleton", dtype=np.float64).joints[:, 0]
         assert (j[..., 5] >= 0).all() and (j[..., 5] < 1920).all(), name
         assert (j[..., 6] >= 0).all() and (j[..., 6] < 1080).all(), name
+
+
+# ---------------------------------------------------------------------------------------------
+# ground truth of where the action is
+
+
+def _truth(adl_ds, name):
+    return json.loads((adl_ds.annotation_dir / f"{name}.json").read_text())
+
+
+def test_acting_side_alternates_within_every_class_and_camera():
+    sides = adl.acting_sides(ADLSpec(per_class=27))
+    count: dict = {}
+    for name, side in sides.items():
+        parts = ntu.parse_name(name)
+        count.setdefault((parts.action, parts.camera), []).append(side)
+    assert len(count) == 14 * 3
+    for key, got in count.items():
+        assert abs(got.count("r") - got.count("l")) <= 3, key  # 9 per class and camera: 4-5 or 3-6
+
+
+def test_ground_truth_boxes_hold_the_hands_and_their_objects(adl_ds):
+    """Per frame, the acting box holds the acting hand's 2D joints and the decoy box the other hand's;
+    the boxes differ in their object's colour: the used object's colour is in the acting box."""
+    w, h = SPEC.size
+    for name, label in zip(adl_ds.names, adl_ds.labels):
+        truth, cls = _truth(adl_ds, name), CLASSES[label]
+        assert truth["class"] == cls.name and truth["size"] == [w, h] and truth["acting_side"] in ("l", "r")
+        if cls.kind != "object":
+            assert "acting" not in truth
+            continue
+        assert truth["objects"] == {"acting": cls.used, "decoy": cls.held}
+        uv = ntu.read_skeleton(adl_ds.pose_dir / f"{name}.skeleton", dtype=np.float64).joints[:, 0, :, 5:7]
+        uv = uv * np.array([w / 1920, h / 1080])
+        acting, decoy = np.array(truth["acting"]), np.array(truth["decoy"])
+        assert acting.shape == decoy.shape == (len(uv), 4)
+        other = "l" if truth["acting_side"] == "r" else "r"
+        for boxes, side in ((acting, truth["acting_side"]), (decoy, other)):
+            hand = uv[:, adl._J[f"hand_{side}"]]  # the file's joints carry Kinect-like noise: a pixel of slack
+            assert ((hand >= boxes[:, :2] - 2) & (hand <= boxes[:, 2:] + 2)).all(), name
+            assert (boxes[:, 2:] > boxes[:, :2]).all()
+
+
+def test_object_pairs_are_symmetric_in_the_image(adl_ds):
+    """Over a class's clips the used object is left of the decoy about as often as right of it: no
+    fixed image region holds it (per class at per_class=3: 1 or 2 of 3)."""
+    for label, cls in enumerate(CLASSES):
+        if cls.kind != "object":
+            continue
+        left = []
+        for name in [n for n, lab in zip(adl_ds.names, adl_ds.labels) if lab == label]:
+            truth = _truth(adl_ds, name)
+            a, d = np.array(truth["acting"]), np.array(truth["decoy"])
+            left.append(float(((a[:, 0] + a[:, 2]) < (d[:, 0] + d[:, 2])).mean() > 0.5))
+        assert 0 < sum(left) < len(left), cls.name
+
+
+@pytest.mark.parametrize("side", ["l", "r"])
+def test_only_the_acting_hand_uses_its_object(side):
+    """Both hands rise to mirrored places; once up (from half to 70 % of the clip), the acting wrist moves
+    (its use of the object) several times more than the decoy's, which holds still."""
+    body = adl._body(adl._look(1))
+    other = "l" if side == "r" else "r"
+    for cls in CLASSES:
+        if cls.kind != "object":
+            continue
+        xyz = adl._animate(cls, body, 60, side, np.random.default_rng(0))
+        mid = slice(30, 42)
+        spread = {s: xyz[mid, adl._J[f"wrist_{s}"]].std(0).max() for s in (side, other)}
+        assert spread[side] > 3 * spread[other], (cls.name, spread)
+        # mirrored heights: the two wrists are up together, within a few centimetres of each other
+        wrists = xyz[mid][:, [adl._J["wrist_l"], adl._J["wrist_r"]]]
+        assert np.abs(wrists[:, 0, 1] - wrists[:, 1, 1]).max() < 0.12, cls.name
 
 
 # ---------------------------------------------------------------------------------------------
@@ -423,3 +499,15 @@ def test_impossible_specs_are_refused(tmp_path, kw):
     with pytest.raises(ConfigError, match="classes|per_class|frames|fps|size"):
         make_adl(root, ADLSpec(**{"size": SPEC.size, "frames": SPEC.frames, **kw}))
     assert not root.exists()
+
+
+def test_validation_protocol_is_carved_from_the_training_performers(adl_ds):
+    cfg = DataConfig(dataset="adl", protocol="cs", video_dir=str(adl_ds.video_dir), pose_dir=str(adl_ds.pose_dir),
+                     missing_list=None)
+    cs_train = {r.name for r in ADL.records(cfg, "train")}
+    cs_test = {r.name for r in ADL.records(cfg, "test")}
+    val = dataclasses.replace(cfg, protocol="csval")
+    train, test = {r.name for r in ADL.records(val, "train")}, {r.name for r in ADL.records(val, "test")}
+    assert train | test == cs_train and not train & test and not (train | test) & cs_test
+    assert test and {ntu.parse_name(n).performer for n in test} <= set(adl.VALIDATION_PERFORMERS)  # 3 per class: 2
+    assert "csval" in ADL.protocols

@@ -172,3 +172,17 @@ def test_model_choices_are_checked_when_loading():
     msg = str(e.value)
     assert "model.variant='l4' is not one of: l1, l2, l3, pose_only" in msg
     assert f"model.embedding_loss='kl' is not one of: {', '.join(MODEL_CHOICES['embedding_loss'])}" in msg
+
+
+def test_attention_probes_are_for_l2_only():
+    from vpnet.engine.config_loader import load_config
+
+    for source in ("fixed", "given"):
+        cfg = load_config(None, ["model.variant=l2", f"model.attention_source={source}"])
+        assert cfg.model.attention_source == source
+        with pytest.raises(ConfigError, match="attention_source=.*l2 only"):
+            load_config(None, ["model.variant=l3", f"model.attention_source={source}"])
+    with pytest.raises(ConfigError, match="model.spatial_attention"):
+        load_config(None, ["model.spatial_attention=relu"])
+    with pytest.raises(ConfigError, match="model.embed_temperature"):
+        load_config(None, ["model.embed_temperature=0"])

@@ -92,3 +92,20 @@ def test_files(tmp_path):
     assert (tmp_path / "confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = format_summary(m, "mean_class")
     assert "mean per-class accuracy:  50.00 %  <- primary metric" in text
+
+
+def test_paired_bootstrap_interval_holds_the_difference_and_narrows_with_more_videos():
+    from vpnet.engine.metrics import paired_bootstrap
+
+    rng = np.random.default_rng(0)
+    a = (rng.random((3, 400)) < 0.8).astype(float)
+    b = (rng.random((3, 400)) < 0.6).astype(float)
+    d, lo, hi = paired_bootstrap(a, b)
+    assert d == pytest.approx(100 * (a.mean() - b.mean()))
+    assert lo < d < hi and lo > 0  # a 20-point gap over 400 videos is resolved
+    _, lo100, hi100 = paired_bootstrap(a[:, :100], b[:, :100])
+    assert hi100 - lo100 > hi - lo
+    # identical models: a zero-width interval at 0
+    assert paired_bootstrap(a, a) == (0.0, 0.0, 0.0)
+    with pytest.raises(ValueError, match="same N videos"):
+        paired_bootstrap(a, b[:, :10])

@@ -153,3 +153,59 @@ def test_wrong_number_of_time_steps():
         crafted()(torch.ones(1, 4, 2, 2, 3, dtype=torch.float64), torch.zeros(1, 4, dtype=torch.float64))
     with pytest.raises(ValueError, match="coupler must be one of"):
         SpatioTemporalCoupler(t_c=2, m=2, n=2, coupler="joint")
+
+
+# ---------------------------------------------------------------------------------------------
+# beyond the paper: a softmax map, no residual, and the two probes (fixed map, given map)
+
+
+def test_softmax_map_redistributes_and_averages_one_over_the_map():
+    c = SpatioTemporalCoupler(in_features=4, t_c=3, m=2, n=3, spatial="softmax").double()
+    with torch.no_grad():
+        c.spatial[2].weight.zero_()
+        c.spatial[2].bias.copy_(torch.tensor(Z1))
+        c.temporal[2].weight.zero_()
+        c.temporal[2].bias.copy_(torch.tensor(A_T, dtype=torch.float64).log())
+    f = feature_map()
+    out = c(f, torch.randn(2, 4, dtype=torch.float64))
+    expected_s = torch.softmax(torch.tensor(Z1, dtype=torch.float64), 0).view(2, 3)
+    torch.testing.assert_close(out.a_s[0], expected_s)
+    assert torch.allclose(out.a_s.sum((1, 2)), torch.ones(2, dtype=torch.float64))
+    # applied A_ST = A_S * A_T * t_c m n: mean 1 over the map; with the residual, f' = f + A_ST f
+    w = expected_s[None, :, :] * torch.tensor(A_T, dtype=torch.float64)[:, None, None] * 18
+    torch.testing.assert_close(w.mean(), torch.tensor(1.0, dtype=torch.float64))
+    torch.testing.assert_close(out.f_prime, f + w * f)
+
+
+def test_without_the_residual_the_pooled_map_is_the_attention_weighted_mean():
+    c = SpatioTemporalCoupler(in_features=4, t_c=3, m=2, n=3, spatial="softmax", residual=False).double()
+    f = feature_map()
+    out = c(f, torch.randn(2, 4, dtype=torch.float64))
+    a_st = out.a_s[:, None, :, :] * out.a_t[:, :, None, None]  # (N, t_c, m, n), sums to 1
+    pooled = out.f_prime.mean((2, 3, 4))
+    torch.testing.assert_close(pooled, (f * a_st[:, None]).sum((2, 3, 4)))
+
+
+def test_fixed_source_gives_one_map_for_every_clip_and_needs_no_pose():
+    c = SpatioTemporalCoupler(in_features=4, t_c=3, m=2, n=3, source="fixed", init_std=0.5).double()
+    assert c.spatial is None and not c.uses_pose
+    out = c(feature_map(), None)
+    assert torch.equal(out.a_s[0], out.a_s[1]) and torch.equal(out.a_t[0], out.a_t[1])
+    assert out.a_s[0].std() > 0  # drawn with std 0.5: not uniform
+    assert {n for n, _ in c.named_parameters()} == {"z1", "z2"}
+
+
+@pytest.mark.parametrize("spatial", ["sigmoid", "softmax"])
+def test_given_source_applies_the_given_map(spatial):
+    c = SpatioTemporalCoupler(in_features=4, t_c=3, m=2, n=3, source="given", spatial=spatial).double()
+    given = torch.zeros(2, 2, 3, dtype=torch.float64)
+    given[0, 1, 2] = 1.0  # clip 0: one cell; clip 1: nothing given -> uniform
+    out = c(feature_map(), torch.randn(2, 4, dtype=torch.float64), given)
+    if spatial == "softmax":
+        expected = torch.stack([given[0], torch.full((2, 3), 1 / 6, dtype=torch.float64)])
+        torch.testing.assert_close(out.a_s, expected, atol=1e-5, rtol=0)
+    else:
+        expected = torch.stack([given[0], torch.ones(2, 3, dtype=torch.float64)])
+        torch.testing.assert_close(out.a_s, expected, atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="needs A_S"):
+        c(feature_map(), torch.randn(2, 4, dtype=torch.float64))

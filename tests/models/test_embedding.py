@@ -12,13 +12,28 @@ from torch.nn.utils.parametrizations import spectral_norm
 from vpnet.models.embedding import EMBEDDING_LOSSES, SpatialEmbedding, SpectralNormLinear, embedding_loss
 
 
-@pytest.mark.parametrize("kind", EMBEDDING_LOSSES)
+@pytest.mark.parametrize("kind", [k for k in EMBEDDING_LOSSES if k != "infonce"])
 def test_losses_are_zero_for_identical_embeddings_and_positive_otherwise(kind):
     torch.manual_seed(0)
     a, b = torch.randn(5, 256), torch.randn(5, 256)
     assert torch.allclose(embedding_loss(a, a.clone(), kind), torch.zeros(5), atol=1e-6)
     loss = embedding_loss(a, b, kind)
     assert loss.shape == (5,) and (loss > 0).all()
+
+
+def test_infonce_is_not_met_by_a_collapsed_embedding():
+    torch.manual_seed(0)
+    a = torch.randn(8, 32)
+    # matched pairs that differ from the batch's others: near zero at a low temperature
+    assert embedding_loss(a, a.clone(), "infonce", temperature=0.05).max() < 1e-3
+    # one constant vector on each side satisfies eq. (4) exactly, but InfoNCE sits at log N
+    const_f, const_p = torch.ones(8, 32), torch.ones(8, 32) * 3
+    assert embedding_loss(const_f, const_p, "normalized_euclidean").abs().max() < 1e-6
+    torch.testing.assert_close(embedding_loss(const_f, const_p, "infonce"), torch.full((8,), math.log(8)))
+    # hand value, N = 2: similarities [[1, 0], [0, 1]] / 0.5 -> -log(e^2 / (e^2 + 1)) per row, both ways
+    f = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+    expected = -math.log(math.exp(2) / (math.exp(2) + 1))
+    torch.testing.assert_close(embedding_loss(f, f, "infonce", temperature=0.5), torch.full((2,), expected))
 
 
 def test_normalized_euclidean_hand_values():
@@ -41,7 +56,7 @@ def test_kl_variants_hand_values():
 
 #: loss -> (f_e gets a gradient, P_e gets a gradient): the one-way KL losses feed back to one side.
 GRADIENT_SIDES = {"kl_fp": (False, True), "kl_pf": (True, False), "bi_kl": (True, True),
-                  "normalized_euclidean": (True, True), "l1": (True, True)}
+                  "normalized_euclidean": (True, True), "l1": (True, True), "infonce": (True, True)}
 
 
 @pytest.mark.parametrize("kind", EMBEDDING_LOSSES)

@@ -26,6 +26,7 @@ checked writable before any work.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import time
 from pathlib import Path
@@ -54,12 +55,26 @@ def demo_command(
     shared_data: Optional[Path] = typer.Option(
         None, "--shared-data", help="Folder with kinetics/ucf101_applyeyemakeup.avi for the Kinetics check (default: "
         "$VPNET_SHARED_DATA, else ../shared/data)."),
+    validation: bool = typer.Option(
+        False, "--validation", help="Train on performers 1, 4, 5, 9 and evaluate on the validation performers 2, 8 "
+        "(protocol csval, carved from the training performers) instead of the test performers: where settings are "
+        "chosen; it also chooses the late-fusion weight."),
+    variants: Optional[str] = typer.Option(
+        None, "--variants", help="Comma-separated variants to run (default: pose_only, l1, l2, l3, fixed_map, oracle, "
+        "late_fusion; also l2_softmax, l3_infonce; see vpnet.demo.VARIANTS)."),
 ) -> None:
-    """The built-in benchmark: pose_only, l1, l2 and l3 on generated ADL videos, a table and a report folder."""
-    from vpnet.demo import SIZES
+    """The built-in benchmark: pose_only, l1, l2, l3 and three probes of the attention (fixed map, oracle, late
+    fusion) on generated ADL videos; a table and a report folder."""
+    from vpnet.demo import DEFAULT_VARIANTS, LATE_FUSION, SIZES, VARIANTS
 
     if size not in SIZES:
         raise typer.BadParameter(f"must be one of {', '.join(SIZES)}; got {size!r}", param_hint="'--size'")
+    chosen = DEFAULT_VARIANTS if variants is None else tuple(
+        v.strip() for v in variants.split(",") if v.strip())
+    unknown = [v for v in chosen if v not in VARIANTS and v != LATE_FUSION]
+    if unknown or not chosen:
+        raise typer.BadParameter(f"unknown variant(s) {', '.join(unknown) or '(none given)'}; choose from "
+                                 f"{', '.join([*VARIANTS, LATE_FUSION])}", param_hint="'--variants'")
     start = time.perf_counter()
     with user_errors():
         from vpnet._io import check_writable
@@ -68,19 +83,23 @@ def demo_command(
         cache = check_writable(cache if cache is not None else out / "cache", what="cache folder").resolve()
 
         from vpnet.demo import run_benchmark
-        from vpnet.demo_report import format_table, write_report
+        from vpnet.demo_report import comparison_lines, format_table, write_report
         from vpnet.engine.logs import setup_logging
 
         setup_logging(None)
         spec = SIZES[size] if seeds is None else dataclasses.replace(SIZES[size], seeds=seeds)
         weights = kinetics and _kinetics_weights()
-        result = run_benchmark(out, cache, spec, weights=weights, workers=workers, say=typer.echo)
+        result = run_benchmark(out, cache, spec, weights=weights, workers=workers, variants=chosen,
+                               protocol="csval" if validation else "cs", say=typer.echo)
         wall = time.perf_counter() - start
         typer.echo(f"[5/5] report -> {out / 'report'}")
         report = write_report(result, out, wall_seconds=wall, size_name=size)
         typer.echo("")
-        typer.echo(f"top-1 % on the held-out subjects (vpnet-ADL, size {size}):")
+        typer.echo(f"top-1 % on the {'validation' if validation else 'held-out'} performers (vpnet-ADL, size {size}):")
         typer.echo(format_table(result))
+        data = json.loads((report / "summary.json").read_text())
+        for line in comparison_lines(data):
+            typer.echo(line[2:])
         typer.echo(f"report:    {report / 'README.md'}")
         l3 = result.variants.get("l3")
         if l3 is not None and l3.run_dirs:

@@ -4,11 +4,17 @@ The built-in benchmark of ``vpnet demo``: NTU, Smarthome and N-UCLA cannot ship 
 demo makes a small dataset whose classes need both modalities, as in the paper's Fig. 1:
 
 - **object pairs** (same motion, different small object): *drink from a cup* / *drink from a bottle*,
-  *phone call* / *comb hair*, *read a book* / *use a tablet*, *wipe face with a towel* / *fan oneself*.
-  The actor holds **both** objects of the pair, one in each hand, and uses one of them; the acting
-  hand is random. The poses cannot tell the two classes apart (they see a hand go to the mouth, not
-  what it holds); the whole frame shows both objects, so a classifier pooling the frame has to know
-  *which* object is at the acting hand: the pose-driven attention's job.
+  *phone call* / *comb hair*, *read a book* / *use a tablet*, *wipe face with a towel* / *fan oneself*,
+  *use a remote control* / *shine a torch*. The actor holds **both** objects of the pair, one in each
+  hand, and raises both hands together to mirrored places beside the head (the place moves from clip
+  to clip); only the acting hand then uses its object (the class's own small motion), the other one, the
+  decoy, holds still. The acting hand alternates between left and right within every class and camera.
+  The poses say which hand acts but not what it holds (pose alone is at chance inside a pair); the
+  frame shows both objects, each on either side equally often, so no fixed image region holds the used
+  object: telling the pair apart takes looking where the poses say the action is, the pose-driven
+  attention's job. Each sample's ``annotations/<name>.json`` records, per frame, the image boxes of the
+  acting hand with its object and of the decoy hand with its object (ground truth for measuring the
+  attention, never given to a model).
 - **depth pairs** (alike in 2D, different in 3D): *bow* / *lean back* and *kick forward* /
   *kick backward*. Facing the camera, each pair foreshortens the body the same way; the 3D joints
   say which way it moved (the +-45 degree cameras show some of it in 2D too).
@@ -93,8 +99,15 @@ CAMERA_YAW = {1: 0.0, 2: math.radians(-45), 3: math.radians(45)}
 # the dataset reader: NTU-60 files and protocols, this dataset's classes
 
 
+#: ``csval``: a validation protocol carved from the cross-subject training performers (never the test
+#: ones): it trains on performers 1, 4, 5, 9 and tests on 2, 8. Every design and recipe setting of
+#: ``vpnet demo`` is chosen on it (``vpnet demo --validation``), and the test performers are used once.
+VALIDATION_PERFORMERS = (2, 8)
+
+
 class ADLDataset(ntu.NTUDataset):
-    """``data.dataset=adl``: the NTU RGB+D reader and NTU-60 protocols (``cs``, ``cv``), :data:`CLASSES`."""
+    """``data.dataset=adl``: the NTU RGB+D reader and NTU-60 protocols (``cs``, ``cv``), :data:`CLASSES`, and
+    ``csval`` (:data:`VALIDATION_PERFORMERS`)."""
 
     generated = True
     description = "vpnet-ADL, generated videos of rendered people"
@@ -102,11 +115,17 @@ class ADLDataset(ntu.NTUDataset):
     def __init__(self) -> None:
         super().__init__(60)
         self.name = "adl"
+        self.protocols = (*self.protocols, "csval")
 
     def class_names(self, cfg: Any = None) -> list[str]:
         return list(CLASS_NAMES)
 
     def records(self, cfg: Any, split: str) -> Records:
+        if cfg.protocol == "csval":
+            train = self.records(_Protocol(cfg, "cs"), "train")
+            held = split == "test"
+            return Records([r for r in train if (ntu.parse_name(r.name).performer in VALIDATION_PERFORMERS) == held],
+                           list(train.skipped))
         out = super().records(cfg, split)
         keep = [r for r in out if r.label < len(CLASSES)]
         if len(keep) == len(out):
@@ -118,6 +137,16 @@ class ADLDataset(ntu.NTUDataset):
 
     def read_poses(self, path: str | Path) -> PoseSequence:
         return ntu.read_poses(path)
+
+
+class _Protocol:
+    """``cfg`` with another ``protocol`` (the reader's config view)."""
+
+    def __init__(self, cfg: Any, protocol: str):
+        self._cfg, self.protocol = cfg, protocol
+
+    def __getattr__(self, key: str) -> Any:
+        return getattr(self._cfg, key)
 
 
 ADL = ADLDataset()
@@ -215,6 +244,16 @@ def _place_arm(pose: np.ndarray, side: str, wrist: np.ndarray, pole: np.ndarray)
     pose[:, _J[f"thumb_{side}"]] = w + bend * hand_len[2] * 0.6 - side_x * 0.03
 
 
+#: where each object motion is done, relative to the head (body frame, metres for a 1.7 m performer;
+#: x is mirrored for the left hand): beside the head, as far out as the decoy's mirror place is, so that
+#: the two objects sit in different cells of a 4x4 attention grid.
+_USE_PLACE = {"to_mouth": (0.34, -0.18, -0.25), "to_ear": (0.36, -0.1, -0.08), "read": (0.32, -0.36, -0.34),
+              "wipe": (0.34, -0.14, -0.2), "point": (0.38, -0.26, -0.34)}
+#: the acting hand's use of its object: an oscillation (amplitude per axis, metres), the class's own.
+_USE_MOTION = {"to_mouth": (-0.05, 0.05, 0.0), "to_ear": (0.0, 0.04, 0.03), "read": (0.06, 0.0, 0.0),
+               "wipe": (0.07, 0.0, 0.0), "point": (0.0, 0.05, -0.04)}
+
+
 def _animate(cls: ADLClass, body: np.ndarray, num_frames: int, side: str, rng: np.random.Generator) -> np.ndarray:
     """(T, 25, 3) body-frame joints of one clip of ``cls``, the acting hand ``side`` (``l`` or ``r``)."""
     t = np.linspace(0.0, 1.0, num_frames)
@@ -225,34 +264,29 @@ def _animate(cls: ADLClass, body: np.ndarray, num_frames: int, side: str, rng: n
     wobble = 2 * math.pi * rng.uniform(1.5, 2.5) * t + rng.uniform(0, 2 * math.pi)
     pose = np.repeat(body[None], num_frames, axis=0)
     sc = float(np.linalg.norm(body[_J["head"]] - body[_J["spine_base"]]) / 0.72)  # the performer's size
-    other = "l" if side == "r" else "r"
     sign = {"r": 1.0, "l": -1.0}
     rest = {s: pose[:, _J[f"wrist_{s}"]].copy() for s in "lr"}
     if cls.kind == "object":
-        head = pose[:, _J["head"]]
-        x = sign[side]
-        target = {
-            "to_mouth": head + sc * np.array([0.03 * x, -0.08, -0.10]),
-            "to_ear": head + sc * np.array([0.11 * x, -0.02, -0.02]),
-            "read": head + sc * np.array([0.07 * x, -0.24, -0.36]),
-            "wipe": head + sc * np.array([0.05 * x, -0.06, -0.16]),
-            "point": head + sc * np.array([0.14 * x, -0.2, -0.5]),
-        }[cls.motion].copy()
-        if cls.motion == "wipe":
-            target[:, 0] += sc * 0.07 * np.sin(wobble)
-        else:
-            target[:, 1] += sc * 0.015 * np.sin(wobble)
-        wrist = rest[side] + (target - rest[side]) * env[:, None]
-        _place_arm(pose, side, wrist, np.array([x * 0.6, -1.0, 0.3]))
-        # the other hand holds the pair's other object low, by the hip, swaying a little
-        hold = body[_J["spine_base"]] + sc * np.array([sign[other] * 0.24, -0.04, -0.14])
-        hold = hold + sc * np.stack([0.02 * np.sin(0.7 * wobble), 0.03 * np.sin(0.5 * wobble + 1),
-                                     np.zeros(num_frames)], axis=-1)
-        _place_arm(pose, other, hold, np.array([sign[other] * 0.8, -1.0, 0.2]))
-        if cls.motion == "read":  # looks down at what the hand holds
-            _rotate(pose, _ids("head"), _J["neck"], -0.35 * env, "x")
-        elif cls.motion == "to_mouth":  # tips the head back to drink
-            _rotate(pose, _ids("head"), _J["neck"], 0.25 * env, "x")
+        # Both hands rise together to mirrored places at the same height: the acting hand to where the
+        # class uses its object, the other (the decoy) to the mirror place, with the pair's other object.
+        # The place moves from clip to clip. Only the acting hand then *uses* its object (a motion of a
+        # few centimetres, the class's own); the decoy hand holds still. So the poses say which hand
+        # acts but not what it holds, and the image shows both objects, on either side at random: no
+        # fixed image region holds the used object, and only attention steered by the poses finds it.
+        head = body[_J["head"]]
+        place = sc * (np.array(_USE_PLACE[cls.motion]) + np.array([rng.uniform(-0.04, 0.06), rng.uniform(-0.1, 0.05),
+                                                                  rng.uniform(-0.08, 0.06)]))
+        use = sc * np.array(_USE_MOTION[cls.motion])[None] * np.sin(wobble)[:, None] * amp
+        for s in "lr":
+            x = sign[s]
+            target = head + place * np.array([x, 1.0, 1.0])
+            if s == side:
+                target = target + use * np.array([x, 1.0, 1.0])
+            else:  # held, swaying by a centimetre
+                target = target + sc * np.stack([0.01 * np.sin(0.7 * wobble), 0.01 * np.sin(0.5 * wobble + 1),
+                                                 np.zeros(num_frames)], axis=-1)
+            wrist = rest[s] + (target - rest[s]) * env[:, None]
+            _place_arm(pose, s, wrist, np.array([x * 0.8, -1.0, 0.3]))
     else:
         for s in "lr":  # arms hang, swaying
             sway = rest[s] + sc * np.stack([0.02 * np.sin(wobble + (s == "l")), np.zeros(num_frames),
@@ -504,7 +538,7 @@ class ADLSpec:
     fps: float = 30.0
     seed: int = 0
     classes: int = len(CLASSES)
-    version: int = 7  # bump when the renderer changes, so old caches are not reused
+    version: int = 9  # bump when the renderer changes, so old caches are not reused
 
     def key(self) -> str:
         return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:10]
@@ -523,15 +557,44 @@ def _sample_names(spec: ADLSpec) -> list[tuple[str, int]]:
     return out
 
 
-def _render_sample(spec: ADLSpec, name: str, label: int, video_path: Path, pose_path: Path) -> None:
-    """Write one sample's ``.skeleton`` and ``_rgb.avi`` (each atomically)."""
+def acting_sides(spec: ADLSpec) -> dict[str, str]:
+    """The acting hand (``r`` or ``l``) of every sample: alternating along each class's samples, which cycle
+    through the performers and cameras, so that each side holds about half of every class in every view
+    and in both protocols' splits (a fixed image region cannot stand in for the acting hand)."""
+    out = {}
+    for label in range(spec.classes):
+        names = [n for n, lab in _sample_names(spec) if lab == label]
+        out.update({n: "r" if (i + label) % 2 == 0 else "l" for i, n in enumerate(names)})
+    return out
+
+
+#: the largest side of each object (metres), for its ground-truth box.
+_OBJECT_EXTENT = {"cup": 0.2, "bottle": 0.34, "phone": 0.2, "comb": 0.3, "book": 0.36, "tablet": 0.34,
+                  "towel": 0.38, "fan": 0.38, "remote": 0.22, "torch": 0.3}
+
+
+def _hand_boxes(uv: np.ndarray, xyz: np.ndarray, side: str, kind: str, focal: float) -> np.ndarray:
+    """(T, 4) image boxes (x0, y0, x1, y1) of the ``side`` hand with the object ``kind`` it holds (drawn as
+    :func:`_draw_person` draws it); ``uv`` (T, 25, 2) pixels, ``xyz`` (T, 25, 3) camera metres."""
+    hand, tip = _J[f"hand_{side}"], _J[f"handtip_{side}"]
+    joints = _ids(f"wrist_{side}", f"hand_{side}", f"handtip_{side}", f"thumb_{side}")
+    centre = (uv[:, hand] + uv[:, tip]) / 2
+    half = 0.5 * _OBJECT_EXTENT[kind] * focal / xyz[:, hand, 2]
+    lo = np.minimum(centre - half[:, None], uv[:, joints].min(1))
+    hi = np.maximum(centre + half[:, None], uv[:, joints].max(1))
+    return np.concatenate([lo, hi], axis=1)
+
+
+def _render_sample(spec: ADLSpec, name: str, label: int, side: str, video_path: Path, pose_path: Path,
+                   annotation_path: Path) -> None:
+    """Write one sample's ``.skeleton``, ground truth ``.json`` and ``_rgb.avi`` (each atomically)."""
     parts = ntu.parse_name(name)
     cls = CLASSES[label]
     rng = np.random.default_rng([spec.seed, label, parts.performer, parts.camera, parts.setup, parts.replication])
     look = _look(parts.performer)
     body = _body(look)
     num_frames = int(round(spec.frames * rng.uniform(0.9, 1.1)))
-    side = "r" if rng.random() < 0.5 else "l"
+    other = "l" if side == "r" else "r"
     joints = _animate(cls, body, num_frames, side, rng)
     # place the body: the camera's view angle, a little turn of the person, on the floor in front of the camera
     yaw = CAMERA_YAW[parts.camera] + rng.uniform(-0.2, 0.2)
@@ -555,7 +618,7 @@ def _render_sample(spec: ADLSpec, name: str, label: int, video_path: Path, pose_
     uv = project(joints, (focal, w / 2, h / 2))  # the true joints; the file's colorX/Y are the noisy ones
     room = _room(rng, spec.size)
     _side_table(room, rng, joints, floor_y, view, focal)
-    objects = {side: cls.used, ("l" if side == "r" else "r"): cls.held} if cls.kind == "object" else {}
+    objects = {side: cls.used, other: cls.held} if cls.kind == "object" else {}
     noise = rng.normal(0.0, 3.0, (4, h, w, 3)).astype(np.float32)  # sensor noise, a few frames cycled
 
     def frames():
@@ -564,6 +627,12 @@ def _render_sample(spec: ADLSpec, name: str, label: int, video_path: Path, pose_
             _draw_person(img, uv[t], joints[t], focal, look, objects)
             yield np.clip(img.astype(np.float32) + noise[t % 4], 0, 255).astype(np.uint8)
 
+    truth: dict[str, Any] = {"class": cls.name, "kind": cls.kind, "acting_side": side, "size": [w, h]}
+    if cls.kind == "object":
+        truth["objects"] = {"acting": cls.used, "decoy": cls.held}
+        for role, s, kind in (("acting", side, cls.used), ("decoy", other, cls.held)):
+            truth[role] = np.round(_hand_boxes(uv, joints, s, kind, focal), 2).tolist()
+    atomic_write_bytes(annotation_path, json.dumps(truth).encode())
     atomic_write_bytes(pose_path, text.encode("ascii"))
     tmp = video_path.with_name(f".{video_path.stem}.partial{video_path.suffix}")
     try:
@@ -584,6 +653,11 @@ class ADLData:
     root: Path
     video_dir: Path
     pose_dir: Path
+    #: ``<name>.json`` per sample: the ground truth of where the action happens (never a model input):
+    #: ``acting_side``, and for the object classes the per-frame image boxes (x0, y0, x1, y1), in the
+    #: video's pixels, of the acting hand with its object (``acting``) and of the other hand with the
+    #: pair's other object (``decoy``).
+    annotation_dir: Path
     names: list[str]
     labels: list[int]
     class_names: list[str]
@@ -620,16 +694,17 @@ def make_adl(root: str | Path, spec: ADLSpec = ADLSpec(), *, workers: int = 1,
             raise ConfigError(message)
     root = check_writable(Path(root), what="vpnet-ADL data folder")
     root.mkdir(parents=True, exist_ok=True)
-    video_dir, pose_dir = root / "nturgb+d_rgb", root / "nturgb+d_skeletons"
+    video_dir, pose_dir, annotation_dir = root / "nturgb+d_rgb", root / "nturgb+d_skeletons", root / "annotations"
     meta = root / "spec.json"
     want = json.dumps(asdict(spec), sort_keys=True, indent=1)
     if meta.exists() and meta.read_text() != want:
         raise ConfigError(f"{root} holds a vpnet-ADL dataset made with other settings ({meta}); use another folder")
     samples = _sample_names(spec)
     todo = [(n, lab) for n, lab in samples
-            if not (video_dir / f"{n}{ntu.VIDEO_SUFFIX}").is_file() or not (pose_dir / f"{n}.skeleton").is_file()]
+            if not all(p.is_file() for p in (video_dir / f"{n}{ntu.VIDEO_SUFFIX}", pose_dir / f"{n}.skeleton",
+                                             annotation_dir / f"{n}.json"))]
     # temporary files of an interrupted run: never complete, never read
-    for f in [*video_dir.glob(".*.partial*"), *pose_dir.glob(".*.skeleton.*.tmp")]:
+    for f in [*video_dir.glob(".*.partial*"), *pose_dir.glob(".*.skeleton.*.tmp"), *annotation_dir.glob(".*.tmp")]:
         f.unlink(missing_ok=True)
     if todo:
         need = len(todo) * spec.size[0] * spec.size[1] * spec.frames * _BYTES_PER_PIXEL_FRAME + 50_000 * len(todo)
@@ -637,10 +712,12 @@ def make_adl(root: str | Path, spec: ADLSpec = ADLSpec(), *, workers: int = 1,
         if free < need:
             raise OutputError(f"{root}: {free / 1e6:.0f} MB free, generating {len(todo)} videos needs about "
                               f"{need / 1e6:.0f} MB")
-        video_dir.mkdir(exist_ok=True)
-        pose_dir.mkdir(exist_ok=True)
+        for folder in (video_dir, pose_dir, annotation_dir):
+            folder.mkdir(exist_ok=True)
         atomic_write_bytes(meta, want.encode())
-        jobs = [(spec, n, lab, video_dir / f"{n}{ntu.VIDEO_SUFFIX}", pose_dir / f"{n}.skeleton") for n, lab in todo]
+        sides = acting_sides(spec)
+        jobs = [(spec, n, lab, sides[n], video_dir / f"{n}{ntu.VIDEO_SUFFIX}", pose_dir / f"{n}.skeleton",
+                 annotation_dir / f"{n}.json") for n, lab in todo]
         if workers > 1:
             from concurrent.futures import ProcessPoolExecutor
 
@@ -653,7 +730,8 @@ def make_adl(root: str | Path, spec: ADLSpec = ADLSpec(), *, workers: int = 1,
                 _render_job(job)
                 if progress:
                     progress(k)
-    return ADLData(root=root, video_dir=video_dir, pose_dir=pose_dir, names=[n for n, _ in samples],
+    return ADLData(root=root, video_dir=video_dir, pose_dir=pose_dir, annotation_dir=annotation_dir,
+                   names=[n for n, _ in samples],
                    labels=[lab for _, lab in samples], class_names=list(CLASS_NAMES[:spec.classes]),
                    generated=len(todo))
 

@@ -271,7 +271,7 @@ class VideoPoseDataset(Dataset):
 def collate(batch: list[dict | None]) -> dict | None:
     """Stack samples into a batch, dropping the items that failed (None; they were reported).
 
-    Tensors (``video``, ``features``, ``poses``) are stacked, ``label`` becomes a (N,) LongTensor,
+    Tensors (``video``, ``features``, ``poses``, a given ``a_s``) are stacked, ``label`` becomes a (N,) LongTensor,
     ``name`` and ``meta`` stay lists. Returns None when every item of the batch failed: the caller
     skips such a batch.
     """
@@ -279,7 +279,7 @@ def collate(batch: list[dict | None]) -> dict | None:
     if not items:
         return None
     out: dict = {}
-    for key in ("video", "features", "poses"):
+    for key in ("video", "features", "poses", "a_s"):
         if key in items[0]:
             out[key] = torch.stack([b[key] for b in items])
     out["label"] = torch.tensor([b["label"] for b in items], dtype=torch.long)

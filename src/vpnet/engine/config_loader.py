@@ -53,6 +53,7 @@ MINIMUM: dict[str, float] = {
     "train.global_batch": 1,
     "train.grad_accum": 1,
     "train.ckpt_every_steps": 0,
+    "train.ckpt_every_epochs": 0,
     "train.keep_checkpoints": 1,
     "train.val_every": 0,
     "train.log_every": 1,
@@ -69,6 +70,7 @@ MINIMUM: dict[str, float] = {
     "model.num_classes": 0,
     "model.t_p": 1,
     "model.attention_init_std": 0.0,
+    "model.embed_temperature": 1e-3,
     "data.pose_rotate": 0.0,
     "data.pose_scale": 0.0,
     "data.pose_jitter": 0.0,
@@ -183,6 +185,9 @@ def _contradictions(cfg: Config) -> list[str]:
         if m.pixel_norm not in backbone.pixel_norms:
             out.append(f"model.pixel_norm={m.pixel_norm} does not fit backbone {m.backbone}: its weights take "
                        f"model.pixel_norm={' or '.join(backbone.pixel_norms)}")
+    if m.attention_source != "pose" and m.variant != "l2":
+        out.append(f"model.attention_source={m.attention_source} is a probe of the attention network, for "
+                   f"model.variant=l2 only (got {m.variant}): the embedding of l3 reads the pose's z1")
     if m.variant != "l1" and m.pose_backbone == "gcn" and m.t_p < 4:
         out.append(f"model.t_p={m.t_p}: the GCN pose backbone pools time twice by 2, so it needs t_p >= 4")
     if m.variant != "l1":

@@ -13,6 +13,10 @@ Layout (numpy ``.npy`` files, memory-mapped for random access without loading th
         meta.json      mode, views, shapes, dtype, backbone and data settings, complete flag
         features.npy   (N, V, C, t_c, m, n) uint16: the bits of float16 or bfloat16 values
         poses.npy      (N, V, 3, t_p, J) float32
+        windows.npy    (N, V, T) int32: each clip's frames;  boxes.npy (N, V, 4) float32: its crop box
+                       (x0, y0, x1, y1) in the video's pixels (where in the video the map comes from)
+        a_s.npy        optional (N, V, m, n) float32: a given spatial attention per clip (e.g. the ground
+                       truth of an oracle probe, ``model.attention_source=given``), read as the ``a_s`` key
         labels.npy     (N,) int64;  names.json: N names (both written once, from the split's records)
         done.npy       (N,) bool: items whose V clips are all written (extraction resumes from it)
         failed.json    items that could not be loaded, with the reason (not done: the next run retries them)
@@ -119,6 +123,7 @@ class FeatureDataset(Dataset):
         self.epoch = 0
         self._features: np.ndarray | None = None
         self._poses: np.ndarray | None = None
+        self._a_s: np.ndarray | None = None
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -130,6 +135,12 @@ class FeatureDataset(Dataset):
         # opened lazily, so each DataLoader worker maps the files itself
         self._features = np.load(self.dir / "features.npy", mmap_mode="r")
         self._poses = np.load(self.dir / "poses.npy", mmap_mode="r")
+        given = self.dir / "a_s.npy"
+        if given.is_file():
+            self._a_s = np.load(given, mmap_mode="r", allow_pickle=False)
+            if self._a_s.shape[:2] != self._features.shape[:2]:
+                raise DataError(given, f"holds {self._a_s.shape[:2]} (items, clips), the features "
+                                       f"{self._features.shape[:2]}")
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         return self.__getitems__([i])[0]
@@ -148,10 +159,12 @@ class FeatureDataset(Dataset):
         rows = items[order]
         if self.meta["mode"] == "train":
             view = self.epoch % self.views  # one training clip per epoch, cycling through the views
-            f, p = self._features[rows, view], self._poses[rows, view]
+            pick: Any = (rows, view)
         else:
             view = None
-            f, p = self._features[rows], self._poses[rows]  # (K, ...): every test clip
+            pick = rows  # (K, ...): every test clip
+        f, p = self._features[pick], self._poses[pick]
+        a_s = None if self._a_s is None else torch.from_numpy(np.array(self._a_s[pick], dtype=np.float32))
         feats = from_bits(f, self.dtype)
         poses = torch.from_numpy(np.array(p, dtype=np.float32))
         out: list[dict[str, Any]] = [{}] * len(rows)
@@ -163,6 +176,8 @@ class FeatureDataset(Dataset):
                 "name": self.names[item],
                 "meta": {"index": int(item), "view": view},
             }
+            if a_s is not None:
+                out[pos]["a_s"] = a_s[j]
         return out
 
 

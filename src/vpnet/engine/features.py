@@ -113,7 +113,9 @@ def extract_features(
                                           channels_last=cfg.train.channels_last).cpu()  # (B, K or 1, C, t_c, m, n)
                         poses = batch["poses"] if batch["poses"].dim() == 5 else batch["poses"].unsqueeze(1)
                         for j, idx in enumerate(indices):
-                            writer.put(idx, view if train_mode else None, f[j], poses[j])
+                            meta = batch["meta"][j]
+                            writer.put(idx, view if train_mode else None, f[j], poses[j],
+                                       np.asarray(meta["frames"]), np.asarray(meta["boxes"]))
                     bar.update(len(indices) + len(failed))
                 writer.flush()
             bar.close()
@@ -179,6 +181,9 @@ class _SplitWriter:
             if not same or self.meta.get("extra") != extra or json.loads((folder / "names.json").read_text()) != names:
                 raise DataError(folder, "holds a feature cache made with other settings or data; use another "
                                         "output folder")
+            if self.meta.get("feature_shape") and not (folder / "windows.npy").is_file():
+                raise DataError(folder, "holds a feature cache of an older vpnet (no windows.npy / boxes.npy); "
+                                        "use another output folder")
             self.done = np.load(folder / "done.npy")
         else:  # meta.json comes last (with the first clip's shapes): once it exists, so do these
             self.done = np.zeros(self.n, dtype=bool)
@@ -189,12 +194,14 @@ class _SplitWriter:
         self.failed: dict[int, str] = {}
         self._f: np.ndarray | None = None
         self._p: np.ndarray | None = None
+        self._w: np.ndarray | None = None
+        self._b: np.ndarray | None = None
         self._pending = 0
 
     def todo(self) -> np.ndarray:
         return np.flatnonzero(~self.done)
 
-    def _arrays(self, f: torch.Tensor, p: torch.Tensor) -> None:
+    def _arrays(self, f: torch.Tensor, p: torch.Tensor, windows: np.ndarray) -> None:
         if self._f is not None:
             return
         fshape = (self.n, self.views, *f.shape[1:])
@@ -202,6 +209,10 @@ class _SplitWriter:
         if self.meta is None:
             self._f = np.lib.format.open_memmap(self.dir / "features.npy", mode="w+", dtype=np.uint16, shape=fshape)
             self._p = np.lib.format.open_memmap(self.dir / "poses.npy", mode="w+", dtype=np.float32, shape=pshape)
+            self._w = np.lib.format.open_memmap(self.dir / "windows.npy", mode="w+", dtype=np.int32,
+                                                shape=(self.n, self.views, windows.shape[-1]))
+            self._b = np.lib.format.open_memmap(self.dir / "boxes.npy", mode="w+", dtype=np.float32,
+                                                shape=(self.n, self.views, 4))
             self.meta = {"num_items": self.n, "views": self.views, "mode": self.mode, "dtype": self.dtype,
                          "feature_shape": list(f.shape[1:]), "pose_shape": list(p.shape[1:]),
                          "extra": self.extra, "complete": False}
@@ -209,18 +220,22 @@ class _SplitWriter:
         else:
             self._f = np.load(self.dir / "features.npy", mmap_mode="r+")
             self._p = np.load(self.dir / "poses.npy", mmap_mode="r+")
+            self._w = np.load(self.dir / "windows.npy", mmap_mode="r+")
+            self._b = np.load(self.dir / "boxes.npy", mmap_mode="r+")
 
-    def put(self, idx: int, view: int | None, f: torch.Tensor, p: torch.Tensor) -> None:
-        """f (K, C, t_c, m, n), p (K, 3, t_p, J) of item ``idx``; ``view`` picks the slot of a training clip
+    def put(self, idx: int, view: int | None, f: torch.Tensor, p: torch.Tensor, windows: np.ndarray,
+            boxes: np.ndarray) -> None:
+        """f (K, C, t_c, m, n), p (K, 3, t_p, J), the clips' frames ``windows`` (K, T) and crop ``boxes`` (K, 4)
+        (x0, y0, x1, y1 in the video's pixels) of item ``idx``; ``view`` picks the slot of a training clip
         (None: the K test clips). Ignored for an item that failed in an earlier view."""
         if idx in self.failed:
             return
-        self._arrays(f, p)
-        assert self._f is not None and self._p is not None
-        if view is None:
-            self._f[idx], self._p[idx] = to_bits(f, self.dtype), p.numpy()
-        else:
-            self._f[idx, view], self._p[idx, view] = to_bits(f[0], self.dtype), p[0].numpy()
+        self._arrays(f, p, windows)
+        assert self._f is not None and self._p is not None and self._w is not None and self._b is not None
+        slot = idx if view is None else (idx, view)
+        k = slice(None) if view is None else 0
+        self._f[slot], self._p[slot] = to_bits(f[k], self.dtype), p[k].numpy()
+        self._w[slot], self._b[slot] = windows[k], boxes[k]
         if view is None or view == self.views - 1:
             self.done[idx] = True
         self._pending += 1
@@ -233,9 +248,9 @@ class _SplitWriter:
 
     def flush(self) -> None:
         """Data first, then the index that says it is there (a crash leaves items to redo, never garbage)."""
-        if self._f is not None:
-            self._f.flush()
-            self._p.flush()
+        for a in (self._f, self._p, self._w, self._b):
+            if a is not None:
+                a.flush()
         atomic_write_bytes(self.dir / "done.npy", _npy_bytes(self.done))
         atomic_write_bytes(self.dir / "failed.json",
                            json.dumps({str(k): v for k, v in sorted(self.failed.items())}, indent=1).encode())

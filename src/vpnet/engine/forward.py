@@ -74,8 +74,11 @@ def _to(x: torch.Tensor | None, device: torch.device, channels_last: bool) -> to
 def model_inputs(batch: Mapping[str, Any], *, device: torch.device, channels_last: bool = False) -> dict[str, Any]:
     """The keyword arguments of ``model(video=..., poses=..., features=...)`` for a batch of single clips:
     its tensors on ``device`` (None where absent), clips in ``channels_last_3d`` when asked."""
-    return {"video": _to(batch.get("video"), device, channels_last), "poses": _to(batch.get("poses"), device, False),
-            "features": _to(batch.get("features"), device, channels_last)}
+    out = {"video": _to(batch.get("video"), device, channels_last), "poses": _to(batch.get("poses"), device, False),
+           "features": _to(batch.get("features"), device, channels_last)}
+    if batch.get("a_s") is not None:  # a given A_S (feature caches with a_s.npy): only such batches pass it
+        out["a_s"] = _to(batch["a_s"], device, False)
+    return out
 
 
 @torch.no_grad()
@@ -94,7 +97,7 @@ def forward_clips(
     ``lambda x: model(**x).logits`` (per-clip logits) or ``lambda x: model.forward_features(x["video"])``
     (backbone maps). Test batches hold K clips per video; single-clip batches give K = 1.
     """
-    video, poses, features = batch.get("video"), batch.get("poses"), batch.get("features")
+    video, poses, features, a_s = batch.get("video"), batch.get("poses"), batch.get("features"), batch.get("a_s")
     visual = features if features is not None else video
     if visual is None and poses is None:
         raise ValueError("a batch needs video, features or poses")
@@ -103,7 +106,7 @@ def forward_clips(
     b = ref.shape[0]
     k = ref.shape[1] if multi else 1
     flat = {key: x.flatten(0, 1) if multi else x
-            for key, x in (("video", video), ("poses", poses), ("features", features)) if x is not None}
+            for key, x in (("video", video), ("poses", poses), ("features", features), ("a_s", a_s)) if x is not None}
     outs = []
     for i in range(0, b * k, clip_batch):
         part = {key: x[i : i + clip_batch] for key, x in flat.items()}

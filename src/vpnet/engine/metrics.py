@@ -27,6 +27,26 @@ import numpy as np
 METRIC_NAMES = {"top1": "top-1 accuracy", "top5": "top-5 accuracy", "mean_class": "mean per-class accuracy"}
 
 
+def paired_bootstrap(correct_a: np.ndarray, correct_b: np.ndarray, *, resamples: int = 10_000, level: float = 0.95,
+                     seed: int = 0) -> tuple[float, float, float]:
+    """The accuracy difference a - b in % and its percentile bootstrap interval, paired over videos.
+
+    ``correct_a``, ``correct_b`` (S, N): 1 where model a (b) is right on video n, for S seeds of each
+    (the same N test videos, the same order). Each resample draws N videos with replacement and takes
+    the mean over seeds and drawn videos of a - b, so the interval covers the test videos' sampling with
+    the seeds pooled (Efron & Tibshirani 1993, ch. 13). Returns (difference, low, high).
+    """
+    a, b = np.atleast_2d(np.asarray(correct_a, np.float64)), np.atleast_2d(np.asarray(correct_b, np.float64))
+    if a.shape[1:] != b.shape[1:] or a.shape[1] == 0:
+        raise ValueError(f"correct_a and correct_b must be (S, N) over the same N videos, got {a.shape}, {b.shape}")
+    diff = a.mean(0) - b.mean(0)  # (N,): per video, pooled over seeds
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(0, len(diff), size=(resamples, len(diff)))].mean(1)
+    tail = 100 * (1 - level) / 2
+    low, high = np.percentile(means, [tail, 100 - tail])
+    return 100 * float(diff.mean()), 100 * float(low), 100 * float(high)
+
+
 def confusion_matrix(pred: np.ndarray, target: np.ndarray, num_classes: int) -> np.ndarray:
     """(K, K) int64 counts, rows = true class, columns = predicted class."""
     pred = np.asarray(pred, dtype=np.int64)

@@ -617,7 +617,9 @@ class _Trainer:
         self.runlog.epoch(row)
         state.epoch += 1
         state.step_in_epoch = 0
-        self._save_checkpoint()
+        every = cfg.train.ckpt_every_epochs
+        if every and state.epoch % every == 0:
+            self._save_checkpoint()
 
     def _validate(self):
         from vpnet.engine.evaluate import predict

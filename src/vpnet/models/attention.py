@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from vpnet.config import COUPLERS
+from vpnet.config import ATTENTION_SOURCES, COUPLERS, SPATIAL_ATTENTIONS
 
 __all__ = ["SpatioTemporalCoupler", "CouplerOutput", "COUPLERS"]
 
@@ -54,46 +54,105 @@ def _mlp(in_features: int, hidden: int, out_features: int, init_std: float) -> n
 
 
 class SpatioTemporalCoupler(nn.Module):
-    """Attention weights from h* and their application to the feature map f."""
+    """Attention weights from h* and their application to the feature map f.
+
+    Beyond the paper (each a :class:`~vpnet.config.ModelConfig` field, the paper's form the default):
+
+    - ``source``: ``pose`` (eq. 2), ``fixed`` (one learned z1 and z2 for every clip, no pose: a probe
+      of what a pose-blind map can do) or ``given`` (A_S passed to :meth:`forward`, e.g. ground truth:
+      an oracle probe; A_T still from the pose).
+    - ``spatial``: ``sigmoid`` (eq. 2) or ``softmax`` over the m x n cells. With ``softmax`` the map
+      redistributes instead of amplifying: A_S and A_T each sum to 1 and A_ST is applied scaled by
+      t_c*m*n, so that its mean over the map is 1 (A_S as returned still sums to 1).
+    - ``residual``: f' = A_ST f + f (the paper's) or f' = A_ST f; without the residual the head's
+      global average pool becomes an attention-weighted pooling of f.
+    """
 
     def __init__(self, *, in_features: int = 128, t_c: int, m: int, n: int, spatial_hidden: int = 256,
                  temporal_hidden: int = 128, coupler: str = "coupled", temporal: bool = True,
-                 init_std: float = 0.01):
+                 init_std: float = 0.01, source: str = "pose", spatial: str = "sigmoid", residual: bool = True):
         super().__init__()
         if coupler not in COUPLERS:
             raise ValueError(f"coupler must be one of {', '.join(COUPLERS)}; got {coupler!r}")
+        if source not in ATTENTION_SOURCES:
+            raise ValueError(f"source must be one of {', '.join(ATTENTION_SOURCES)}; got {source!r}")
+        if spatial not in SPATIAL_ATTENTIONS:
+            raise ValueError(f"spatial must be one of {', '.join(SPATIAL_ATTENTIONS)}; got {spatial!r}")
         if not init_std >= 0:
             raise ValueError(f"init_std must be >= 0; got {init_std}")
         self.t_c, self.m, self.n = t_c, m, n
-        self.coupler = coupler
-        self.spatial = _mlp(in_features, spatial_hidden, m * n, init_std)  # -> z1
-        self.temporal = _mlp(in_features, temporal_hidden, t_c, init_std) if temporal else None  # -> z2
+        self.coupler, self.source, self.spatial_norm, self.residual = coupler, source, spatial, residual
+        if source == "fixed":  # one map for every clip: z1 and z2 are parameters
+            self.z1 = nn.Parameter(torch.randn(m * n) * init_std)
+            self.z2 = nn.Parameter(torch.randn(t_c) * init_std) if temporal else None
+            self.spatial = self.temporal = None
+        else:
+            self.spatial = _mlp(in_features, spatial_hidden, m * n, init_std) if source == "pose" else None  # -> z1
+            self.temporal = _mlp(in_features, temporal_hidden, t_c, init_std) if temporal else None  # -> z2
+        self.has_temporal = temporal
 
-    def attention(self, h: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
-        """Eq. (2): h* (N, 128) -> z1 (N, m*n), A_S (N, m, n), A_T (N, t_c) or None."""
-        z1 = self.spatial(h)
-        a_s = torch.sigmoid(z1).view(-1, self.m, self.n)
-        a_t = torch.softmax(self.temporal(h), dim=1) if self.temporal is not None else None
-        return z1, a_s, a_t
+    @property
+    def uses_pose(self) -> bool:
+        return self.source != "fixed"
 
-    def forward(self, f: Tensor, h: Tensor) -> CouplerOutput:
-        """f (N, C, t_c, m', n'), h* (N, 128) -> f' (N, C, t_c, m', n') and the attention weights."""
+    def attention(self, h: Tensor | None, a_s: Tensor | None = None,
+                  batch: int | None = None) -> tuple[Tensor, Tensor, Tensor | None]:
+        """Eq. (2): h* (N, 128) -> z1 (N, m*n), A_S (N, m, n), A_T (N, t_c) or None.
+
+        ``a_s`` (N, m, n) >= 0: the given A_S of ``source="given"`` (a sigmoid map is clipped to [0, 1], a
+        softmax map normalised to sum 1; an all-zero map becomes uniform); ``batch``: N for ``fixed``.
+        """
+        if self.source == "fixed":
+            n = batch if batch is not None else 1
+            z1 = self.z1.expand(n, -1)
+            z2 = self.z2.expand(n, -1) if self.z2 is not None else None
+        else:
+            z2 = self.temporal(h) if self.temporal is not None else None
+            if self.source == "given":
+                if a_s is None:
+                    raise ValueError("attention_source=given needs A_S with each clip (a_s (N, m, n))")
+                if tuple(a_s.shape[1:]) != (self.m, self.n):
+                    raise ValueError(f"given A_S must be (N, {self.m}, {self.n}), got {tuple(a_s.shape)}")
+                given = a_s.float().flatten(1).clamp(min=0)
+                given = torch.where(given.sum(1, keepdim=True) > 0, given, torch.ones_like(given))
+                if self.spatial_norm == "softmax":
+                    given = given / given.sum(1, keepdim=True)
+                    z1 = given.clamp(min=1e-6).log()
+                else:
+                    given = given.clamp(max=1.0)
+                    z1 = torch.logit(given, eps=1e-6)
+            else:
+                z1 = self.spatial(h)
+        if self.spatial_norm == "softmax":
+            a_s_out = torch.softmax(z1, dim=1)
+        else:
+            a_s_out = torch.sigmoid(z1)
+        a_t = torch.softmax(z2, dim=1) if z2 is not None else None
+        return z1, a_s_out.view(-1, self.m, self.n), a_t
+
+    def forward(self, f: Tensor, h: Tensor | None, a_s: Tensor | None = None) -> CouplerOutput:
+        """f (N, C, t_c, m', n'), h* (N, 128) (None for ``fixed``), given ``a_s`` (N, m, n) (``given``) ->
+        f' (N, C, t_c, m', n') and the attention weights."""
         if f.shape[2] != self.t_c:
             raise ValueError(f"feature map has t_c={f.shape[2]} time steps, the attention was built for "
                              f"t_c={self.t_c} (feature map {tuple(f.shape)})")
-        z1, a_s, a_t = self.attention(h)
-        if a_s.shape[1:] != f.shape[3:]:
+        z1, a_s, a_t = self.attention(h, a_s, batch=f.shape[0])
+        softmax = self.spatial_norm == "softmax"
+        w_s = a_s * (self.m * self.n) if softmax else a_s  # the weights applied: mean 1 over the map with softmax
+        if w_s.shape[1:] != f.shape[3:]:
             # Fully convolutional inference on a larger crop: the same map, resized to f's grid.
-            a_s = F.interpolate(a_s[:, None], size=tuple(f.shape[3:]), mode="bilinear", align_corners=False)[:, 0]
-        a_s = a_s.to(f.dtype)
-        inflated_s = a_s[:, None, None]  # (N, 1, 1, m, n): one map for every channel and time step
+            w_s = F.interpolate(w_s[:, None], size=tuple(f.shape[3:]), mode="bilinear", align_corners=False)[:, 0]
+            a_s = w_s / (self.m * self.n) if softmax else w_s
+        inflated_s = w_s.to(f.dtype)[:, None, None]  # (N, 1, 1, m, n): one map for every channel and time step
         if a_t is None:
-            return CouplerOutput(f_prime=torch.addcmul(f, inflated_s, f), a_s=a_s, a_t=None, z1=z1)
-        inflated_t = a_t.to(f.dtype)[:, None, :, None, None]  # (N, 1, t_c, 1, 1): whole time slices
-        if self.coupler == "coupled":
-            a_st = inflated_s * inflated_t  # A_ST = inflate(A_S) o inflate(A_T), (N, 1, t_c, m, n)
-            f_prime = torch.addcmul(f, a_st, f)  # f' = A_ST * f + f
+            weights = inflated_s
         else:
-            # (f_S + f_T) / 2 with f_S = A_S * f + f, f_T = A_T * f + f: no A_S x A_T term
-            f_prime = torch.addcmul(f, (inflated_s + inflated_t) / 2, f)
-        return CouplerOutput(f_prime=f_prime, a_s=a_s, a_t=a_t, z1=z1)
+            w_t = a_t * self.t_c if softmax else a_t
+            inflated_t = w_t.to(f.dtype)[:, None, :, None, None]  # (N, 1, t_c, 1, 1): whole time slices
+            if self.coupler == "coupled":
+                weights = inflated_s * inflated_t  # A_ST = inflate(A_S) o inflate(A_T), (N, 1, t_c, m, n)
+            else:
+                # (f_S + f_T) / 2 with f_S = A_S * f + f, f_T = A_T * f + f: no A_S x A_T term
+                weights = (inflated_s + inflated_t) / 2
+        f_prime = torch.addcmul(f, weights, f) if self.residual else weights * f  # f' = A_ST * f (+ f)
+        return CouplerOutput(f_prime=f_prime, a_s=a_s.to(f.dtype), a_t=a_t, z1=z1)

@@ -25,7 +25,8 @@ def _kl(p_logits: Tensor, q_logits: Tensor) -> Tensor:
     return F.kl_div(log_q, log_p, reduction="none", log_target=True).sum(dim=1)
 
 
-def embedding_loss(f_e: Tensor, p_e: Tensor, kind: str = "normalized_euclidean") -> Tensor:
+def embedding_loss(f_e: Tensor, p_e: Tensor, kind: str = "normalized_euclidean", *,
+                   temperature: float = 0.1) -> Tensor:
     """L_e per sample (N,) between the video embedding f_e (N, D_e) and the pose embedding P_e (N, D_e).
 
     - ``normalized_euclidean`` (eq. 4, the paper's): || f_e/||f_e|| - P_e/||P_e|| ||^2, in [0, 4].
@@ -37,6 +38,12 @@ def embedding_loss(f_e: Tensor, p_e: Tensor, kind: str = "normalized_euclidean")
       network, the pose backbone); ``kl_pf`` holds P_e fixed and moves f_e, feedback to the RGB side
       (T_v, the visual backbone). ``bi_kl`` sends gradient to both, as eq. (4) does.
     - ``l1``: the authors' code, squared L1 distance (sum_d |f_e - P_e|)^2.
+    - ``infonce`` (not in the paper): eq. (4)'s pull of matched pairs plus a push of the batch's other
+      pairs, the symmetric InfoNCE of CLIP (Radford et al. 2021) over the cosine similarities divided
+      by ``temperature``: row i is the cross-entropy of picking P_e(i) among the batch's P_e for f_e(i),
+      and f_e(i) among the f_e for P_e(i), averaged. Eq. (4) is met by a constant f_e and a constant
+      P_e (measured on vpnet-ADL: it falls to ~0 within the first epoch); this one is not, since a
+      collapsed embedding cannot tell the batch's pairs apart (its value is then log N).
     Computed in float32 whatever the autocast dtype.
     """
     f_e, p_e = f_e.float(), p_e.float()
@@ -50,6 +57,11 @@ def embedding_loss(f_e: Tensor, p_e: Tensor, kind: str = "normalized_euclidean")
         return _kl(f_e, p_e) + _kl(p_e, f_e)
     if kind == "l1":
         return (f_e - p_e).abs().sum(dim=1).pow(2)
+    if kind == "infonce":
+        logits = F.normalize(f_e, dim=1) @ F.normalize(p_e, dim=1).t() / temperature  # (N, N)
+        target = torch.arange(len(logits), device=logits.device)
+        return (F.cross_entropy(logits, target, reduction="none")
+                + F.cross_entropy(logits.t(), target, reduction="none")) / 2
     raise ValueError(f"embedding loss must be one of {', '.join(EMBEDDING_LOSSES)}; got {kind!r}")
 
 
@@ -109,11 +121,11 @@ class SpatialEmbedding(nn.Module):
     """T_v and T_p of eq. (3) with spectral norm 1; ``forward`` gives L_e per sample (N,)."""
 
     def __init__(self, *, in_channels: int, m: int, n: int, embed_dim: int = 256,
-                 loss: str = "normalized_euclidean"):
+                 loss: str = "normalized_euclidean", temperature: float = 0.1):
         super().__init__()
         if loss not in EMBEDDING_LOSSES:
             raise ValueError(f"embedding loss must be one of {', '.join(EMBEDDING_LOSSES)}; got {loss!r}")
-        self.loss = loss
+        self.loss, self.temperature = loss, temperature
         self.in_channels, self.m, self.n = in_channels, m, n
         # Linear maps without bias, as eq. (3); ||T||_2 = 1 by power iteration (one per training step).
         self.t_v = SpectralNormLinear(in_channels * m * n, embed_dim)
@@ -129,4 +141,4 @@ class SpatialEmbedding(nn.Module):
         if f.shape[1] != self.in_channels or tuple(f.shape[3:]) != (self.m, self.n):
             raise ValueError(f"the embedding was built for feature maps (N, {self.in_channels}, t_c, {self.m}, "
                              f"{self.n}), got {tuple(f.shape)}")
-        return embedding_loss(*self.embed(f, pose_vec), self.loss)
+        return embedding_loss(*self.embed(f, pose_vec), self.loss, temperature=self.temperature)

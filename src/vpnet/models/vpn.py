@@ -67,7 +67,8 @@ class VPN(nn.Module):
     def __init__(self, *, in_channels: int, t_c: int, m: int, n: int, pose_features: int = 128,
                  coupler: str = "coupled", attention: str = "spatiotemporal", embedding: bool = True,
                  embed_dim: int = 256, embedding_loss: str = "normalized_euclidean", embed_pose_input: str = "z1",
-                 attention_init_std: float = 0.01):
+                 attention_init_std: float = 0.01, attention_source: str = "pose", spatial_attention: str = "sigmoid",
+                 attention_residual: bool = True, embed_temperature: float = 0.1):
         super().__init__()
         if attention not in ATTENTIONS:
             raise ValueError(f"attention must be one of {', '.join(ATTENTIONS)}; got {attention!r}")
@@ -76,14 +77,20 @@ class VPN(nn.Module):
                 f"embed_pose_input must be one of {', '.join(EMBED_POSE_INPUTS)}; got {embed_pose_input!r}")
         self.m, self.n = m, n  # the trained grid: L_e only exists on it
         self.embed_pose_input = embed_pose_input
+        if embedding and attention_source != "pose":
+            raise ValueError(f"the embedding reads the pose's z1: attention_source={attention_source!r} has none")
         self.coupler = SpatioTemporalCoupler(in_features=pose_features, t_c=t_c, m=m, n=n, coupler=coupler,
-                                             temporal=attention == "spatiotemporal", init_std=attention_init_std)
+                                             temporal=attention == "spatiotemporal", init_std=attention_init_std,
+                                             source=attention_source, spatial=spatial_attention,
+                                             residual=attention_residual)
         self.embedding = (SpatialEmbedding(in_channels=in_channels, m=m, n=n, embed_dim=embed_dim,
-                                           loss=embedding_loss) if embedding else None)
+                                           loss=embedding_loss, temperature=embed_temperature)
+                          if embedding else None)
 
-    def forward(self, f: Tensor, h: Tensor) -> VPNLayerOutput:
-        """f (N, C, t_c, m', n'), h* (N, 128) -> f' (N, C, t_c, m', n'), A_S, A_T, z1, L_e."""
-        att = self.coupler(f, h)
+    def forward(self, f: Tensor, h: Tensor | None, a_s: Tensor | None = None) -> VPNLayerOutput:
+        """f (N, C, t_c, m', n'), h* (N, 128) (None: ``attention_source=fixed``), a given A_S (N, m, n)
+        (``attention_source=given``) -> f' (N, C, t_c, m', n'), A_S, A_T, z1, L_e."""
+        att = self.coupler(f, h, a_s)
         l_e = None
         if self.embedding is not None and tuple(f.shape[3:]) == (self.m, self.n):
             pose_vec = att.z1 if self.embed_pose_input == "z1" else torch.sigmoid(att.z1)
@@ -203,12 +210,12 @@ class VPNRecognizer(nn.Module):
         return self.backbone.forward_features(video.to(_dtype_of(self.backbone)))
 
     def forward(self, video: Tensor | None = None, poses: Tensor | None = None, *,
-                features: Tensor | None = None) -> VPNOutput:
+                features: Tensor | None = None, a_s: Tensor | None = None) -> VPNOutput:
         """video (N, 3, T, H, W) in [-1, 1] and/or poses (N, 3, t_p, J) metres -> :class:`VPNOutput`.
 
         ``features`` (N, C, t_c, m, n) replaces ``video`` (cached backbone maps; the same code after
-        the backbone). Inputs a variant does not use are ignored (``l1`` ignores poses, ``pose_only``
-        ignores video).
+        the backbone). ``a_s`` (N, m, n): a given A_S, read only by ``model.attention_source=given``.
+        Inputs a variant does not use are ignored (``l1`` ignores poses, ``pose_only`` ignores video).
         """
         # Check everything before computing anything: a bad pose tensor should not cost a backbone pass.
         if self.uses_video:
@@ -235,7 +242,7 @@ class VPNRecognizer(nn.Module):
             h = self.pose_backbone(poses.to(_dtype_of(self.pose_backbone)))
         if self.vpn is None:
             return VPNOutput(logits=self.head(f if f is not None else h))
-        layer = self.vpn(f, h)
+        layer = self.vpn(f, h, a_s if self.vpn.coupler.source == "given" else None)
         return VPNOutput(logits=self.head(layer.f_prime), a_s=layer.a_s, a_t=layer.a_t, z1=layer.z1, l_e=layer.l_e)
 
 
@@ -276,7 +283,7 @@ def build_recognizer(cfg: ModelConfig) -> VPNRecognizer:
         n = m
 
     pose_backbone = None
-    if cfg.variant != "l1":
+    if cfg.variant != "l1" and cfg.attention_source != "fixed":
         if cfg.pose_backbone == "gcn":
             e = adjacency(layout, alpha=cfg.alpha, beta=cfg.beta, mode=cfg.adjacency)
             pose_backbone = GCNPoseBackbone(adjacency=normalized_adjacency(e), t_p=cfg.t_p)
@@ -285,10 +292,13 @@ def build_recognizer(cfg: ModelConfig) -> VPNRecognizer:
 
     vpn = None
     if cfg.variant in ("l2", "l3"):
-        vpn = VPN(in_channels=backbone.out_channels, t_c=t_c, m=m, n=n, pose_features=pose_backbone.out_features,
+        vpn = VPN(in_channels=backbone.out_channels, t_c=t_c, m=m, n=n,
+                  pose_features=pose_backbone.out_features if pose_backbone is not None else 128,
                   coupler=cfg.coupler, attention=cfg.attention, embedding=cfg.variant == "l3",
                   embed_dim=cfg.embed_dim, embedding_loss=cfg.embedding_loss, embed_pose_input=cfg.embed_pose_input,
-                  attention_init_std=cfg.attention_init_std)
+                  attention_init_std=cfg.attention_init_std, attention_source=cfg.attention_source,
+                  spatial_attention=cfg.spatial_attention, attention_residual=cfg.attention_residual,
+                  embed_temperature=cfg.embed_temperature)
 
     head_in = pose_backbone.out_features if cfg.variant == "pose_only" else backbone.out_channels
     head = ClassifierHead(head_in, cfg.num_classes, dropout=cfg.dropout)
@@ -306,7 +316,9 @@ class InferenceModel(nn.Module):
         self.uses_video = model.backbone is not None
         self.uses_poses = model.pose_backbone is not None
         self.has_attention = model.vpn is not None
-        self.has_temporal = self.has_attention and model.vpn.coupler.temporal is not None
+        self.has_temporal = self.has_attention and model.vpn.coupler.has_temporal
+        if self.has_attention and model.vpn.coupler.source == "given":
+            raise ValueError("a model with attention_source=given reads A_S with each clip: it cannot be exported")
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> tuple[Tensor, ...]:
         """``(video, poses)``, or the one input the variant reads (``video`` for l1, ``poses`` for pose_only)."""
