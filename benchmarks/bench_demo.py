@@ -151,7 +151,7 @@ V9_ROWS = [
     ("l1", "48.8", "50.0", "45.8", "", "", ""),
     ("l2 (the paper's eq. 2: sigmoid A_S, f' = A_ST f + f)", "48.8", "", "", "0.49", "", ""),
     ("fixed_map (softmax A_S, f' = A_ST f, no pose)", "50.0", "", "", "0.49", "", ""),
-    ("oracle (ground-truth A_S, softmax, f' = A_ST f)", "63.1", "", "", "0.87", "", ""),
+    ("oracle (ground-truth A_S, A_T from the pose, softmax, f' = A_ST f)", "63.1", "", "", "0.87", "", ""),
     ("late fusion of l1 and pose_only (weight chosen here)", "64.3", "", "", "", "", ""),
     ("l2, softmax A_S, f' = A_ST f", "36.9", "", "", "0.54", "", ""),
     ("l2, softmax A_S, f' = A_ST f + f", "40.5", "41.7", "37.5", "0.49", "0.0000 / 0.057", ""),

@@ -94,9 +94,9 @@ class ModelConfig:
     #: the classes the poses tell apart (``vpnet demo``, benchmarks/RESULTS.md).
     attention_init_std: float = 0.01
     #: where A_S and A_T come from: ``pose`` (eq. 2, the paper's), or two probes of the mechanism
-    #: (``l2`` only): ``fixed``, one learned A_S and A_T shared by every clip (no pose), and
-    #: ``given``, A_S given with each clip (the feature cache's ``a_s.npy``, e.g. ground truth) and A_T
-    #: from the pose.
+    #: (``l2`` only, no pose backbone): ``fixed``, one learned A_S and A_T shared by every clip, and
+    #: ``given``, A_S given with each clip (the feature cache's ``a_s.npy``, e.g. ground truth) and one
+    #: learned A_T.
     attention_source: str = "pose"
     #: how A_S is normalised: ``sigmoid`` (eq. 2, the paper's: each cell in (0, 1) on its own) or
     #: ``softmax`` over the m x n cells (not in the paper: the cells compete, the map redistributes).

@@ -74,9 +74,9 @@ VARIANTS: dict[str, Variant] = {
                           "constant embedding cannot meet"),
     "fixed_map": Variant("l2", ("model.attention_source=fixed", *SELECTIVE),
                          description="probe: one learned A_S and A_T for every clip, no pose (softmax, f' = A_ST f)"),
-    "oracle": Variant("l2", ("model.attention_source=given", *SELECTIVE), stage2=True,
-                      description="probe: A_S from the ground-truth box of the acting hand and its object, A_T from "
-                      "the pose (softmax, f' = A_ST f)"),
+    "oracle": Variant("l2", ("model.attention_source=given", *SELECTIVE),
+                      description="probe: A_S from the ground-truth box of the acting hand and its object, one "
+                      "learned A_T, no pose (softmax, f' = A_ST f)"),
 }
 #: the late-fusion baseline, computed from ``l1`` and ``pose_only``.
 LATE_FUSION = "late_fusion"

@@ -111,15 +111,19 @@ def test_an_item_that_failed_in_one_view_is_not_cached(tmp_path):
     w = _SplitWriter(tmp_path / "train", names=["a", "b"], labels=[3, 4], views=2, mode="train", dtype="float16",
                      extra={})
     f, p = torch.ones(1, 4, 1, 1, 1), torch.ones(1, 3, 2, 5)
-    w.put(0, 0, f, p)
+    frames, box = np.arange(8)[None], np.array([[1.0, 2.0, 33.0, 34.0]])
+    w.put(0, 0, f, p, frames, box)
     w.fail(1, "could not be decoded")
-    w.put(0, 1, f * 2, p)
-    w.put(1, 1, f, p)  # view 1 of the item whose view 0 failed
+    w.put(0, 1, f * 2, p, frames + 5, box + 1)
+    w.put(1, 1, f, p, frames, box)  # view 1 of the item whose view 0 failed
     meta = w.finish()
     assert meta["written"] == 1 and meta["failed"] == 1
     assert np.load(tmp_path / "train" / "done.npy").tolist() == [True, False]
     assert json.loads((tmp_path / "train" / "failed.json").read_text()) == {"1": "could not be decoded"}
     assert np.load(tmp_path / "train" / "labels.npy").tolist() == [3, 4]
+    # where each cached clip comes from: its frames and crop box, per view
+    assert np.load(tmp_path / "train" / "windows.npy")[0].tolist() == [list(range(8)), list(range(5, 13))]
+    assert np.load(tmp_path / "train" / "boxes.npy")[0].tolist() == [[1, 2, 33, 34], [2, 3, 34, 35]]
     ds = FeatureDataset(tmp_path, "train")
     assert len(ds) == 1 and ds[0]["name"] == "a" and ds[0]["label"] == 3
     ds.set_epoch(1)
@@ -128,9 +132,18 @@ def test_an_item_that_failed_in_one_view_is_not_cached(tmp_path):
     again = _SplitWriter(tmp_path / "train", names=["a", "b"], labels=[3, 4], views=2, mode="train", dtype="float16",
                          extra={})
     assert again.todo().tolist() == [1]
-    again.put(1, 0, f * 3, p)
-    again.put(1, 1, f * 4, p)
+    again.put(1, 0, f * 3, p, frames, box)
+    again.put(1, 1, f * 4, p, frames, box)
     assert again.finish()["written"] == 2 and again.meta["failed"] == 0
+    # a given A_S beside the maps (the oracle probe's ground truth) comes with each clip as ``a_s``
+    a_s = np.arange(2 * 2 * 1 * 1, dtype=np.float32).reshape(2, 2, 1, 1)
+    np.save(tmp_path / "train" / "a_s.npy", a_s)
+    ds = FeatureDataset(tmp_path, "train")
+    ds.set_epoch(1)
+    assert [x["a_s"].tolist() for x in (ds[0], ds[1])] == [[[1.0]], [[3.0]]]
+    np.save(tmp_path / "train" / "a_s.npy", a_s[:1])
+    with pytest.raises(DataError, match="a_s.npy.*items, clips"):
+        FeatureDataset(tmp_path, "train")[0]
     with pytest.raises(DataError, match="other settings or data"):  # other records in the same folder
         _SplitWriter(tmp_path / "train", names=["a", "c"], labels=[3, 4], views=2, mode="train", dtype="float16",
                      extra={})
@@ -149,3 +162,14 @@ def test_bad_settings(tiny, tmp_path):
     if not torch.cuda.is_available():  # the device comes from train.device, as for training: no silent CPU run
         with pytest.raises(ConfigError, match="train.device=cuda but CUDA is not available"):
             extract_features(load_config(None, tiny(train__device="cuda")), tmp_path / "cuda")
+
+
+def test_a_cache_of_an_older_vpnet_is_not_resumed(tmp_path):
+    """A split written before the clips' frames and boxes were stored cannot be completed: refused, not
+    written with holes."""
+    w = _SplitWriter(tmp_path / "train", names=["a"], labels=[0], views=1, mode="train", dtype="float16", extra={})
+    w.put(0, 0, torch.ones(1, 4, 1, 1, 1), torch.ones(1, 3, 2, 5), np.arange(4)[None], np.zeros((1, 4)))
+    w.flush()
+    (tmp_path / "train" / "windows.npy").unlink()
+    with pytest.raises(DataError, match="older vpnet"):
+        _SplitWriter(tmp_path / "train", names=["a"], labels=[0], views=1, mode="train", dtype="float16", extra={})

@@ -200,7 +200,9 @@ def test_given_source_applies_the_given_map(spatial):
     c = SpatioTemporalCoupler(in_features=4, t_c=3, m=2, n=3, source="given", spatial=spatial).double()
     given = torch.zeros(2, 2, 3, dtype=torch.float64)
     given[0, 1, 2] = 1.0  # clip 0: one cell; clip 1: nothing given -> uniform
-    out = c(feature_map(), torch.randn(2, 4, dtype=torch.float64), given)
+    assert not c.uses_pose and c.spatial is None and c.temporal is None
+    out = c(feature_map(), None, given)
+    assert torch.equal(out.a_t[0], out.a_t[1])  # one learned A_T: no pose
     if spatial == "softmax":
         expected = torch.stack([given[0], torch.full((2, 3), 1 / 6, dtype=torch.float64)])
         torch.testing.assert_close(out.a_s, expected, atol=1e-5, rtol=0)
@@ -208,4 +210,4 @@ def test_given_source_applies_the_given_map(spatial):
         expected = torch.stack([given[0], torch.ones(2, 3, dtype=torch.float64)])
         torch.testing.assert_close(out.a_s, expected, atol=1e-5, rtol=0)
     with pytest.raises(ValueError, match="needs A_S"):
-        c(feature_map(), torch.randn(2, 4, dtype=torch.float64))
+        c(feature_map(), None)

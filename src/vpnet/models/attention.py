@@ -60,7 +60,7 @@ class SpatioTemporalCoupler(nn.Module):
 
     - ``source``: ``pose`` (eq. 2), ``fixed`` (one learned z1 and z2 for every clip, no pose: a probe
       of what a pose-blind map can do) or ``given`` (A_S passed to :meth:`forward`, e.g. ground truth:
-      an oracle probe; A_T still from the pose).
+      an oracle probe; A_T one learned z2, no pose).
     - ``spatial``: ``sigmoid`` (eq. 2) or ``softmax`` over the m x n cells. With ``softmax`` the map
       redistributes instead of amplifying: A_S and A_T each sum to 1 and A_ST is applied scaled by
       t_c*m*n, so that its mean over the map is 1 (A_S as returned still sums to 1).
@@ -82,33 +82,35 @@ class SpatioTemporalCoupler(nn.Module):
             raise ValueError(f"init_std must be >= 0; got {init_std}")
         self.t_c, self.m, self.n = t_c, m, n
         self.coupler, self.source, self.spatial_norm, self.residual = coupler, source, spatial, residual
-        if source == "fixed":  # one map for every clip: z1 and z2 are parameters
-            self.z1 = nn.Parameter(torch.randn(m * n) * init_std)
-            self.z2 = nn.Parameter(torch.randn(t_c) * init_std) if temporal else None
-            self.spatial = self.temporal = None
-        else:
-            self.spatial = _mlp(in_features, spatial_hidden, m * n, init_std) if source == "pose" else None  # -> z1
+        if source == "pose":
+            self.spatial = _mlp(in_features, spatial_hidden, m * n, init_std)  # -> z1
             self.temporal = _mlp(in_features, temporal_hidden, t_c, init_std) if temporal else None  # -> z2
+        else:  # no pose: one z2 for every clip, and z1 too for ``fixed``
+            self.spatial = self.temporal = None
+            self.z1 = nn.Parameter(torch.randn(m * n) * init_std) if source == "fixed" else None
+            self.z2 = nn.Parameter(torch.randn(t_c) * init_std) if temporal else None
         self.has_temporal = temporal
 
     @property
     def uses_pose(self) -> bool:
-        return self.source != "fixed"
+        return self.source == "pose"
 
     def attention(self, h: Tensor | None, a_s: Tensor | None = None,
                   batch: int | None = None) -> tuple[Tensor, Tensor, Tensor | None]:
         """Eq. (2): h* (N, 128) -> z1 (N, m*n), A_S (N, m, n), A_T (N, t_c) or None.
 
         ``a_s`` (N, m, n) >= 0: the given A_S of ``source="given"`` (a sigmoid map is clipped to [0, 1], a
-        softmax map normalised to sum 1; an all-zero map becomes uniform); ``batch``: N for ``fixed``.
+        softmax map normalised to sum 1; an all-zero map becomes uniform); ``batch``: N without a pose.
         """
-        if self.source == "fixed":
-            n = batch if batch is not None else 1
-            z1 = self.z1.expand(n, -1)
-            z2 = self.z2.expand(n, -1) if self.z2 is not None else None
-        else:
+        if self.source == "pose":
+            z1 = self.spatial(h)
             z2 = self.temporal(h) if self.temporal is not None else None
-            if self.source == "given":
+        else:
+            n = batch if batch is not None else (len(a_s) if a_s is not None else 1)
+            z2 = self.z2.expand(n, -1) if self.z2 is not None else None
+            if self.source == "fixed":
+                z1 = self.z1.expand(n, -1)
+            else:
                 if a_s is None:
                     raise ValueError("attention_source=given needs A_S with each clip (a_s (N, m, n))")
                 if tuple(a_s.shape[1:]) != (self.m, self.n):
@@ -121,8 +123,6 @@ class SpatioTemporalCoupler(nn.Module):
                 else:
                     given = given.clamp(max=1.0)
                     z1 = torch.logit(given, eps=1e-6)
-            else:
-                z1 = self.spatial(h)
         if self.spatial_norm == "softmax":
             a_s_out = torch.softmax(z1, dim=1)
         else:
@@ -131,7 +131,7 @@ class SpatioTemporalCoupler(nn.Module):
         return z1, a_s_out.view(-1, self.m, self.n), a_t
 
     def forward(self, f: Tensor, h: Tensor | None, a_s: Tensor | None = None) -> CouplerOutput:
-        """f (N, C, t_c, m', n'), h* (N, 128) (None for ``fixed``), given ``a_s`` (N, m, n) (``given``) ->
+        """f (N, C, t_c, m', n'), h* (N, 128) (None without a pose), given ``a_s`` (N, m, n) (``given``) ->
         f' (N, C, t_c, m', n') and the attention weights."""
         if f.shape[2] != self.t_c:
             raise ValueError(f"feature map has t_c={f.shape[2]} time steps, the attention was built for "

@@ -88,7 +88,7 @@ class VPN(nn.Module):
                           if embedding else None)
 
     def forward(self, f: Tensor, h: Tensor | None, a_s: Tensor | None = None) -> VPNLayerOutput:
-        """f (N, C, t_c, m', n'), h* (N, 128) (None: ``attention_source=fixed``), a given A_S (N, m, n)
+        """f (N, C, t_c, m', n'), h* (N, 128) (None: ``attention_source`` fixed or given), a given A_S (N, m, n)
         (``attention_source=given``) -> f' (N, C, t_c, m', n'), A_S, A_T, z1, L_e."""
         att = self.coupler(f, h, a_s)
         l_e = None
@@ -283,7 +283,7 @@ def build_recognizer(cfg: ModelConfig) -> VPNRecognizer:
         n = m
 
     pose_backbone = None
-    if cfg.variant != "l1" and cfg.attention_source != "fixed":
+    if cfg.variant != "l1" and cfg.attention_source == "pose":
         if cfg.pose_backbone == "gcn":
             e = adjacency(layout, alpha=cfg.alpha, beta=cfg.beta, mode=cfg.adjacency)
             pose_backbone = GCNPoseBackbone(adjacency=normalized_adjacency(e), t_p=cfg.t_p)
