@@ -12,15 +12,40 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write_bytes", "check_writable", "write_safetensors"]
+__all__ = ["CACHE_ENV", "RunLock", "atomic_write_bytes", "cache_dir", "check_writable", "sha256_file",
+           "write_safetensors"]
+
+#: environment variable that moves vpnet's cache folder (weights, pose caches).
+CACHE_ENV = "VPNET_CACHE"
+
+
+def cache_dir() -> Path:
+    """``$VPNET_CACHE`` if set, else the user cache folder of ``vpnet`` (not created here)."""
+    env = os.environ.get(CACHE_ENV)
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("vpnet"))
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """The SHA-256 of a file's bytes, read in chunks (weights checksums, cache keys)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that ``path`` is either the old file or the complete new one.
 
     A temporary file beside ``path`` (same file system, so the rename is atomic), fsync, rename,
-    fsync of the folder. Any error (ENOSPC included) removes the temporary file and re-raises;
-    ``path`` is untouched. Missing parent folders are created.
+    fsync of the folder. Any error (ENOSPC included) removes the temporary file and re-raises, an OSError
+    naming ``path``; ``path`` is untouched. Missing parent folders are created.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -37,6 +62,11 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         finally:
             os.close(fd)
         os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        if e.filename is None:  # os.write / fsync name no file: name the one being written (a full disk)
+            raise OSError(e.errno, e.strerror, str(path)) from e
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -106,3 +136,56 @@ def write_safetensors(path: str | Path, tensors: Mapping[str, Any], metadata: Ma
     path = Path(path)
     atomic_write_bytes(path, data)
     return path
+
+
+class RunLock:
+    """An exclusive lock on a folder that one process writes (a run folder): ``<folder>/<name>`` holds the
+    owner's pid and an advisory ``flock`` while the lock is held.
+
+    The operating system drops a ``flock`` when its process dies, however it dies (SIGKILL included), so
+    a lock file left by a dead process is simply taken over. Where ``fcntl`` does not exist (Windows),
+    nothing is locked. Use as a context manager, or :meth:`acquire` / :meth:`release`.
+    """
+
+    def __init__(self, folder: str | Path, name: str = "train.lock", *, what: str = "run folder"):
+        self.path = Path(folder) / name
+        self.what = what
+        self._fd: int | None = None
+
+    def acquire(self) -> RunLock:
+        """Take the lock, or raise :class:`~vpnet.errors.OutputError` naming the folder and the live process
+        that holds it."""
+        from vpnet.errors import OutputError
+
+        try:
+            import fcntl
+        except ImportError:  # Windows: no advisory locks
+            return self
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.pread(fd, 64, 0).decode(errors="replace").split()
+            os.close(fd)
+            pid = owner[0] if owner else "?"
+            raise OutputError(f"{self.what} {self.path.parent} is in use by another vpnet process (pid {pid}, "
+                              f"lock {self.path}); wait for it to finish or choose another {self.what}") from None
+        previous = os.pread(fd, 64, 0).decode(errors="replace").split()
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+        self.previous_owner = previous[0] if previous else None
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            os.close(self._fd)  # closing drops the flock
+            self._fd = None
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

@@ -217,7 +217,7 @@ def run_benchmark(out: Path, cache: Path, size: DemoSize, *, weights: bool = Tru
     t_c, m = size.clip_len // 8, size.crop_size // 32
     say(f"[3/5] frozen I3D ({'Kinetics-400' if weights else 'random init'}) Mixed_5c maps "
         f"{size.clip_len}x{size.crop_size}x{size.crop_size} -> 1024x{t_c}x{m}x{m} -> {feat_dir}")
-    extract_features(base, feat_dir, splits=["train", "test"], views=size.views, dtype="bfloat16")
+    extract_features(base, feat_dir, splits=["train", "test"], views=size.views, dtype="bfloat16", replace_other=True)
     truth = _write_truth(feat_dir, data.annotation_dir, (t_c, m, m))
     wanted = set(variants) | ({"pose_only", "l1"} if LATE_FUSION in variants else set())
     if any(VARIANTS[v].stage2 for v in wanted if v in VARIANTS):
@@ -237,6 +237,11 @@ def run_benchmark(out: Path, cache: Path, size: DemoSize, *, weights: bool = Tru
             t0 = time.perf_counter()
             shutil.rmtree(out / "runs" / cfg.name, ignore_errors=True)  # a rerun trains afresh
             run = train(cfg, resume=None)
+            if run.interrupted:  # SIGTERM: train wrote a checkpoint and returned; the demo stops here
+                from vpnet.errors import TrainingError
+
+                raise TrainingError(f"stopped by SIGTERM while training {name} seed {seed}; the cache is kept: "
+                                    "run vpnet demo again (its runs start afresh)")
             # training is over: its resumable checkpoints (the frozen I3D included, ~90 MB each) go
             shutil.rmtree(run.run_dir / "checkpoints", ignore_errors=True)
             ev = evaluate(cfg, run_dir=run.run_dir)

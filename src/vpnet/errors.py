@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 __all__ = ["VpnetError", "ConfigError", "DataError", "WeightsError", "DownloadError", "CheckpointError",
-           "TrainingError", "OutputError", "InferenceError", "is_worker_death"]
+           "TrainingError", "OutputError", "InferenceError", "is_worker_death", "is_input_error"]
 
 
 class VpnetError(Exception):
@@ -71,3 +71,13 @@ def is_worker_death(error: BaseException) -> bool:
     """Whether ``error`` is PyTorch's report of a DataLoader worker process that died (killed by a signal,
     e.g. the out-of-memory killer, or exited unexpectedly): a RuntimeError that only its text identifies."""
     return isinstance(error, RuntimeError) and not isinstance(error, VpnetError) and "DataLoader worker" in str(error)
+
+
+def is_input_error(error: BaseException) -> bool:
+    """Whether ``error`` is a problem of an input item, which batch commands (evaluate, prepare, training's
+    data loading) skip and count: a :class:`DataError`, a file that cannot be read (``OSError``: missing,
+    no permission) or a decoding error of PyAV/FFmpeg. Anything else is a bug in vpnet and stops the
+    command: skipping it would score the rest and hide the bug."""
+    if isinstance(error, (DataError, OSError)) and not isinstance(error, (OutputError, TrainingError)):
+        return True
+    return any(cls.__module__.split(".")[0] == "av" and cls.__name__ == "FFmpegError" for cls in type(error).__mro__)

@@ -72,7 +72,8 @@ def onnx_bytes(net: InferenceModel, spec, example: tuple[Tensor, ...], *, opset:
     with torch.no_grad():
         program = torch.onnx.export(
             net, example, input_names=list(spec.inputs), output_names=list(spec.outputs), opset_version=opset,
-            dynamo=True, dynamic_shapes={"x": {0: batch}, "y": {0: batch} if len(example) == 2 else None},
+            # one entry per input given (pose_only and l1 models take one): a dict naming "y" fails for them
+            dynamo=True, dynamic_shapes=tuple({0: batch} for _ in example),
             verbose=False)
     proto = program.model_proto
     entry = proto.metadata_props.add()

@@ -20,8 +20,9 @@ ones, :mod:`vpnet.data.pipeline`, with sliding windows):
   (``aggregate="max"``: the paper's test rule, 4.1, which ``vpnet evaluate`` keeps; the maxima of
   different classes come from different windows, so they do not sum to 1).
 - **Poses**: the main actor's (:func:`vpnet.data.clips.actor_track`), ``t_p`` per window at the centres
-  of equal segments, normalised as in training. From MediaPipe (:mod:`vpnet.poses`, cached next to the
-  output) or from a pose file (NTU ``.skeleton``, Smarthome ``.json``, N-UCLA ``.json``, ``.npz``/``.npy``).
+  of equal segments, normalised as in training. From MediaPipe (:mod:`vpnet.poses`, cached by the
+  video's content in ``$VPNET_CACHE/poses``) or from a pose file (NTU ``.skeleton``, Smarthome ``.json``,
+  N-UCLA ``.json``, ``.npz``/``.npy``).
 - **Crop**: the box around the people's 2D joints over the window, grown by ``data.crop_margin``, made
   square, resized to ``model.crop_size`` (the training size: one input size, so that an exported model
   with a fixed input takes it too). Models that read no poses and say ``crop="centre"`` (the Kinetics-400
@@ -295,6 +296,10 @@ class OnnxBackend:
                                  f"{self._describe_inputs()}); export the model with `vpnet export --format onnx`")
         self.spec = ModelSpec.from_json(meta["vpnet"], str(self.path))
         self._check_inputs()
+        from vpnet.spec_checks import check_spec
+
+        logits = self.session.get_outputs()[0].shape  # (N, K): K fixed where the exporter knew it
+        check_spec(self.spec, str(self.path), num_logits=logits[-1] if logits and isinstance(logits[-1], int) else None)
 
     def _describe_inputs(self) -> str:
         return ", ".join(f"{i.name} {i.shape}" for i in self.session.get_inputs())
@@ -346,16 +351,21 @@ def load_model(*, run: str | Path | None = None, checkpoint: str | Path | None =
         raise InferenceError(f"{checkpoint}: the file has no model config (not written by vpnet train?); use "
                              "--run with the run folder that holds its config.yaml")
     model_cfg, data_cfg = _sections(cfg_yaml, str(checkpoint))
-    names = _class_names(meta, model_cfg.num_classes)
+    names = _class_names(meta, model_cfg.num_classes, str(checkpoint))
     from vpnet.models import build_recognizer
 
     model = build_recognizer(dataclasses.replace(model_cfg, backbone_weights=None))
     apply_state_dict(model, state, mode="exact", source=str(checkpoint))
     model.eval()
-    return model, spec_of(model, model_cfg, data_cfg, names)
+    spec = spec_of(model, model_cfg, data_cfg, names)
+    from vpnet.spec_checks import check_spec
+
+    check_spec(spec, str(checkpoint), num_logits=model_cfg.num_classes)  # a stored config edited by hand
+    return model, spec
 
 
 def _sections(cfg_yaml: str, source: str):
+    import yaml
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
@@ -363,20 +373,26 @@ def _sections(cfg_yaml: str, source: str):
 
     try:
         cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), OmegaConf.create(cfg_yaml)))
-    except (OmegaConfBaseException, ValueError) as e:
+    except (OmegaConfBaseException, ValueError, TypeError, yaml.YAMLError) as e:  # a list, bad YAML: edited files
         raise InferenceError(f"{source}: its stored config cannot be read: {e}") from None
     model, data = cfg.model, cfg.data
     return model, data
 
 
-def _class_names(meta: Mapping[str, str], num_classes: int) -> list[str]:
+def _class_names(meta: Mapping[str, str], num_classes: int, source: str = "") -> list[str]:
+    """The file's class names (``class_<i>`` for a file without them); names that do not fit the model
+    are an :class:`InferenceError` naming the file, never silently replaced."""
+    if "class_names" not in meta:
+        return [f"class_{i}" for i in range(num_classes)]
     try:
         names = json.loads(meta["class_names"])
-        if isinstance(names, list) and len(names) == num_classes:
-            return [str(n) for n in names]
-    except (KeyError, ValueError):
-        pass
-    return [f"class_{i}" for i in range(num_classes)]
+    except ValueError:
+        names = None
+    if not isinstance(names, list) or len(names) != num_classes:
+        got = f"{len(names)} names" if isinstance(names, list) else "no list of names"
+        raise InferenceError(f"{source}: its class_names metadata holds {got} but the model scores {num_classes} "
+                             "classes; write the file again with vpnet train or export")
+    return [str(n) for n in names]
 
 
 def load_recognizer(*, run: str | Path | None = None, checkpoint: str | Path | None = None,
@@ -490,7 +506,8 @@ class Recognizer:
                 on the video (needs the ``pose`` extra).
             fps: frame rate of in-memory frames (default 30); files know theirs.
             hop: frames between window starts (default: one window span).
-            pose_cache: folder where extracted poses are cached (a second call reuses them).
+            pose_cache: folder where extracted poses are cached, keyed by the video's content (a second call
+                reuses them; ``vpnet predict`` uses :func:`vpnet.poses.default_cache_dir`).
             max_gap: longest run of frames without a person that is interpolated (default 15).
             aggregate: ``mean`` (default) or ``max`` over windows of the softmax (see the module docstring).
             progress: ``progress(stage, done, total)``, stage ``poses`` or ``windows``.
@@ -534,7 +551,8 @@ class Recognizer:
             cb = (lambda i: progress("poses", i + 1, n_video)) if progress else None
             gap = mp_poses.MAX_GAP if max_gap is None else max_gap
             if is_file:
-                mpp = mp_poses.load_or_extract(video_or_frames, cache_dir=pose_cache, max_gap=gap, progress=cb)
+                mpp = mp_poses.load_or_extract(video_or_frames, cache_dir=pose_cache, max_gap=gap, progress=cb,
+                                               notes=notes)
             else:
                 mpp = mp_poses.fill_gaps(mp_poses.extract_poses(frames_in_memory, fps=fps_v, progress=cb), max_gap=gap)
             notes += [f"no person in frames {a}-{b - 1}: the nearest pose is used" for a, b in mpp.missing]

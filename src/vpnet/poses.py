@@ -54,7 +54,8 @@ CACHE_SUFFIX = f".mediapipe{MEDIAPIPE_VERSION}.npz"
 MAX_GAP = 15
 
 __all__ = ["MediaPipePoses", "PoseExtractor", "extract_poses", "fill_gaps", "iter_frames", "load_or_extract",
-           "save_poses", "load_poses", "install_command", "MEDIAPIPE_PACKAGE", "extract_many"]
+           "save_poses", "load_poses", "read_pose_cache", "content_key", "default_cache_dir", "install_command",
+           "MEDIAPIPE_PACKAGE", "extract_many"]
 
 
 @dataclass
@@ -338,63 +339,121 @@ def fill_gaps(poses: MediaPipePoses, *, max_gap: int = MAX_GAP) -> MediaPipePose
                           missing=missing)
 
 
-def _fingerprint(path: Path) -> str:
-    st = path.stat()
-    return f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+def content_key(video: str | Path) -> str:
+    """What a pose cache entry is keyed by: the SHA-256 of the video file's bytes, or for a frame folder of
+    its frame files' names and bytes, in order. Unlike a path, size and time, it changes whenever a frame
+    is rewritten and not when a video is moved or copied."""
+    import hashlib
+
+    from vpnet._io import sha256_file
+    from vpnet.data.video import FRAME_SUFFIXES
+
+    video = Path(video)
+    if not video.is_dir():
+        return sha256_file(video)
+    frames = [p for p in sorted(video.iterdir()) if p.is_file() and p.suffix.lower() in FRAME_SUFFIXES]
+    return hashlib.sha256("".join(f"{f.name}\0{sha256_file(f)}\n" for f in frames).encode()).hexdigest()
 
 
-def save_poses(path: str | Path, poses: MediaPipePoses, *, video: str | Path | None = None) -> None:
+def save_poses(path: str | Path, poses: MediaPipePoses, *, video: str | Path | None = None,
+               key: str | None = None) -> None:
     """Write the raw landmarks as a MediaPipe ``.npz`` (``world``, ``image`` and what they came from),
-    atomically; :func:`vpnet.data.custom.read_poses` and :func:`load_poses` read it."""
+    atomically; :func:`vpnet.data.custom.read_poses` and :func:`load_poses` read it. ``key``: the video's
+    :func:`content_key` (computed from ``video`` when not given)."""
     import io
 
     from vpnet._io import atomic_write_bytes
 
+    if key is None and video is not None:
+        key = content_key(video)
     meta = {"fps": poses.fps, "size": list(poses.size), "mediapipe": MEDIAPIPE_VERSION,
-            "model_complexity": MODEL_COMPLEXITY,
-            "video": _fingerprint(Path(video)) if video is not None else ""}
+            "model_complexity": MODEL_COMPLEXITY, "video": str(video or ""), "key": key or ""}
     buf = io.BytesIO()
     np.savez(buf, world=poses.world.astype(np.float32), image=poses.image.astype(np.float32),
              meta=np.array(json.dumps(meta)))
     atomic_write_bytes(path, buf.getvalue())
 
 
-def load_poses(path: str | Path, *, video: str | Path | None = None) -> MediaPipePoses | None:
-    """Landmarks saved by :func:`save_poses`; None when ``video`` is given and the file was made from
-    another file (or another version of it), or the file is unreadable (a cache miss)."""
+def read_pose_cache(path: str | Path, *, key: str | None = None) -> MediaPipePoses:
+    """Landmarks saved by :func:`save_poses`, checked: a :class:`DataError` naming the file and the problem
+    when it is unreadable (truncated, not an ``.npz``), of another layout or version, or (``key`` given)
+    made from another video."""
+    import zipfile
+
     p = Path(path)
     try:
         with np.load(p, allow_pickle=False) as z:
             world, image, meta = z["world"], z["image"], json.loads(str(z["meta"]))
-    except (OSError, KeyError, ValueError, EOFError):
-        return None
-    if video is not None and meta.get("video") != _fingerprint(Path(video)):
-        return None
-    if world.shape != image.shape or world.ndim != 3 or world.shape[1:] != (33, 4):
-        return None
-    return MediaPipePoses(world, image, fps=float(meta["fps"]), size=tuple(meta["size"]), source=str(video or p))
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise DataError(p, f"unreadable pose cache ({type(e).__name__}: {e})") from None
+    if not isinstance(meta, dict):
+        raise DataError(p, "pose cache metadata is not a mapping")
+    if meta.get("mediapipe") != MEDIAPIPE_VERSION:
+        raise DataError(p, f"made by MediaPipe {meta.get('mediapipe')!r}, not {MEDIAPIPE_VERSION}")
+    if key is not None and meta.get("key") != key:
+        raise DataError(p, "made from another video (content differs)")
+    if world.shape != image.shape or world.ndim != 3 or world.shape[1:] != (33, 4) or world.dtype.kind != "f":
+        raise DataError(p, f"landmarks of shape {world.shape} {world.dtype}, expected (T, 33, 4) floats")
+    try:
+        fps, size = float(meta["fps"]), (int(meta["size"][0]), int(meta["size"][1]))
+    except (KeyError, TypeError, ValueError, IndexError) as e:
+        raise DataError(p, f"pose cache metadata has no valid fps and size ({e})") from None
+    if not (np.isfinite(fps) and fps > 0 and min(size) > 0):
+        raise DataError(p, f"pose cache metadata has fps {fps} and size {size}")
+    return MediaPipePoses(world, image, fps=fps, size=size, source=str(p))
 
 
-def cache_path(video: str | Path, folder: str | Path) -> Path:
-    """Where the poses of ``video`` are cached in ``folder``: ``<stem>.mediapipe0.10.21.npz``."""
-    return Path(folder) / f"{Path(video).stem}{CACHE_SUFFIX}"
+def load_poses(path: str | Path, *, key: str | None = None) -> MediaPipePoses | None:
+    """:func:`read_pose_cache`, or None when the file cannot be used (a cache miss)."""
+    try:
+        return read_pose_cache(path, key=key)
+    except DataError:
+        return None
+
+
+def default_cache_dir() -> Path:
+    """Where ``vpnet predict`` caches poses: ``<vpnet cache>/poses`` (``$VPNET_CACHE`` moves it)."""
+    from vpnet._io import cache_dir
+
+    return cache_dir() / "poses"
+
+
+def cache_path(key: str, folder: str | Path) -> Path:
+    """Where the poses of the video with :func:`content_key` ``key`` are cached in ``folder``."""
+    return Path(folder) / f"{key[:40]}{CACHE_SUFFIX}"
 
 
 def load_or_extract(video: str | Path, *, cache_dir: str | Path | None = None, max_gap: int = MAX_GAP,
-                    progress: Callable[[int], None] | None = None) -> MediaPipePoses:
-    """The gap-filled poses of a video file, from the cache in ``cache_dir`` when it holds this very
-    file's (same path, size and modification time), else extracted and written there."""
+                    progress: Callable[[int], None] | None = None,
+                    notes: list[str] | None = None) -> MediaPipePoses:
+    """The gap-filled poses of a video file or frame folder, from the cache in ``cache_dir`` when it holds
+    this video's (keyed by content, :func:`content_key`: a moved or copied video hits, a rewritten frame
+    misses), else extracted and written there. A damaged or foreign cache entry is a miss: it is
+    extracted again and replaced, with a warning and a line in ``notes``."""
     video = Path(video)
-    cached = cache_path(video, cache_dir) if cache_dir is not None else None
-    poses = load_poses(cached, video=video) if cached is not None and cached.is_file() else None
-    if poses is not None:
-        log.info("poses of %s from the cache %s", video, cached)
-        poses.source = str(video)
-        return fill_gaps(poses, max_gap=max_gap)
+    cached = key = None
+    if cache_dir is not None:
+        key = content_key(video)
+        cached = cache_path(key, cache_dir)
+    if cached is not None and cached.is_file():
+        try:
+            poses = read_pose_cache(cached, key=key)
+        except DataError as e:
+            note = f"pose cache entry {cached} could not be used ({e.problem}); poses extracted again"
+            log.warning("%s: %s", video, note)
+            if notes is not None:
+                notes.append(note)
+        else:
+            log.info("poses of %s from the cache %s", video, cached)
+            poses.source = str(video)
+            return fill_gaps(poses, max_gap=max_gap)
     poses = extract_poses(video, progress=progress, threads=_threads())
     filled = fill_gaps(poses, max_gap=max_gap)  # raises for a video without anybody: nothing is cached
     if cached is not None:
-        save_poses(cached, poses, video=video)
+        try:
+            save_poses(cached, poses, video=video, key=key)
+        except OSError as e:  # a cache that cannot be written costs a re-extraction later, not the result
+            log.warning("could not write the pose cache %s (%s); poses not cached", cached, e.strerror or e)
     return filled
 
 

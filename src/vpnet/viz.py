@@ -254,8 +254,31 @@ def place_labels(ax, x: np.ndarray, y: np.ndarray, texts: Sequence[str], *, font
 
 def read_per_class(path: str | Path) -> dict[str, float]:
     """``per_class.csv`` of ``vpnet evaluate`` -> {class name: accuracy} (classes without test items left out)."""
-    with open(path, newline="") as f:
-        return {r["class_name"]: float(r["accuracy"]) for r in csv.DictReader(f) if r["accuracy"]}
+    from vpnet.errors import DataError
+
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            missing = {"class_name", "accuracy"} - set(reader.fieldnames or ())
+            if missing:
+                raise DataError(path, f"not a per_class.csv of vpnet evaluate: no column {', '.join(sorted(missing))}")
+            out, line = {}, 1
+            for line, r in enumerate(reader, start=2):
+                if not r["accuracy"]:
+                    continue
+                acc = float(r["accuracy"])
+                if not 0 <= acc <= 1:
+                    raise DataError(path, f"line {line}: accuracy {acc} is not in [0, 1]")
+                out[str(r["class_name"])] = acc
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise DataError(path, f"not a CSV text file ({type(e).__name__})") from None
+    except (ValueError, TypeError) as e:
+        if isinstance(e, DataError):
+            raise
+        raise DataError(path, f"line {line}: accuracy is not a number ({e})") from None
+    if not out:
+        raise DataError(path, "holds no class accuracy (an empty per_class.csv?)")
+    return out
 
 
 def plot_class_difference(a: str | Path, b: str | Path, out: str | Path, *, top: int = 20,

@@ -384,6 +384,23 @@ def test_rerun_writes_only_what_is_missing_and_drops_partial_files(adl_ds, tmp_p
     assert (videos / f"{kept}_rgb.avi").stat().st_mtime_ns == mtime  # complete files are not rewritten
 
 
+def test_damaged_samples_and_spec_are_generated_again(adl_ds, tmp_path):
+    """Issue 22: a truncated video or skeleton in the cache is generated again (not prepared as is); a damaged
+    spec.json is not "made with other settings": the folder is generated again."""
+    root = _copy(adl_ds, tmp_path / "d")
+    videos, poses = root / "nturgb+d_rgb", root / "nturgb+d_skeletons"
+    cut_video, cut_pose = adl_ds.names[1], adl_ds.names[2]
+    data = (videos / f"{cut_video}_rgb.avi").read_bytes()
+    (videos / f"{cut_video}_rgb.avi").write_bytes(data[: len(data) // 2])
+    text = (poses / f"{cut_pose}.skeleton").read_text()
+    (poses / f"{cut_pose}.skeleton").write_text(text[: len(text) // 2])
+    assert make_adl(root, SPEC).generated == 2
+    assert _differences(adl_ds.root, root) == []
+    (root / "spec.json").write_text('{"classes": 2')
+    assert make_adl(root, SPEC).generated == len(adl_ds.names)
+    assert _differences(adl_ds.root, root) == []
+
+
 class _Crash(BaseException):
     """Stands for Ctrl-C or a killed worker: not an Exception, so no ``except Exception`` hides it."""
 

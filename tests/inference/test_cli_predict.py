@@ -41,7 +41,11 @@ def test_predict_real_ntu_video(shared_data, tiny_run, onnx_file, has_mediapipe,
     assert len(doc["windows"]) == 7 and doc["windows"][-1]["end_frame"] == 102  # span 15, tiles the video
     assert np.allclose(np.mean([w["scores"] for w in doc["windows"]], axis=0), doc["scores"], atol=1e-6)
     assert _frames(tmp_path / "p.mp4") == 103
-    assert (tmp_path / f"{SAMPLE}_rgb.mediapipe0.10.21.npz").is_file()  # the pose cache, beside the JSON
+    from vpnet.poses import cache_path, content_key, default_cache_dir
+
+    # the pose cache: in $VPNET_CACHE/poses, keyed by the video's bytes, nothing beside the JSON
+    assert cache_path(content_key(video), default_cache_dir()).is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.json", "p.mp4"]
 
     res = run_cli("predict", video, "--onnx", onnx_file, "--out", tmp_path / "o.json")
     assert res.exit_code == 0, res.output
@@ -78,18 +82,19 @@ def test_predict_folder_skips_bad_file(tiny_run, tiny_data, tmp_path):
     out = tmp_path / "out"
     # MediaPipe finds nobody in a generated square: a cached pose file (tied to a.mp4) stands in for it,
     # which also shows that a cached file is used instead of extracting again
-    from vpnet.poses import MediaPipePoses, cache_path, save_poses
+    from vpnet.poses import MediaPipePoses, cache_path, content_key, default_cache_dir, save_poses
 
+    cache = default_cache_dir()  # $VPNET_CACHE/poses: the test session's temporary cache (tests/conftest.py)
     rng = np.random.default_rng(0)
     world = np.concatenate([rng.normal(0, 0.3, (20, 33, 3)), np.ones((20, 33, 1))], axis=-1).astype(np.float32)
     image = np.concatenate([rng.uniform(0.3, 0.7, (20, 33, 3)), np.ones((20, 33, 1))], axis=-1).astype(np.float32)
-    save_poses(cache_path(folder / "a.mp4", out), MediaPipePoses(world, image, fps=30.0, size=(128, 96)),
-               video=folder / "a.mp4")
+    save_poses(cache_path(content_key(folder / "a.mp4"), cache),
+               MediaPipePoses(world, image, fps=30.0, size=(128, 96)), video=folder / "a.mp4")
     res = run_cli("predict", folder, "--run", tiny_run, "--out", out)
     assert res.exit_code == 1
     assert "b.mp4" in res.output and "1 of 2 videos failed" in res.output
-    assert json.loads((out / "a.json").read_text())["num_frames"] == 20
-    assert not (out / "b.json").exists() and not cache_path(folder / "b.mp4", out).exists()
+    assert json.loads((out / "a.mp4.json").read_text())["num_frames"] == 20
+    assert not (out / "b.mp4.json").exists() and not any(out.glob("*.npz"))
 
 
 @pytest.mark.parametrize("case", ["not_a_video", "no_person", "missing_extra", "other_layout"])

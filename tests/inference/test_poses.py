@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import numpy as np
 import pytest
 
 from vpnet.data.types import DataError
-from vpnet.poses import MediaPipePoses, fill_gaps, load_or_extract, load_poses, save_poses
+from vpnet.poses import MediaPipePoses, content_key, fill_gaps, load_or_extract, load_poses, save_poses
 from vpnet.skeletons import MEDIAPIPE33, NTU25, mediapipe_to_ntu25
 
 from .conftest import write_video
@@ -106,16 +107,85 @@ def test_fill_gaps_interpolates_short_and_reports_long():
         fill_gaps(_poses([False] * 3))
 
 
-def test_cache_is_tied_to_the_video_file(tmp_path):
+def test_cache_is_tied_to_the_video_content(tmp_path):
     video = tmp_path / "v.mp4"
     video.write_bytes(b"0" * 10)
     poses = _poses([True] * 4)
     save_poses(tmp_path / "p.npz", poses, video=video)
-    back = load_poses(tmp_path / "p.npz", video=video)
+    back = load_poses(tmp_path / "p.npz", key=content_key(video))
     np.testing.assert_array_equal(back.world, poses.world)
     assert back.size == (64, 48) and back.fps == 30
-    video.write_bytes(b"1" * 11)  # another file under the same name: a cache miss
-    assert load_poses(tmp_path / "p.npz", video=video) is None
+    moved = tmp_path / "moved.mp4"
+    video.rename(moved)  # the same bytes elsewhere: the same key
+    assert load_poses(tmp_path / "p.npz", key=content_key(moved)) is not None
+    moved.write_bytes(b"1" * 10)  # other bytes under the same name, size and (possibly) time: a miss
+    assert load_poses(tmp_path / "p.npz", key=content_key(moved)) is None
+
+
+def test_frame_folder_key_follows_its_frames(tmp_path):
+    """A rewritten frame changes the key even when the folder's path, size and time do not."""
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"{i:04d}.jpg").write_bytes(bytes([i]) * 20)
+    (folder / "notes.txt").write_text("not a frame")
+    key = content_key(folder)
+    st = os.stat(folder)
+    (folder / "0001.jpg").write_bytes(b"\xff" * 20)
+    os.utime(folder, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert content_key(folder) != key
+    (folder / "0001.jpg").write_bytes(bytes([1]) * 20)
+    (folder / "notes.txt").write_text("edited")  # not a frame: the same key
+    assert content_key(folder) == key
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "meta_list", "meta_fps_text", "foreign", "shape"])
+def test_damaged_cache_entry_is_rebuilt_with_a_note(damage, tmp_path, monkeypatch):
+    """Every kind of damaged or foreign entry is a miss: extracted again, replaced, noted; never a traceback,
+    and the next call hits the rebuilt entry."""
+    import io
+    import json
+
+    from vpnet import poses as mp
+
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"video bytes")
+    cache = tmp_path / "cache"
+    calls = []
+
+    def fake_extract(v, **kw):
+        calls.append(v)
+        return _poses([True] * 5)
+
+    monkeypatch.setattr(mp, "extract_poses", fake_extract)
+    mp.load_or_extract(video, cache_dir=cache)
+    (entry,) = cache.iterdir()
+    good = entry.read_bytes()
+    if damage == "truncated":
+        entry.write_bytes(good[: len(good) // 2])
+    elif damage == "garbage":
+        entry.write_bytes(b"\x00garbage" * 10)
+    else:
+        z = dict(np.load(entry))
+        meta = json.loads(str(z["meta"]))
+        if damage == "meta_list":
+            z["meta"] = np.array(json.dumps([1, 2]))
+        elif damage == "meta_fps_text":
+            z["meta"] = np.array(json.dumps({**meta, "fps": "fast"}))
+        elif damage == "foreign":
+            z["meta"] = np.array(json.dumps({**meta, "key": "0" * 64}))
+        else:
+            z["world"] = z["world"][:, :10]
+        buf = io.BytesIO()
+        np.savez(buf, **z)
+        entry.write_bytes(buf.getvalue())
+    notes: list[str] = []
+    out = mp.load_or_extract(video, cache_dir=cache, notes=notes)
+    assert out.num_frames == 5 and len(calls) == 2
+    assert len(notes) == 1 and str(entry) in notes[0] and "extracted again" in notes[0]
+    assert entry.read_bytes() == good  # rebuilt
+    mp.load_or_extract(video, cache_dir=cache)
+    assert len(calls) == 2  # and used again
 
 
 def test_missing_pose_extra_names_the_fix(monkeypatch):

@@ -32,12 +32,21 @@ def evaluate_command(
             raise typer.BadParameter("give --run RUN_FOLDER or --config CONFIG")
         if config is None:
             config = run / "config.yaml"
+        if out is not None:  # never over the config, the weights or a run's own files
+            from vpnet.cli._checks import check_outputs
+            from vpnet.engine.evaluate import OUTPUT_FILES
+
+            weights = None if checkpoint is None or str(checkpoint) in ("final", "best") else checkpoint
+            check_outputs([("-o", out / name) for name in OUTPUT_FILES], inputs=[config, weights], runs=[run])
         extra = [f"eval.mode={mode}"] if mode else []
         cfg = load(config, [*(overrides or []), *extra])
         from vpnet.engine.evaluate import evaluate
         from vpnet.engine.metrics import format_summary
 
         result = evaluate(cfg, checkpoint=checkpoint, split=split, out_dir=out, run_dir=run)
+    from vpnet.engine.evaluate import describe_items
+
+    typer.echo(describe_items(result.items))
     if result.metrics is None:
         typer.echo(f"{len(result.predictions.names)} videos without labels: predictions only, no accuracy")
     else:

@@ -9,7 +9,11 @@ from typing import List, Optional
 import typer
 
 from vpnet._io import check_writable
+from vpnet.cli._checks import check_at_least, check_device, check_outputs, check_suffix
 from vpnet.cli._errors import user_errors
+
+#: what --video-out writes (an MP4 container, H.264).
+VIDEO_OUT_SUFFIXES = (".mp4", ".m4v", ".mov")
 
 
 def _video_files(folder: Path) -> list[Path]:
@@ -44,7 +48,10 @@ def predict_command(
     """Recognise the activity in your own video(s): sliding windows over the whole video, per-window
     scores and the video's score (mean over windows of the softmax; --aggregate max for the paper's rule).
     Without a model option: the Kinetics-400 I3D of the model zoo (RGB only, no poses). VPN models take
-    poses from MediaPipe (the pose extra: `vpnet pose install`) unless --poses is given."""
+    poses from MediaPipe (the pose extra: `vpnet pose install`) unless --poses is given; they are cached
+    in vpnet's cache folder ($VPNET_CACHE/poses), keyed by the video's content. For a folder of videos,
+    each VIDEO.EXT gives OUT/VIDEO.EXT.json (and VIDEO.EXT.mp4 under --video-out): the extension stays
+    in the name, so that clip.avi and clip.mp4 get one result each."""
     from vpnet.data.types import DataError
     from vpnet.inference import AGGREGATES
 
@@ -53,6 +60,8 @@ def predict_command(
             raise typer.BadParameter("give at most one of --run, --checkpoint, --onnx, --model")
         if aggregate not in AGGREGATES:
             raise typer.BadParameter(f"--aggregate must be one of {', '.join(AGGREGATES)}, got {aggregate!r}")
+        check_at_least("--hop", hop, 1)
+        check_at_least("--max-gap", max_gap, 0)
         if not video.exists():
             raise DataError(video, "no such video file or folder")
         from vpnet.data.video import FRAME_SUFFIXES
@@ -65,13 +74,23 @@ def predict_command(
             if poses is not None:
                 raise typer.BadParameter("--poses takes one video, not a folder")
             out_dir = out or Path(video.name + "_predictions")
-            jobs = [(v, out_dir / f"{v.stem}.json", video_out / f"{v.stem}.mp4" if video_out else None) for v in items]
+            jobs = [(v, out_dir / f"{v.name}.json", video_out / f"{v.name}.mp4" if video_out else None)
+                    for v in items]
         else:
             jobs = [(video, out or Path(f"{video.stem}.json"), video_out)]
         for _, j, vo in jobs:
             check_writable(j, what="result JSON", folder=False)
             if vo is not None:
                 check_writable(vo, what="annotated video", folder=False)
+        from vpnet.poses import default_cache_dir
+
+        check_outputs([item for _, j, vo in jobs for item in (("--out", j), ("--video-out", vo))],
+                      inputs=[video, poses, checkpoint, onnx], runs=[run], caches=[default_cache_dir()])
+        if not many:
+            check_suffix("--out", out, (".json",))
+            check_suffix("--video-out", video_out, VIDEO_OUT_SUFFIXES)
+        if onnx is None:  # ONNX models run on onnxruntime's CPU provider
+            check_device("--device", device)
         if poses is not None and not poses.is_file():
             raise DataError(poses, "pose file not found")
         from vpnet.inference import load_recognizer
@@ -105,8 +124,10 @@ def predict_command(
 
 def _predict_one(rec, video: Path, json_out: Path, video_out: Path | None, *, poses, hop, max_gap, aggregate):
     from vpnet._io import atomic_write_bytes
+    from vpnet.poses import default_cache_dir
 
-    pred = rec.predict(video, poses=poses, hop=hop, pose_cache=json_out.parent, max_gap=max_gap, aggregate=aggregate)
+    pred = rec.predict(video, poses=poses, hop=hop, pose_cache=default_cache_dir(), max_gap=max_gap,
+                       aggregate=aggregate)
     doc = pred.to_dict()
     if video_out is not None:
         from vpnet.annotate import write_annotated_video
@@ -133,11 +154,16 @@ def export_command(
             raise typer.BadParameter(f"--format must be onnx, got {fmt!r} (TorchScript export was dropped: "
                                      "torch.jit is deprecated; vpnet predict --onnx runs the ONNX file)")
         check_writable(out, what="export", folder=False)
+        check_outputs({"--out": out}, inputs=[checkpoint], runs=[run])
+        check_suffix("--out", out, EXPORT_SUFFIXES[fmt])
         from vpnet.export import export_model
 
         path = export_model(out=out, fmt=fmt, run=run, checkpoint=checkpoint)
     typer.echo(f"exported {fmt}: {path}")
 
+
+#: the file names each export format writes.
+EXPORT_SUFFIXES = {"onnx": (".onnx",)}
 
 pose_app = typer.Typer(help="MediaPipe pose extraction (the pose extra).", no_args_is_help=True)
 
@@ -188,6 +214,7 @@ def pose_extract_command(
             stems = [v.stem for v in videos]
             jobs = [(v, out / (f"{v.stem}.npz" if stems.count(v.stem) == 1 else f"{v.name}.npz")) for v in videos]
             check_writable(out, what="pose folder")
+        check_outputs({"--out": out}, inputs=list(videos))
         failed = extract_many(jobs, progress=True, desc="poses")
     for video, path in jobs:
         if str(video) in failed:

@@ -133,6 +133,9 @@ def prepare_command(
         from vpnet.data.prepared import PrepareOptions, prepare
 
         cfg = load(config, overrides).data
+        options = PrepareOptions(dataset=cfg.dataset, size=size, margin=margin, quality=quality)  # before the scan
+        if workers is not None and workers < 0:
+            raise ConfigError(f"--workers must be >= 0 (0: in this process), got {workers}")
         try:  # a store, dataset, protocol, split or folder not given or that does not exist
             store = out or (Path(cfg.prepared_dir) if cfg.prepared_dir else None)
             if store is None:
@@ -143,7 +146,7 @@ def prepare_command(
             raise ConfigError(str(e)) from None
         failed = _extract_poses(store, records, (k, n), progress)
         summary = prepare(records, store, read_poses=read_poses,
-                          options=PrepareOptions(dataset=cfg.dataset, size=size, margin=margin, quality=quality),
+                          options=options,
                           shard=(k, n), workers=workers, left_out=left_out, failed=failed, progress=progress)
     typer.echo(f"{cfg.dataset} shard {k}/{n}: {summary.total} items; prepared {summary.done}, already done "
                f"{summary.skipped}, failed {len(summary.failed)}; {len(summary.left_out)} left out by the scan; "

@@ -8,7 +8,22 @@ from typing import List, Optional
 import typer
 
 from vpnet._io import check_writable
+from vpnet.cli._checks import check_outputs, check_suffix
 from vpnet.cli._errors import user_errors
+from vpnet.errors import ConfigError
+
+#: what every figure is written as.
+FIGURE_SUFFIXES = (".png",)
+
+
+def _check_figures(outputs: dict[str, Optional[Path]], *, inputs=(), runs=()) -> None:
+    """Before any work: each figure can be written, is a .png, and is none of the inputs."""
+    for target in outputs.values():
+        if target is not None:
+            check_writable(target, what="figure", folder=False)
+    check_outputs(outputs, inputs=inputs, runs=runs)
+    for option, target in outputs.items():
+        check_suffix(option, target, FIGURE_SUFFIXES)
 
 app = typer.Typer(help="The paper's figures: attention, joint activations, t-SNE, dynamicity, class differences.",
                   no_args_is_help=True)
@@ -39,14 +54,16 @@ def attention_command(
         from vpnet.inference import Recognizer, TorchBackend, load_model
         from vpnet.viz import joint_activations, plot_attention_over_time, plot_joint_activations
 
-        for target in (out, joints_out):
-            if target is not None:
-                check_writable(target, what="figure", folder=False)
+        _check_figures({"--out": out, "--joints-out": joints_out}, inputs=[video, poses, checkpoint], runs=[run])
+        if window is not None and window < 0:
+            raise ConfigError(f"--window must be >= 0, got {window}")
         model, spec = load_model(run=run, checkpoint=checkpoint)
         if model.vpn is None:
             raise typer.BadParameter(f"variant {spec.variant} has no attention (use an l2 or l3 model)")
         rec = Recognizer(TorchBackend(model, spec), spec, source=str(run or checkpoint))
-        pred = rec.predict(video, poses=poses, pose_cache=out.parent)
+        from vpnet.poses import default_cache_dir
+
+        pred = rec.predict(video, poses=poses, pose_cache=default_cache_dir())
         win = _window(pred, window)
         size = spec.crop_size
         crops = read_clips(open_video(video), win.frames[None], win.box[None], size)[0]
@@ -71,7 +88,11 @@ def class_diff_command(
     with user_errors():
         from vpnet.viz import plot_class_difference
 
-        check_writable(out, what="figure", folder=False)
+        _check_figures({"--out": out}, inputs=[a, b])
+        if len(label) != 2:
+            raise ConfigError(f"--label is given twice, for A and B; got {len(label)} ({', '.join(label)})")
+        if top < 1:
+            raise ConfigError(f"--top must be at least 1, got {top}")
         for p in (a, b):
             if not p.is_file():
                 raise FileNotFoundError(f"per-class file not found: {p} (written by vpnet evaluate)")
@@ -127,16 +148,24 @@ def tsne_command(
         from vpnet.viz import plot_tsne
 
         require("sklearn", extra="viz", what="the t-SNE figure")
-        check_writable(out, what="figure", folder=False)
-        data = [_features(r, split) for r in runs]
-        names = data[0][2]
+        _check_figures({"--out": out}, runs=runs)
         chosen = None
-        if classes:
+        if classes:  # checked against the data's class names before any feature is computed
+            from vpnet.cli._errors import load
+            from vpnet.data import dataset_info
+
+            for r in runs:
+                if not (r / "config.yaml").is_file():
+                    raise FileNotFoundError(f"run folder without config.yaml: {r}")
+            names = dataset_info(load(runs[0] / "config.yaml", []).data).class_names
             wanted = [c.strip() for c in classes.split(",") if c.strip()]
             unknown = [c for c in wanted if c not in names]
             if unknown:
-                raise typer.BadParameter(f"unknown classes {unknown}; classes: {', '.join(names)}")
+                raise ConfigError(f"--classes: unknown classes {unknown} (the run's data has {len(names)} classes, "
+                                  f"e.g. {', '.join(names[:5])})")
             chosen = [names.index(c) for c in wanted]
+        data = [_features(r, split) for r in runs]
+        names = data[0][2]
         plot_tsne([d[0] for d in data], [d[1] for d in data], names, out, titles=[r.name for r in runs],
                   classes=chosen)
     typer.echo(f"written {out}")
@@ -159,7 +188,13 @@ def dynamicity_command(
         from vpnet.data import clips, dataset_info, dataset_records, get_dataset
         from vpnet.viz import dynamicity, plot_accuracy_vs_dynamicity, read_per_class
 
-        check_writable(out, what="figure", folder=False)
+        _check_figures({"--out": out}, inputs=[config, *per_class])
+        if label and len(label) != len(per_class):
+            raise ConfigError(f"--label names each --per-class file: {len(per_class)} files but {len(label)} labels")
+        for p in per_class:
+            if not p.is_file():
+                raise FileNotFoundError(f"per-class file not found: {p} (written by vpnet evaluate)")
+        accs = [read_per_class(p) for p in per_class]  # a bad file is refused before the poses are read
         cfg = load(config, [])
         info = dataset_info(cfg.data)
         read = get_dataset(cfg.data.dataset).read_poses
@@ -171,10 +206,7 @@ def dynamicity_command(
             sums[rec.label] += dynamicity(seq.xyz[np.flatnonzero(seen), track[seen]])
             counts[rec.label] += 1
         keep = counts > 0
-        accs = []
-        for p in per_class:
-            acc = read_per_class(p)
-            accs.append([acc.get(n, np.nan) for n in info.class_names])
+        accs = [[acc.get(n, np.nan) for n in info.class_names] for acc in accs]
         names = [n for n, k in zip(info.class_names, keep) if k]
         plot_accuracy_vs_dynamicity((sums / np.maximum(counts, 1))[keep], np.array(accs)[:, keep], names, out,
                                     labels=tuple(label or [p.parent.name for p in per_class]))

@@ -140,6 +140,9 @@ def convert(
         if dst.is_dir():
             raise ConfigError(f"{dst} is a folder; give the file to write, e.g. {dst / (src.stem + '.safetensors')}")
         check_writable(dst, what="", folder=False)
+        from vpnet.cli._checks import check_outputs
+
+        check_outputs({"DST": dst}, inputs=[src])
     import torch
 
     from vpnet.models import weights as w

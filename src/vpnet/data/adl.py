@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 import shutil
@@ -57,6 +58,8 @@ from vpnet.data.synthetic import NTU_COLOR, REST_POSE, _ntu_text, _rotate, _rota
 from vpnet.data.types import PoseSequence
 from vpnet.errors import ConfigError, OutputError
 from vpnet.skeletons import NTU25
+
+log = logging.getLogger(__name__)
 
 __all__ = ["CLASSES", "ADLClass", "ADLDataset", "ADL", "ADLSpec", "make_adl"]
 
@@ -697,12 +700,24 @@ def make_adl(root: str | Path, spec: ADLSpec = ADLSpec(), *, workers: int = 1,
     video_dir, pose_dir, annotation_dir = root / "nturgb+d_rgb", root / "nturgb+d_skeletons", root / "annotations"
     meta = root / "spec.json"
     want = json.dumps(asdict(spec), sort_keys=True, indent=1)
-    if meta.exists() and meta.read_text() != want:
-        raise ConfigError(f"{root} holds a vpnet-ADL dataset made with other settings ({meta}); use another folder")
+    if meta.exists():
+        try:
+            held = json.loads(meta.read_text())
+            if not isinstance(held, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as e:  # damaged: what the folder holds is unknown, so it is made again
+            log.warning("%s is damaged (%s); generating the dataset again", meta, e)
+            meta.unlink()
+            for folder in (video_dir, pose_dir, annotation_dir):
+                shutil.rmtree(folder, ignore_errors=True)
+        else:
+            if held != json.loads(want):
+                raise ConfigError(f"{root} holds a vpnet-ADL dataset made with other settings ({meta}); use "
+                                  "another folder")
     samples = _sample_names(spec)
     todo = [(n, lab) for n, lab in samples
-            if not all(p.is_file() for p in (video_dir / f"{n}{ntu.VIDEO_SUFFIX}", pose_dir / f"{n}.skeleton",
-                                             annotation_dir / f"{n}.json"))]
+            if not _sample_ok(video_dir / f"{n}{ntu.VIDEO_SUFFIX}", pose_dir / f"{n}.skeleton",
+                              annotation_dir / f"{n}.json")]
     # temporary files of an interrupted run: never complete, never read
     for f in [*video_dir.glob(".*.partial*"), *pose_dir.glob(".*.skeleton.*.tmp"), *annotation_dir.glob(".*.tmp")]:
         f.unlink(missing_ok=True)
@@ -734,6 +749,31 @@ def make_adl(root: str | Path, spec: ADLSpec = ADLSpec(), *, workers: int = 1,
                    names=[n for n, _ in samples],
                    labels=[lab for _, lab in samples], class_names=list(CLASS_NAMES[:spec.classes]),
                    generated=len(todo))
+
+
+def _sample_ok(video: Path, skeleton: Path, annotation: Path) -> bool:
+    """Whether a generated sample is whole: its video opens, with as many frames in its header as its
+    skeleton file, which parses, and its annotation is a JSON object. A damaged one (truncated,
+    overwritten) is generated again, with a warning. Cheap: container headers and two small text files,
+    no frame decoded."""
+    if not (video.is_file() and skeleton.is_file() and annotation.is_file()):
+        return False
+    import av
+
+    try:
+        with av.open(str(video)) as c:
+            frames = c.streams.video[0].frames if c.streams.video else 0
+        poses = ntu.read_poses(skeleton).num_frames
+        if not isinstance(json.loads(annotation.read_text()), dict):
+            raise ValueError(f"{annotation.name} is not a JSON object")
+    except (av.error.FFmpegError, OSError, ValueError, IndexError) as e:
+        log.warning("%s: damaged generated sample (%s); generating it again", video.stem, e)
+        return False
+    if poses < 1 or (frames and frames != poses):  # 0: a container that does not say
+        log.warning("%s: damaged generated sample (%d video frames, %d poses); generating it again",
+                    video.stem, frames, poses)
+        return False
+    return True
 
 
 def _render_job(job: tuple) -> None:

@@ -56,6 +56,7 @@ import vpnet.data.clips as clips
 import vpnet.data.pipeline as pipeline
 from vpnet.data.prepared import PreparedItem, item_path, source_pixels
 from vpnet.data.types import DataError, PoseSequence, SampleRecord, VideoSource
+from vpnet.errors import is_input_error
 
 log = logging.getLogger(__name__)
 
@@ -260,7 +261,9 @@ class VideoPoseDataset(Dataset):
     def __getitem__(self, index: int) -> dict | None:
         try:
             return self.load(index)
-        except Exception as e:  # one bad item must not stop a run: report it, collate drops it
+        except Exception as e:  # one bad input must not stop a run: report it, collate drops it
+            if not is_input_error(e):  # a bug: stop, never score the other items around it
+                raise
             rec = self.records[index]
             reason = str(e) if isinstance(e, DataError) else f"{type(e).__name__}: {e}"
             log.warning("skipping %s (video %s, poses %s): %s", rec.name, rec.video, rec.poses, reason)

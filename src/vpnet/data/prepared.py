@@ -44,6 +44,7 @@ since fails it) is skipped; one that fails is prepared again and the report says
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import multiprocessing
@@ -62,7 +63,7 @@ import vpnet.data.clips as clips
 from vpnet._io import atomic_write_bytes, check_writable, write_safetensors
 from vpnet.data.types import DataError, PoseSequence, SampleRecord, VideoSource
 from vpnet.data.video import FrameCollector, check_indices
-from vpnet.errors import ConfigError
+from vpnet.errors import ConfigError, is_input_error
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,24 @@ def read_records(root: str | Path, protocol: str, split: str) -> list[SampleReco
         raise DataError(path, f"the prepared store has no records for protocol {protocol!r} split {split!r} "
                               f"(it has: {', '.join(have) or 'none'}); prepare that protocol or set the raw "
                               "data folders (data.video_dir / data.pose_dir)")
-    return [SampleRecord(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
+    records = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise DataError(path, "the records file is not UTF-8 text (damaged?); run `vpnet prepare` again to "
+                              "rewrite it") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            fields = json.loads(line)
+            if not isinstance(fields, dict):
+                raise TypeError(f"a JSON {type(fields).__name__}, not an object")
+            records.append(SampleRecord(**fields))
+        except (ValueError, TypeError) as e:
+            raise DataError(path, f"line {number} is damaged ({e}); run `vpnet prepare` again to rewrite the "
+                                  "records") from None
+    return records
 
 
 # ------------------------------------------------------------------------------------------------
@@ -210,22 +228,28 @@ class PreparedItem:
             raise DataError(self.path, f"not a vpnet prepared item (format {meta.get('format')!r}, "
                                        f"expected {ITEM_FORMAT!r})")
         self.meta = meta
-        size = tuple(json.loads(meta["size"]))
-        self.region = np.array(json.loads(meta["region"]), dtype=np.float64)
-        self.notes: list[str] = json.loads(meta["notes"])
-        self.record = SampleRecord(**json.loads(meta["record"]))
-        keys = set(self._handle.keys())
-        self.poses = PoseSequence(
-            xyz=self._handle.get_tensor("xyz"),
-            uv=self._handle.get_tensor("uv") if "uv" in keys else None,
-            present=self._handle.get_tensor("present"),
-            layout=meta["layout"],
-            source=self.path,
-            body_ids=tuple(json.loads(meta["body_ids"])),
-            image_size=size,
-        )
-        self.video = PreparedVideo(self._handle, self._handle.get_tensor("offsets"), float(meta["fps"]),
-                                   size, Path(self.path))
+        try:  # a header edited or damaged by hand: the item is unusable, never a traceback
+            size = tuple(int(v) for v in json.loads(meta["size"]))
+            self.region = np.array(json.loads(meta["region"]), dtype=np.float64)
+            self.notes: list[str] = [str(n) for n in json.loads(meta["notes"])]
+            self.record = SampleRecord(**json.loads(meta["record"]))
+            keys = set(self._handle.keys())
+            self.poses = PoseSequence(
+                xyz=self._handle.get_tensor("xyz"),
+                uv=self._handle.get_tensor("uv") if "uv" in keys else None,
+                present=self._handle.get_tensor("present"),
+                layout=meta["layout"],
+                source=self.path,
+                body_ids=tuple(json.loads(meta["body_ids"])),
+                image_size=size,
+            )
+            self.video = PreparedVideo(self._handle, self._handle.get_tensor("offsets"), float(meta["fps"]),
+                                       size, Path(self.path))
+        except DataError:
+            raise
+        except Exception as e:  # KeyError, JSON and type errors, safetensors' own (not public) types
+            raise DataError(self.path, f"damaged prepared item header ({type(e).__name__}: {e}); prepare it "
+                                       "again (`vpnet prepare` rebuilds damaged items)") from None
 
     def close(self) -> None:
         self._handle.__exit__(None, None, None)
@@ -354,6 +378,10 @@ class PrepareSummary:
     report: Path | None = None
 
 
+#: errors of the store's disk (full, quota, read-only): they stop the pass instead of failing every item.
+_WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+
+
 def _prepare_one(record: SampleRecord, read_poses: Callable[[str], PoseSequence], out: str,
                  opts: PrepareOptions, threads: int) -> tuple[list[str], str | None]:
     """Worker: one item, decoded with ``threads`` decoder threads (0: FFmpeg's choice). Returns
@@ -374,7 +402,9 @@ def _prepare_one(record: SampleRecord, read_poses: Callable[[str], PoseSequence]
         notes = write_item(item_path(out, record.name), record, video, seq,
                            size=opts.size, margin=opts.margin, quality=opts.quality)
         return notes, None
-    except Exception as e:  # one bad item never stops the pass
+    except Exception as e:  # one bad input never stops the pass; a bug does (it crosses to the parent)
+        if not is_input_error(e) or isinstance(e, OSError) and e.errno in _WRITE_ERRNOS:
+            raise
         return [], str(e) if isinstance(e, DataError) else f"{type(e).__name__}: {e}"
 
 
@@ -416,17 +446,29 @@ def die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="vpnet-parent-watch", daemon=True).start()
 
 
-def _check_store_options(root: Path, opts: PrepareOptions) -> None:
+def _check_store_options(root: Path, opts: PrepareOptions) -> bool:
+    """Refuse a store prepared with other options; True when its ``store.json`` was damaged (then the
+    options its items were made with are unknown: every item is prepared again, with a warning)."""
     path = root / "store.json"
     want = {"format": STORE_FORMAT, **asdict(opts)}
+    have = None
     if path.is_file():
-        have = json.loads(path.read_text())
+        try:
+            have = json.loads(path.read_text())
+            if not isinstance(have, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as e:
+            log.warning("%s is damaged (%s); preparing every item again with this run's options", path, e)
+            atomic_write_bytes(path, (json.dumps(want, indent=1) + "\n").encode())
+            return True
+    if have is not None:
         if have != want:
             diff = ", ".join(f"{k}: store {have.get(k)!r} vs now {v!r}" for k, v in want.items() if have.get(k) != v)
             raise DataError(path, f"this store was prepared with other options ({diff}); "
                                   "use the same options to resume, or another folder")
     else:
         atomic_write_bytes(path, (json.dumps(want, indent=1) + "\n").encode())
+    return False
 
 
 def prepare(records: Iterable[SampleRecord], out: str | Path, *, read_poses: Callable[[str], PoseSequence],
@@ -451,7 +493,7 @@ def prepare(records: Iterable[SampleRecord], out: str | Path, *, read_poses: Cal
         raise ConfigError(f"shard must be K/N with 0 <= K < N, got {k}/{n_shards}")
     root = check_writable(Path(out), what="store folder")
     root.mkdir(parents=True, exist_ok=True)
-    _check_store_options(root, options)
+    rebuild = _check_store_options(root, options)
 
     unique = {r.name: r for r in records}
     mine = [r for name, r in sorted(unique.items()) if shard_of(name, n_shards) == k]
@@ -461,7 +503,8 @@ def prepare(records: Iterable[SampleRecord], out: str | Path, *, read_poses: Cal
     todo, redo = [], []
     for r in mine:  # an item file that exists is checked, not trusted: it may have been damaged since
         path = item_path(root, r.name)
-        problem = check_item(path) if path.is_file() else "absent"
+        problem = ("made with unknown options (store.json was damaged)" if rebuild and path.is_file() else
+                   check_item(path) if path.is_file() else "absent")
         if problem is not None:
             todo.append(r)
             if problem != "absent":

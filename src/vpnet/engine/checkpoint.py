@@ -223,7 +223,22 @@ class TrainState:
 
     @classmethod
     def from_json(cls, text: str) -> TrainState:
-        return cls(**json.loads(text))
+        """The state :meth:`to_json` wrote; ValueError when it is not that (a JSON list, text counters)."""
+        d = json.loads(text)
+        if not isinstance(d, dict):
+            raise ValueError(f"the state is a JSON {type(d).__name__}, not an object")
+        state = cls(**d)  # TypeError for unknown keys
+        for name in ("epoch", "step_in_epoch", "global_step", "skipped_steps"):
+            v = getattr(state, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"{name}={v!r} is not a count")
+        for name in ("best_metric", "best_epoch", "epoch_loss_sum", "epoch_items"):
+            v = getattr(state, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+                raise ValueError(f"{name}={v!r} is not a number")
+        if not isinstance(state.history, list):
+            raise ValueError("history is not a list")
+        return state
 
 
 def save_train_state(
@@ -282,22 +297,32 @@ def load_train_state(path: str | Path) -> LoadedTrainState:
         )
     model = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
     per_param: dict[int, dict[str, Any]] = {}
-    for k, v in tensors.items():
-        if k.startswith("optim."):
-            _, idx, name = k.split(".", 2)
-            per_param.setdefault(int(idx), {})[name] = v
-    for idx, scalars in json.loads(meta["optim_scalars"]).items():
-        per_param.setdefault(int(idx), {}).update(scalars)
-    return LoadedTrainState(
-        path=Path(path),
-        state=TrainState.from_json(meta["state"]),
-        model=model,
-        optimizer={"state": per_param, "param_groups": json.loads(meta["optim_param_groups"])},
-        scheduler=json.loads(meta["scheduler"]),
-        scaler=json.loads(meta["scaler"]),
-        config_yaml=meta.get("config", ""),
-        world_size=int(meta.get("world_size", "1")),
-    )
+    try:  # metadata edited by hand or by another program: a corrupt checkpoint, never a traceback
+        for k, v in tensors.items():
+            if k.startswith("optim."):
+                _, idx, name = k.split(".", 2)
+                per_param.setdefault(int(idx), {})[name] = v
+        for idx, scalars in json.loads(meta["optim_scalars"]).items():
+            per_param.setdefault(int(idx), {}).update(scalars)
+        groups, scheduler, scaler = (json.loads(meta[k]) for k in ("optim_param_groups", "scheduler", "scaler"))
+        if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups):
+            raise ValueError("optim_param_groups is not a list of objects")
+        for name, value in (("scheduler", scheduler), ("scaler", scaler)):
+            if value is not None and not isinstance(value, dict):
+                raise ValueError(f"{name} is not an object")
+        return LoadedTrainState(
+            path=Path(path),
+            state=TrainState.from_json(meta["state"]),
+            model=model,
+            optimizer={"state": per_param, "param_groups": groups},
+            scheduler=scheduler,
+            scaler=scaler,
+            config_yaml=str(meta.get("config", "")),
+            world_size=int(meta.get("world_size", "1")),
+        )
+    except (KeyError, ValueError, TypeError, AttributeError) as e:
+        raise CorruptCheckpointError(f"{path}: its training-state metadata is damaged ({type(e).__name__}: "
+                                     f"{e})") from None
 
 
 class CheckpointManager:

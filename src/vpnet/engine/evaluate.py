@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import csv
 import logging
-from dataclasses import dataclass
+import re
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +112,40 @@ class EvalResult:
     out_dir: Path
     results: dict[str, Any]
     predictions: Predictions
+    #: :func:`item_counts`: expected, evaluated, skipped per reason.
+    items: dict[str, Any] = field(default_factory=dict)
 
+
+def item_counts(dataset: Dataset, pred: Predictions) -> dict[str, Any]:
+    """What ``results.json`` says about the split's items: ``items_expected`` (every record of the split),
+    ``items_evaluated`` (in the metrics), ``items_skipped`` ({reason: count}: records left out before
+    loading, e.g. not in the prepared store, and items that failed to load, each named in the log) and
+    ``videos_failed`` (their total, the older name)."""
+    left_out = getattr(dataset, "problems", [])
+    skipped = Counter(_reason_kind(why) for _, why in left_out)
+    if pred.dropped:
+        skipped["could not be loaded (each is named in the log)"] += pred.dropped
+    return {"items_expected": len(dataset) + len(left_out), "items_evaluated": len(pred.names),
+            "items_skipped": dict(skipped), "videos_failed": sum(skipped.values())}
+
+
+def _reason_kind(why: str) -> str:
+    """A skip reason without what is particular to the item (paths, numbers), so that reasons are counted
+    by kind: "video file not found: <path>", "action A<n> is not one of the first <n> classes"."""
+    return re.sub(r"\d+", "<n>", re.sub(r"\S*[/\\]\S*", "<path>", str(why)))
+
+
+def describe_items(items: dict[str, Any]) -> str:
+    """One line: "evaluated 13 of 14 items; skipped 1: not in the prepared store ... (1)"."""
+    line = f"evaluated {items['items_evaluated']} of {items['items_expected']} items"
+    if items["items_skipped"]:
+        line += f"; skipped {items['videos_failed']}: " + ", ".join(
+            f"{why} ({n})" for why, n in items["items_skipped"].items())
+    return line
+
+
+#: the files evaluate writes into its output folder (:func:`vpnet.engine.metrics.write_metrics`, predictions).
+OUTPUT_FILES = ("results.json", "confusion.csv", "confusion.png", "per_class.csv", "predictions.csv")
 
 #: names of a run folder's weights files that ``checkpoint=`` accepts in place of a path.
 RUN_WEIGHTS = ("final", "best")
@@ -187,20 +222,20 @@ def evaluate(
             model, dataset, ctx=ctx, batch_size=cfg.eval.batch_size, num_workers=cfg.data.num_workers,
             amp=cfg.eval.amp, clip_batch=cfg.eval.clip_batch, channels_last=cfg.train.channels_last,
         )
-        if pred.dropped:
-            log.warning("%d of %d videos could not be loaded and are not in the metrics (see the warnings above)",
-                        pred.dropped, len(dataset))
+        items = item_counts(dataset, pred)
+        if items["items_skipped"]:
+            log.warning("%s", describe_items(items))
         if len(pred.labels) and (pred.labels < 0).all():  # a manifest without labels: predictions only
             return _write_unlabelled(out, pred, checkpoint, ctx.is_main, cfg.model.num_classes,
                                      {"checkpoint": str(checkpoint), "selected_on": selected_on,
                                       "dataset": info.name, "split": split,
                                       "mode": mode, "num_clips": num_clips, "short_side": short_side,
-                                      "videos_failed": pred.dropped})
+                                      **items}, items)
         metrics = classification_metrics(pred.scores, pred.labels, class_names=info.class_names)
         extra = {
             "checkpoint": str(checkpoint), "selected_on": selected_on, "dataset": info.name,
             "protocol": cfg.data.protocol, "split": split,
-            "mode": mode, "num_clips": num_clips, "short_side": short_side, "videos_failed": pred.dropped,
+            "mode": mode, "num_clips": num_clips, "short_side": short_side, **items,
         }
         results: dict[str, Any] = {}
         if ctx.is_main:
@@ -210,7 +245,7 @@ def evaluate(
             log.info("%s %s (%s): %s %.2f %% (primary), top-1 %.2f %%, mean per-class %.2f %%; written to %s",
                      info.name, split, mode, info.primary_metric, 100 * metrics.get(info.primary_metric),
                      100 * metrics.top1, 100 * metrics.mean_class, out)
-        return EvalResult(metrics, info.primary_metric, out, results, pred)
+        return EvalResult(metrics, info.primary_metric, out, results, pred, items)
     finally:
         shutdown(ctx)
 
@@ -225,7 +260,7 @@ def _write_predictions(path: Path, pred: Predictions, class_names: list[str]) ->
 
 
 def _write_unlabelled(out: Path, pred: Predictions, checkpoint: Path, is_main: bool, num_classes: int,
-                      extra: dict[str, Any]) -> EvalResult:
+                      extra: dict[str, Any], items: dict[str, Any]) -> EvalResult:
     """``predictions.csv`` (name, prediction, its score) and ``results.json`` without accuracy, for items
     without labels; class names from the checkpoint (vpnet writes them into every weights file)."""
     import json
@@ -251,4 +286,4 @@ def _write_unlabelled(out: Path, pred: Predictions, checkpoint: Path, is_main: b
                 w.writerow([name, p, names[p], f"{s[p]:.6f}"])
         atomic_write_bytes(out / "results.json", (json.dumps(results, indent=1) + "\n").encode())
         log.info("%d videos without labels: predictions written to %s (no accuracy)", len(pred.names), out)
-    return EvalResult(None, "none", out, results, pred)
+    return EvalResult(None, "none", out, results, pred, items)

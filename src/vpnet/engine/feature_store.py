@@ -95,7 +95,25 @@ class FeatureDataset(Dataset):
         if not meta_path.is_file():
             raise DataError(self.dir,
                             f"no feature cache for split {split!r} here (run `vpnet extract-features` for it)")
+        try:
+            self._load_index(split, mode, clips)
+        except (OSError, ValueError, TypeError, KeyError, EOFError) as e:
+            if isinstance(e, (DataError, ConfigError)):
+                raise
+            raise DataError(self.dir, f"the feature cache is damaged ({type(e).__name__}: {e}); run "
+                                      "`vpnet extract-features` again: it extracts damaged splits again") from None
+        self.epoch = 0
+        self._features: np.ndarray | None = None
+        self._poses: np.ndarray | None = None
+        self._a_s: np.ndarray | None = None
+
+    def _load_index(self, split: str, mode: str, clips: tuple[int, int | None] | None) -> None:
+        """Read and check meta.json, done.npy, labels.npy, names.json and the arrays' headers (any of them
+        damaged: an error of the caller's)."""
+        meta_path = self.dir / "meta.json"
         self.meta = json.loads(meta_path.read_text())
+        if not isinstance(self.meta, dict):
+            raise ValueError("meta.json is not a JSON object")
         if not self.meta.get("complete"):
             raise DataError(self.dir, "feature extraction of this split did not finish; "
                                       "run `vpnet extract-features` again to complete it")
@@ -120,10 +138,14 @@ class FeatureDataset(Dataset):
                         self.dir, len(done) - len(self.index), len(done))
         self.labels = np.load(self.dir / "labels.npy")
         self.names = json.loads((self.dir / "names.json").read_text())
-        self.epoch = 0
-        self._features: np.ndarray | None = None
-        self._poses: np.ndarray | None = None
-        self._a_s: np.ndarray | None = None
+        n = len(done)
+        if done.dtype != np.bool_ or done.ndim != 1 or self.labels.shape != (n,) or len(self.names) != n:
+            raise ValueError(f"done.npy {done.shape} {done.dtype}, labels.npy {self.labels.shape} and "
+                             f"{len(self.names)} names disagree")
+        for name, tail in (("features.npy", self.meta["feature_shape"]), ("poses.npy", self.meta["pose_shape"])):
+            shape = np.load(self.dir / name, mmap_mode="r").shape  # header and file size, nothing read
+            if shape != (n, self.views, *tail):
+                raise ValueError(f"{name} holds {shape}, expected {(n, self.views, *tail)}")
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -185,6 +207,9 @@ def cache_backbone(root: str | Path) -> dict[str, Any]:
     """Where the cached maps' backbone came from: ``backbone``, ``backbone_weights``, ``checkpoint``
     (from the first split's meta.json; {} when there is none)."""
     for meta_path in sorted(Path(root).glob("*/meta.json")):
-        extra = json.loads(meta_path.read_text()).get("extra", {})
-        return {k: extra.get(k) for k in ("backbone", "backbone_weights", "checkpoint")}
+        try:
+            extra = json.loads(meta_path.read_text()).get("extra", {})
+            return {k: extra.get(k) for k in ("backbone", "backbone_weights", "checkpoint")}
+        except (OSError, ValueError, AttributeError):  # a damaged split: the dataset reports it, naming it
+            continue
     return {}

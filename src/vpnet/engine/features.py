@@ -38,6 +38,7 @@ def extract_features(
     views: int = 1,
     dtype: str = "float16",
     checkpoint: str | Path | None = None,
+    replace_other: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """Write the feature cache of ``splits`` (default: every split of the dataset) to ``out_dir``.
 
@@ -49,6 +50,9 @@ def extract_features(
     Args:
         views: training clips stored per video for the ``train`` split (epoch e reads view e mod V).
         dtype: ``float16`` or ``bfloat16`` on disk.
+        replace_other: a split in ``out_dir`` made with other settings is extracted again (the demo, which
+            owns its cache) instead of refused. A damaged split (unreadable ``meta.json``, ``done.npy``,
+            truncated arrays) is always extracted again, with a warning.
 
     Raises:
         ConfigError: bad settings, or several processes (``torchrun``): extraction is not sharded.
@@ -89,9 +93,13 @@ def extract_features(
                      "clip_len": cfg.data.clip_len, "crop_size": cfg.data.crop_size, "t_p": cfg.data.t_p,
                      "dataset": cfg.data.dataset, "protocol": cfg.data.protocol, "split": split,
                      "short_side": None if train_mode else short_side}
+            for key in ("backbone_weights", "checkpoint"):
+                digest = _file_sha256(extra[key])
+                if digest:
+                    extra[f"{key}_sha256"] = digest
             writer = _SplitWriter(out / split, names=[r.name for r in ds.records], labels=[r.label for r in ds.records],
                                   views=views if train_mode else num_clips, mode="train" if train_mode else "test",
-                                  dtype=dtype, extra=extra)
+                                  dtype=dtype, extra=extra, replace_other=replace_other)
             todo = writer.todo()
             bar = progress_bar(total=len(todo) * passes, desc=f"features {split}",
                                unit="clip" if train_mode else "video")
@@ -125,6 +133,23 @@ def extract_features(
         return results
     finally:
         shutdown(ctx)
+
+
+def _comparable(extra: Any) -> Any:
+    """A split's settings as compared on resume: weights files by content (``*_sha256``), not by path, so
+    that a moved or copied cache is still the same cache."""
+    if not isinstance(extra, dict):
+        return extra
+    return {k: v for k, v in extra.items() if not (k in ("backbone_weights", "checkpoint") and f"{k}_sha256" in extra)}
+
+
+def _file_sha256(value: Any) -> str | None:
+    """The SHA-256 of ``value`` when it names a file (a weights path), else None (a registered name)."""
+    if value is None or not Path(str(value)).is_file():
+        return None
+    from vpnet._io import sha256_file
+
+    return sha256_file(Path(str(value)))
 
 
 class _Indexed(Dataset):
@@ -169,22 +194,14 @@ class _SplitWriter:
     """
 
     def __init__(self, folder: Path, *, names: list[str], labels: list[int], views: int, mode: str, dtype: str,
-                 extra: dict[str, Any]):
+                 extra: dict[str, Any], replace_other: bool = False):
         self.dir = folder
         self.dir.mkdir(parents=True, exist_ok=True)
         self.n, self.views, self.mode, self.dtype, self.extra = len(names), views, mode, dtype, extra
-        meta_path = folder / "meta.json"
-        self.meta = json.loads(meta_path.read_text()) if meta_path.is_file() else None
-        if self.meta is not None:
-            same = {k: self.meta.get(k) for k in ("num_items", "views", "mode", "dtype")} == {
-                "num_items": self.n, "views": views, "mode": mode, "dtype": dtype}
-            if not same or self.meta.get("extra") != extra or json.loads((folder / "names.json").read_text()) != names:
-                raise DataError(folder, "holds a feature cache made with other settings or data; use another "
-                                        "output folder")
-            if self.meta.get("feature_shape") and not (folder / "windows.npy").is_file():
-                raise DataError(folder, "holds a feature cache of an older vpnet (no windows.npy / boxes.npy); "
-                                        "use another output folder")
-            self.done = np.load(folder / "done.npy")
+        existing = self._existing(names, replace_other)
+        self.meta = None if existing is None else existing[0]
+        if existing is not None:
+            self.done = existing[1]
         else:  # meta.json comes last (with the first clip's shapes): once it exists, so do these
             self.done = np.zeros(self.n, dtype=bool)
             atomic_write_bytes(folder / "names.json", json.dumps(names).encode())
@@ -197,6 +214,55 @@ class _SplitWriter:
         self._w: np.ndarray | None = None
         self._b: np.ndarray | None = None
         self._pending = 0
+
+    def _existing(self, names: list[str], replace_other: bool) -> tuple[dict[str, Any], np.ndarray] | None:
+        """(meta, done) of the split already in the folder, checked: None when there is none, or when it is
+        damaged (unreadable meta, names, index or arrays of the wrong shape) or, with ``replace_other``, made
+        with other settings; such a split is removed, with a warning, and extracted again. A split of other
+        settings is refused otherwise (it may be another cache the user wants to keep)."""
+        folder = self.dir
+        if not (folder / "meta.json").is_file():
+            return None
+        want = {"num_items": self.n, "views": self.views, "mode": self.mode, "dtype": self.dtype}
+        try:
+            meta = json.loads((folder / "meta.json").read_text())
+            if not isinstance(meta, dict):
+                raise ValueError("meta.json is not a JSON object")
+            same = ({k: meta.get(k) for k in want} == want and _comparable(meta.get("extra")) == _comparable(self.extra)
+                    and json.loads((folder / "names.json").read_text()) == names)
+            if same:
+                done = np.load(folder / "done.npy", allow_pickle=False)
+                if done.dtype != np.bool_ or done.shape != (self.n,):
+                    raise ValueError(f"done.npy holds {done.shape} {done.dtype}, expected ({self.n},) bool")
+                if "feature_shape" in meta and not (folder / "windows.npy").is_file():
+                    same = False  # a cache of an older vpnet (no windows.npy / boxes.npy)
+                elif "feature_shape" in meta:  # the arrays exist: their headers and sizes must fit
+                    for name, tail in (("features.npy", meta["feature_shape"]), ("poses.npy", meta["pose_shape"]),
+                                       ("boxes.npy", [4])):
+                        shape = np.load(folder / name, mmap_mode="r").shape
+                        if shape != (self.n, self.views, *tail):
+                            raise ValueError(f"{name} holds {shape}, expected {(self.n, self.views, *tail)}")
+                    if np.load(folder / "windows.npy", mmap_mode="r").shape[:2] != (self.n, self.views):
+                        raise ValueError("windows.npy does not hold a window per item and clip")
+        except (OSError, ValueError, TypeError, KeyError, EOFError) as e:
+            log.warning("%s: the feature cache is damaged (%s: %s); extracting this split again", folder,
+                        type(e).__name__, e)
+            self._clear()
+            return None
+        if not same:
+            if not replace_other:
+                raise DataError(folder, "holds a feature cache made with other settings or data, or by an older "
+                                        "vpnet (no windows.npy / boxes.npy); use another output folder")
+            log.warning("%s: the feature cache was made with other settings or data; extracting it again", folder)
+            self._clear()
+            return None
+        return meta, done
+
+    def _clear(self) -> None:
+        """Remove the split's files, meta.json first (without it, nothing else is ever read)."""
+        for name in ("meta.json", "done.npy", "names.json", "labels.npy", "features.npy", "poses.npy", "windows.npy",
+                     "boxes.npy", "failed.json"):
+            (self.dir / name).unlink(missing_ok=True)
 
     def todo(self) -> np.ndarray:
         return np.flatnonzero(~self.done)

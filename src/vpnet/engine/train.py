@@ -42,7 +42,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from vpnet._io import check_writable
+from vpnet._io import RunLock, check_writable
 from vpnet.config import Config
 from vpnet.data.registry import training_data
 from vpnet.engine.builders import build_model, build_split, check_dataset, make_loader, require_items
@@ -236,6 +236,9 @@ class _Trainer:
         self.cfg, self.ctx, self.run_dir, self.resume = cfg, ctx, run_dir, resume
         self.device = ctx.device
         self.ckpts = CheckpointManager(run_dir / "checkpoints", keep=cfg.train.keep_checkpoints)
+        self.lock = RunLock(run_dir)
+        #: ``key: old -> new`` of the config resumed with, against the checkpoint's.
+        self.resume_changes: list[str] = []
         self._last_batch: dict[str, Any] | None = None
 
     # --- setup ------------------------------------------------------------------------------------
@@ -258,6 +261,8 @@ class _Trainer:
             where = e.filename2 or e.filename or "a run file"
             raise TrainingError(f"could not write {where} at global step {step}: {e.strerror or e}; "
                                 f"{self._kept()}. Free space and run the same command again to resume") from None
+        finally:
+            self.lock.release()
 
     def _run(self) -> TrainResult:
         cfg, ctx = self.cfg, self.ctx
@@ -272,6 +277,11 @@ class _Trainer:
         # validation: one centre clip per video, or the clips a feature cache holds
         self.val_ds = (require_items(cfg, self.val_split, build_split(cfg, self.val_split, mode="test", clips=None))
                        if self.val_split and cfg.train.val_every else None)
+        if ctx.is_main:  # one live trainer per run folder: a second one would interleave every file
+            self.lock.acquire()
+            if self.lock.previous_owner:
+                log.info("took over %s, left by process %s, which is no longer running", self.lock.path,
+                         self.lock.previous_owner)
         setup_logging(self.run_dir, rank=ctx.rank)
         if cfg.train.deterministic:
             _set_deterministic(self.device)
@@ -357,12 +367,13 @@ class _Trainer:
         old = OmegaConf.to_container(OmegaConf.create(loaded.config_yaml))
         new = OmegaConf.to_container(OmegaConf.create(config_to_yaml(self.cfg)))
         diffs = _diff(old, new)
-        model_diffs = [d for d in diffs if d.startswith("model.")]
+        model_diffs = [d for d in diffs if d.startswith(RESUME_REFUSED)]
         if model_diffs:
             raise CheckpointError(
-                f"{loaded.path} was written for another model: " + "; ".join(model_diffs)
+                f"{loaded.path} was written for another model or optimiser: " + "; ".join(model_diffs)
                 + ". Resume with the run's config (its config.yaml) or start a new run folder."
             )
+        self.resume_changes = diffs
         if any(d.startswith(("train.global_batch", "train.seed")) for d in diffs) and loaded.state.step_in_epoch:
             log.warning("resuming mid-epoch with a different global batch or seed: the rest of the epoch "
                         "will not match the interrupted run")
@@ -435,6 +446,30 @@ class _Trainer:
                 self.scheduler.load_state_dict(loaded.scheduler)
             if loaded.scaler is not None and self.scaler.is_enabled():
                 self.scaler.load_state_dict(loaded.scaler)
+            if any(d.startswith(RESUME_SCHEDULE) for d in self.resume_changes):
+                self._apply_schedule()
+
+    def _apply_schedule(self) -> None:
+        """A run resumed with a changed ``optim.lr``, ``weight_decay``, ``momentum``, ``lr_step``, ``lr_gamma``
+        or ``train.epochs`` follows the new values from here on, as config.yaml and every weights file
+        record them: the loaded optimiser and schedule are given the new values and the learning rate of the
+        current epoch is the schedule's closed form with them (what a run started with them would use now)."""
+        o, groups = self.cfg.optim, self.optimizer.param_groups
+        for g in groups:
+            g["initial_lr"], g["weight_decay"] = o.lr, o.weight_decay
+            if "momentum" in g:
+                g["momentum"] = o.momentum
+        s = self.scheduler
+        s.base_lrs = [o.lr] * len(groups)
+        if isinstance(s, torch.optim.lr_scheduler.CosineAnnealingLR):
+            s.T_max = self.cfg.train.epochs
+        else:
+            s.step_size, s.gamma = o.lr_step, o.lr_gamma
+        for g, lr in zip(groups, s._get_closed_form_lr()):
+            g["lr"] = lr
+        s._last_lr = [g["lr"] for g in groups]
+        log.info("resumed with a changed schedule: learning rate now %s (epoch %d of %d)",
+                 ", ".join(f"{g['lr']:.3g}" for g in groups), s.last_epoch + 1, self.cfg.train.epochs)
 
     # --- the loop ---------------------------------------------------------------------------------
 
@@ -687,6 +722,13 @@ def _set_deterministic(device: torch.device) -> None:
     torch.backends.cudnn.deterministic = True
     if device.type == "cuda":
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+
+
+#: config keys a run cannot be resumed with another value of (the weights or the optimiser state would not
+#: fit): refused, naming each key that differs.
+RESUME_REFUSED = ("model.", "optim.optimizer", "optim.schedule")
+#: keys a resumed run applies from where it stopped (:meth:`_Trainer._apply_schedule`).
+RESUME_SCHEDULE = ("optim.", "train.epochs")
 
 
 def _diff(old: Any, new: Any, prefix: str = "") -> list[str]:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import subprocess
 import sys
 import tarfile
@@ -30,6 +29,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vpnet._io import CACHE_ENV, cache_dir, sha256_file
 from vpnet.errors import DownloadError, WeightsError
 from vpnet.models.weights.io import read_checkpoint, save_safetensors
 from vpnet.models.weights.pickles import unpickle_numpy
@@ -42,18 +42,6 @@ log = logging.getLogger(__name__)
 
 __all__ = ["CACHE_ENV", "cache_dir", "weights_dir", "cached_path", "sha256_file", "fetch", "resolve"]
 
-#: environment variable that moves the cache folder.
-CACHE_ENV = "VPNET_CACHE"
-
-
-def cache_dir() -> Path:
-    """``$VPNET_CACHE`` if set, else the user cache folder of ``vpnet`` (not created here)."""
-    env = os.environ.get(CACHE_ENV)
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("vpnet"))
 
 
 def weights_dir() -> Path:
@@ -64,14 +52,6 @@ def weights_dir() -> Path:
 def cached_path(name: str | WeightsSpec) -> Path:
     """Where ``name`` is (or would be) cached."""
     return weights_dir() / get_spec(name).filename
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 # ----------------------------------------------------------------------------------------------
