@@ -207,7 +207,7 @@ def pose_extract_command(
         missing = [v for v in videos if not v.exists()]
         if missing:
             raise DataError(missing[0], "no such video file or frame folder")
-        if len(videos) == 1 and out.suffix.lower() == ".npz":
+        if len(videos) == 1:  # one video: --out is its .npz, and a failure is the command's error
             jobs = [(videos[0], out)]
             check_writable(out, what="pose file", folder=False)
         else:
@@ -215,7 +215,11 @@ def pose_extract_command(
             jobs = [(v, out / (f"{v.stem}.npz" if stems.count(v.stem) == 1 else f"{v.name}.npz")) for v in videos]
             check_writable(out, what="pose folder")
         check_outputs({"--out": out}, inputs=list(videos))
-        failed = extract_many(jobs, progress=True, desc="poses")
+        if len(jobs) == 1:
+            check_suffix("--out", out, (".npz",))
+        failed = extract_many(jobs, progress=len(jobs) > 1, desc="poses")
+        if len(jobs) == 1 and failed:
+            raise DataError(videos[0], failed[str(videos[0])])
     for video, path in jobs:
         if str(video) in failed:
             typer.echo(f"skipped {video}: {failed[str(video)]}", err=True)
