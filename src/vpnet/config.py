@@ -58,6 +58,8 @@ class ModelConfig:
     #: ResNeXt releases, e.g. ``resnext-101-kinetics.pth``); ``hara_kinetics``: [0, 1] pixels
     #: standardised with Kinetics mean and std (their 2020 releases). resnext101 only.
     pixel_norm: str = "none"
+    #: classes of the classifier; 0: the dataset's class count, filled in before the model is built
+    #: (the ``*_custom`` presets: own data names its classes).
     num_classes: int = 60
     #: input clip the model is built for: frames T and crop H = W. The attention grid follows the
     #: backbone's strides: t_c = T / 8 (i3d) or T / 16 (resnext101), m = n = crop / 32.
@@ -130,7 +132,7 @@ class LossConfig:
 class DataConfig:
     """Where the data is and how clips and poses are sampled."""
 
-    #: ``ntu60``, ``ntu120``, ``smarthome``, ``nucla``, ``custom``.
+    #: ``ntu60``, ``ntu120``, ``smarthome``, ``nucla``, ``custom`` (a manifest), ``folders`` (class folders).
     dataset: str = "ntu60"
     #: ntu60: ``cs`` | ``cv``; ntu120: ``csub`` | ``cset``; smarthome: ``cs`` | ``cv1`` | ``cv2``;
     #: nucla: ``v3``; custom: the split column of the manifest.
@@ -141,6 +143,9 @@ class DataConfig:
     #: folder with the split files (Smarthome) or the manifest (custom); dataset-specific.
     split_dir: Optional[str] = None
     manifest: Optional[str] = None
+    #: folders: a file naming each video's split (``<class>/<video> <split>`` per line), when
+    #: ``video_dir`` holds ``<class>/<video>`` rather than ``<split>/<class>/<video>``.
+    split_file: Optional[str] = None
     #: NTU: the owners' list of samples with missing or incomplete skeletons
     #: (``NTU_RGBD[120]_samples_with_missing_skeletons.txt``), which the official protocols exclude.
     missing_list: Optional[str] = None
@@ -260,8 +265,10 @@ class EvalConfig:
     #: ``multi`` (paper) or ``single`` (one centre clip, centre crop).
     mode: str = "multi"
     num_clips: int = 10
-    #: short side of the whole-crop input in ``multi`` mode (no centre crop).
-    short_side: int = 256
+    #: short side of the whole-crop input in ``multi`` mode (no centre crop). None (the default): what
+    #: the model was trained at, in the paper's test-to-training proportion, ``model.crop_size`` x 256/224
+    #: rounded to the backbone's spatial stride (256 for the paper's 224 crops, 64 for a 64-pixel model).
+    short_side: Optional[int] = None
     # --- engine settings ---
     #: split evaluated by ``vpnet evaluate`` unless told otherwise.
     split: str = "test"

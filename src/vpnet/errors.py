@@ -3,7 +3,7 @@
 Every problem a user can fix (a config, a file, a checkpoint, an output that cannot be written, a run
 that cannot go on) is a :class:`VpnetError`; anything else that escapes is a bug and keeps its
 traceback. The CLI turns each kind into one ``error: ...`` line and an exit code in one place
-(``vpnet.cli._errors.EXIT_CODES``, listed in the README).
+(``vpnet.cli._errors.EXIT_CODES``, listed in docs/errors.md).
 
 The classes keep the built-in base their predecessors had (``ValueError``, ``RuntimeError``,
 ``OSError``), so code that caught those still does.

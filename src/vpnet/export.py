@@ -1,4 +1,4 @@
-"""Export a trained recognizer as ONNX or TorchScript: plain tensors in, plain tensors out.
+"""Export a trained recognizer as ONNX: plain tensors in, plain tensors out.
 
 :class:`InferenceModel` wraps a :class:`~vpnet.models.VPNRecognizer` for inference: positional
 inputs ``video`` (N, 3, T, S, S) in [-1, 1] and/or ``poses`` (N, 3, t_p, J) in metres (whichever
@@ -10,7 +10,13 @@ recognizer returns a dataclass with optional parts, which neither ``torch.jit.tr
 The exported input size is the training crop (``model.crop_size``) and clip length; the batch
 axis is dynamic. ONNX files carry the model description (:class:`vpnet.inference.ModelSpec`: class
 names, skeleton, clip settings) in their metadata under ``vpnet``, so ``vpnet predict --onnx FILE``
-needs nothing else. TorchScript files carry the same JSON as the extra file ``vpnet.json``.
+needs nothing else.
+
+**No TorchScript** (decision): PyTorch 2.13 deprecates ``torch.jit.save``/``torch.jit.load`` (both warn)
+and vpnet had no consumer for such a file, whose traced inputs were nameless (``x``, ``y``). ONNX files
+are the one export: named inputs and outputs, the model description inside, run by ``vpnet predict
+--onnx`` with onnxruntime and matching PyTorch to 1e-5; in Python, a run folder or its safetensors
+weights load with :func:`vpnet.inference.load_recognizer`.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from torch import Tensor
 from vpnet.models.vpn import InferenceModel
 
 ONNX_OPSET = 18
-FORMATS = ("onnx", "torchscript")
+FORMATS = ("onnx",)
 
 __all__ = ["InferenceModel", "export_model", "FORMATS", "ONNX_OPSET"]
 
@@ -45,25 +51,15 @@ def export_model(*, out: str | Path, fmt: str, run: str | Path | None = None,
     from vpnet.inference import load_model
 
     if fmt not in FORMATS:
-        raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {fmt!r}")
+        raise ValueError(f"format must be onnx (TorchScript export was dropped: see vpnet.export); got {fmt!r}")
     out = Path(out)
-    if fmt == "onnx":  # check the extra before loading anything
-        from vpnet.extras import require
+    from vpnet.extras import require  # the extra, before loading anything
 
-        require("onnx", extra="export", what="ONNX export")
-        require("onnxscript", extra="export", what="ONNX export")
+    require("onnx", extra="export", what="ONNX export")
+    require("onnxscript", extra="export", what="ONNX export")
     model, spec = load_model(run=run, checkpoint=checkpoint)
     net = InferenceModel(model).eval()
     example = _example(spec)
-    if fmt == "torchscript":
-        with torch.no_grad():
-            scripted = torch.jit.trace(net, example, check_trace=False)
-        import io
-
-        buf = io.BytesIO()
-        torch.jit.save(scripted, buf, _extra_files={"vpnet.json": spec.to_json()})
-        atomic_write_bytes(out, buf.getvalue())
-        return out
     atomic_write_bytes(out, onnx_bytes(net, spec, example, opset=opset))
     return out
 

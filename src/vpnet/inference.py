@@ -24,8 +24,11 @@ ones, :mod:`vpnet.data.pipeline`, with sliding windows):
 - **Windows** slide over the whole video: ``clip_len`` frames at the training stride
   (``data.frame_stride``; 1 for a video too short for it, looped or stretched when shorter than a clip
   as in training), one window every ``hop`` frames (default: one window span, so the windows tile the
-  video; the last one ends on the last frame). Each window is scored; the video's score is the **max
-  over windows of the softmax** (paper 4.1).
+  video; the last one ends on the last frame). Each window is scored; the video's scores are the **mean
+  over windows of the softmax** by default (``aggregate="mean"``: a distribution over the classes, summing
+  to 1, the usual video-level score of MMAction2 and torchvision's video references), or the max over
+  windows (``aggregate="max"``: the paper's test rule, 4.1, which ``vpnet evaluate`` keeps; the maxima of
+  different classes come from different windows, so they do not sum to 1).
 - **Poses**: the main actor's (:func:`vpnet.data.clips.actor_track`), ``t_p`` per window at the centres
   of equal segments, normalised as in training: of the window's frames (``pose_span=window``), or, for
   a model trained on poses spread over whole clips (pose-only models), of the whole span each window
@@ -35,7 +38,11 @@ ones, :mod:`vpnet.data.pipeline`, with sliding windows):
   ``.json``, ``.npz``/``.npy``).
 - **Crop**: the box around the people's 2D joints over the window, grown by ``data.crop_margin``, made
   square, resized to ``model.crop_size`` (the training size: one input size, so that an exported model
-  with a fixed input takes it too).
+  with a fixed input takes it too). Models that read no poses and say ``crop="centre"`` (the Kinetics-400
+  I3D of the model zoo) take the centre square of 224/256 of the short side instead, which is the
+  Kinetics test crop (short side 256, centre 224), and need no pose extraction.
+- **Provenance**: every prediction names the model and what it was trained on (``trained_on``); a model
+  trained on generated data only (vpnet-ADL) puts a ``warning`` in it (and on the annotated video).
 - **Memory**: frames are decoded sequentially and cut to the crop as soon as they are decoded; only the
   crops of the windows in progress are held, never the video.
 """
@@ -59,10 +66,17 @@ from vpnet.errors import InferenceError  # re-exported
 log = logging.getLogger(__name__)
 
 __all__ = ["Recognizer", "Prediction", "Window", "ModelSpec", "load_recognizer", "read_pose_file",
-           "InferenceError"]
+           "InferenceError", "AGGREGATES", "GENERATED_WARNING"]
 
 ONNX_FORMAT = "vpnet.onnx.v1"
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg")
+#: how window scores become the video's: ``mean`` (the default: a distribution) or ``max`` (the paper's).
+AGGREGATES = ("mean", "max")
+#: the ``warning`` of every prediction of a model trained on generated data only.
+GENERATED_WARNING = ("this model was trained on generated videos only ({trained_on}); its predictions on real "
+                     "video are not meaningful. Use a model trained on real data, e.g. `vpnet predict VIDEO` "
+                     "(the Kinetics-400 I3D) or one trained on your own videos")
+#: the Kinetics test crop: the centre square of 224/256 of the short side (``ModelSpec.crop="centre"``).
+CENTRE_FRACTION = 224 / 256
 
 
 #: frame rates a video may declare; outside them (0: none stored, > 1000: a broken header) prediction uses
@@ -109,6 +123,17 @@ class ModelSpec:
 
     #: fields that older files lack, and what prediction does without them.
     LEGACY = {"pose_span": "poses inside each window", "fps": "no frame-rate resampling"}
+    #: ``people`` (the box around the people's joints) or ``centre`` (the Kinetics centre crop, no poses).
+    crop: str = "people"
+    #: what the model was trained on, in words (``data.dataset``, protocol, where); "" when unknown.
+    trained_on: str = ""
+    #: whether that data was generated (vpnet-ADL): every prediction then carries a warning.
+    generated: bool = False
+
+    @property
+    def warning(self) -> str | None:
+        """The warning every prediction of this model carries, or None."""
+        return GENERATED_WARNING.format(trained_on=self.trained_on or "generated data") if self.generated else None
 
     @property
     def uses_video(self) -> bool:
@@ -178,13 +203,16 @@ def spec_of(model, cfg_model, data_cfg, class_names: list[str] | tuple[str, ...]
     fields = {"pose_span": pipeline.resolve_pose_span(str(data_cfg.pose_span),
                                                       uses_video=cfg_model.variant != "pose_only"),
               "fps": float(data_cfg.fps)}
+    from vpnet.data.registry import training_data
+
+    trained_on, generated = training_data(data_cfg)
     return ModelSpec(
         variant=cfg_model.variant, skeleton=cfg_model.skeleton, num_joints=get_layout(cfg_model.skeleton).num_joints,
         clip_len=cfg_model.clip_len, crop_size=cfg_model.crop_size, t_p=cfg_model.t_p,
         frame_stride=int(data_cfg.frame_stride), crop_margin=float(data_cfg.crop_margin),
         class_names=tuple(class_names), outputs=tuple(outputs), grid=(model.m, model.n), t_c=model.t_c,
-        pose_norm=str(data_cfg.pose_norm), sampling=str(data_cfg.sampling), amp=str(amp),
-        **{k: v for k, v in fields.items() if k not in legacy})
+        pose_norm=str(data_cfg.pose_norm), sampling=str(data_cfg.sampling), amp=str(amp), trained_on=trained_on,
+        generated=generated, **{k: v for k, v in fields.items() if k not in legacy})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -226,6 +254,8 @@ class Window:
              "end_time": round(self.end_time, 4), "top_class": classes[k],
              "score": float(self.scores[k]), "scores": [round(float(s), 6) for s in self.scores],
              "box": [float(v) for v in self.box]}
+        if self.a_s is not None:
+            d["a_s"] = [[round(float(v), 6) for v in row] for row in self.a_s]
         if self.a_t is not None:
             d["a_t"] = [round(float(v), 6) for v in self.a_t]
         return d
@@ -236,7 +266,7 @@ class Prediction:
     """What :meth:`Recognizer.predict` returns; :meth:`to_dict` is the JSON of ``vpnet predict``."""
 
     classes: tuple[str, ...]
-    #: (K,) whole-video scores: max over windows of the softmax.
+    #: (K,) whole-video scores: the mean (or max, see ``aggregation``) over windows of the softmax.
     scores: np.ndarray
     windows: list[Window]
     num_frames: int
@@ -252,6 +282,12 @@ class Prediction:
     track: np.ndarray | None = None
     #: the frame rate the windows were cut at (the model's training rate; ``fps`` when not resampled).
     model_fps: float | None = None
+    #: ``mean`` or ``max`` over windows (:data:`AGGREGATES`).
+    aggregation: str = "mean"
+    #: the model (zoo name or file) and what it was trained on; ``warning``: see :attr:`ModelSpec.warning`.
+    model: str = ""
+    trained_on: str = ""
+    warning: str | None = None
 
     @property
     def top_index(self) -> int:
@@ -267,12 +303,14 @@ class Prediction:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "video": self.video, "poses": self.poses, "top_class": self.top_class, "top_score": self.top_score,
+            "video": self.video, "model": self.model, "trained_on": self.trained_on,
+            **({"warning": self.warning} if self.warning else {}),
+            "poses": self.poses, "top_class": self.top_class, "top_score": self.top_score,
             "classes": list(self.classes), "scores": [round(float(s), 6) for s in self.scores],
             "num_frames": self.num_frames, "fps": self.fps, "model_fps": self.model_fps,
             "resampled": self.model_fps is not None and self.model_fps != self.fps,
             "width": self.size[0], "height": self.size[1],
-            "aggregation": "max over windows of the softmax", "notes": self.notes,
+            "aggregation": f"{self.aggregation} over windows of the softmax", "notes": self.notes,
             "windows": [w.to_dict(self.classes) for w in self.windows],
         }
 
@@ -282,15 +320,17 @@ class Prediction:
 
 
 class TorchBackend:
-    """A :class:`~vpnet.models.VPNRecognizer` in eval mode on ``device`` (CPU by default)."""
+    """A :class:`~vpnet.models.VPNRecognizer` (or a plain classifier: ``model(video) -> logits``, such as
+    the Kinetics-400 I3D) in eval mode on ``device`` (CPU by default)."""
 
     def __init__(self, model, spec: ModelSpec, *, device: str = "cpu"):
         import torch
 
-        from vpnet.models.vpn import InferenceModel
+        from vpnet.models.vpn import InferenceModel, VPNRecognizer
 
         self.device = torch.device(device)
-        self.net = InferenceModel(model).to(self.device).eval()
+        net = InferenceModel(model) if isinstance(model, VPNRecognizer) else model
+        self.net = net.to(self.device).eval()
         self.spec = spec
 
     def __call__(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -300,6 +340,7 @@ class TorchBackend:
         with torch.inference_mode(), torch.autocast(self.device.type, dtype=amp, enabled=amp is not None):
             args = [torch.from_numpy(np.ascontiguousarray(inputs[k])).to(self.device) for k in self.spec.inputs]
             outs = self.net(*args)
+        outs = (outs,) if isinstance(outs, torch.Tensor) else outs
         return {name: o.float().cpu().numpy() for name, o in zip(self.spec.outputs, outs)}
 
 
@@ -431,15 +472,49 @@ def _class_names(meta: Mapping[str, str], num_classes: int, source: str = "") ->
 
 
 def load_recognizer(*, run: str | Path | None = None, checkpoint: str | Path | None = None,
-                    onnx: str | Path | None = None, device: str = "cpu") -> Recognizer:
-    """A :class:`Recognizer` from exactly one of a run folder, a weights/checkpoint file or an ONNX file."""
-    if sum(x is not None for x in (run, checkpoint, onnx)) != 1:
-        raise ValueError("give exactly one of run=, checkpoint= or onnx=")
+                    onnx: str | Path | None = None, model: str | None = None, device: str = "cpu") -> Recognizer:
+    """A :class:`Recognizer` from at most one of a run folder, a weights/checkpoint file, an ONNX file or
+    a model of the zoo by name (:mod:`vpnet.zoo`, ``vpnet weights list``); none: the zoo's default, the
+    Kinetics-400 I3D (an RGB recognizer of 400 Kinetics classes, fetched and cached on first use)."""
+    given = sum(x is not None for x in (run, checkpoint, onnx, model))
+    if given > 1:
+        raise ValueError("give at most one of run=, checkpoint=, onnx= or model=")
+    if given == 0 or model is not None:
+        return load_zoo_model(model, device=device)
     if onnx is not None:
         backend = OnnxBackend(onnx)
         return Recognizer(backend, backend.spec, source=str(onnx))
     model, spec = load_model(run=run, checkpoint=checkpoint)
     return Recognizer(TorchBackend(model, spec, device=device), spec, source=str(run or checkpoint))
+
+
+def load_zoo_model(name: str | None = None, *, device: str = "cpu") -> Recognizer:
+    """A :class:`Recognizer` of the model zoo's model ``name`` (:mod:`vpnet.zoo`; None: its default).
+
+    ``fetch`` models are fetched, verified and cached on first use; ``build`` models must have been built
+    (``vpnet weights build NAME``): an :class:`InferenceError` says how otherwise."""
+    from vpnet import zoo
+
+    entry = zoo.get_entry(name or zoo.default_name())
+    if entry.kind == "build":
+        run = zoo.built_run(entry.name)
+        if not (run / "final.safetensors").is_file():
+            raise InferenceError(f"{entry.name}: not built yet ({run} has no final.safetensors); build it with "
+                                 f"`{entry.how}`")
+        model, spec = load_model(run=run)
+        spec = dataclasses.replace(spec, trained_on=entry.trained_on, generated=entry.generated)
+        return Recognizer(TorchBackend(model, spec, device=device), spec, source=entry.name)
+    from vpnet.models.registry import get_backbone
+    from vpnet.models.weights import get_spec
+
+    wspec = get_spec(entry.weights)
+    net = get_backbone(wspec.arch).build(weights=wspec.name, num_classes=wspec.num_classes).eval()
+    inp = entry.input
+    spec = ModelSpec(variant="l1", skeleton="ntu25", num_joints=25, clip_len=int(inp["clip_len"]),
+                     crop_size=int(inp["crop_size"]), t_p=1, frame_stride=int(inp.get("frame_stride", 1)),
+                     crop_margin=0.0, class_names=tuple(wspec.categories), crop=str(inp.get("crop", "centre")),
+                     trained_on=entry.trained_on, generated=entry.generated)
+    return Recognizer(TorchBackend(net, spec, device=device), spec, source=entry.name)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -501,7 +576,8 @@ class Recognizer:
     def predict(self, video_or_frames: str | Path | np.ndarray | Iterable[np.ndarray],
                 poses: str | Path | PoseSequence | None = None, *, fps: float | None = None,
                 pose_fps: float | None = None, hop: int | None = None, pose_cache: str | Path | None = None,
-                max_gap: int | None = None, progress: Callable[[str, int, int], None] | None = None) -> Prediction:
+                max_gap: int | None = None, aggregate: str = "mean",
+                progress: Callable[[str, int, int], None] | None = None) -> Prediction:
         """Score a video: a file, a frame folder, or (T, H, W, 3) uint8 RGB frames (array or list).
 
         Args:
@@ -515,10 +591,13 @@ class Recognizer:
             pose_cache: folder where extracted poses are cached, keyed by the video's content (a second call
                 reuses them; ``vpnet predict`` uses :func:`vpnet.poses.default_cache_dir`).
             max_gap: longest run of frames without a person that is interpolated (default 15).
+            aggregate: ``mean`` (default) or ``max`` over windows of the softmax (see the module docstring).
             progress: ``progress(stage, done, total)``, stage ``poses`` or ``windows``.
         """
         from vpnet import poses as mp_poses
 
+        if aggregate not in AGGREGATES:
+            raise ValueError(f"aggregate must be one of {', '.join(AGGREGATES)}, got {aggregate!r}")
         is_file = isinstance(video_or_frames, (str, Path))
         frames_in_memory = None
         if not is_file:
@@ -540,8 +619,12 @@ class Recognizer:
             size = (int(frames_in_memory[0].shape[1]), int(frames_in_memory[0].shape[0]))
             fps_v = float(30.0 if fps is None else fps)
         fps_v = self._checked_fps(fps_v, what, notes)
-        # Poses: a file, a sequence, or MediaPipe on the video.
-        if isinstance(poses, PoseSequence):
+        # Poses: a file, a sequence, or MediaPipe on the video; none for a centre-crop RGB model.
+        centre = self.spec.crop == "centre" and not self.spec.uses_poses
+        seq = None
+        if centre:
+            pose_source = ""
+        elif isinstance(poses, PoseSequence):
             seq, pose_source = poses, poses.source or "poses given"
         elif poses is not None:
             seq, pose_source = read_pose_file(poses, image_size=size), str(poses)
@@ -564,14 +647,19 @@ class Recognizer:
         # Both onto the model's timeline (its training frame rate): the windows are cut there.
         fps_m = self._model_fps(fps_v)
         video_idx = clips.resample_index(n_video, fps_v, fps_m)
-        seq = clips.take_frames(seq, clips.resample_index(seq.num_frames, float(pose_fps or fps_v), fps_m))
         if fps_m != fps_v:
             notes.append(f"resampled from {fps_v:g} to the model's {fps_m:g} fps by frame index: "
                          f"{len(video_idx)} of the video's {n_video} frames used")
-        state = pipeline.sample_steps(self.spec.clip_settings(), read=False, poses=self.spec.uses_poses, hop=hop,
-                                      slide=True)({"seq": seq, "video_frames": len(video_idx), "frame_size": size,
-                                                   "notes": notes})
-        seq, notes = state["seq"], state["notes"]
+        if centre:
+            state = self._centre_steps(hop)({"video_frames": len(video_idx), "num_frames": len(video_idx),
+                                             "frame_size": size, "notes": notes})
+        else:
+            seq = clips.take_frames(seq, clips.resample_index(seq.num_frames, float(pose_fps or fps_v), fps_m))
+            state = pipeline.sample_steps(self.spec.clip_settings(), read=False, poses=self.spec.uses_poses,
+                                          hop=hop, slide=True)({"seq": seq, "video_frames": len(video_idx),
+                                                                "frame_size": size, "notes": notes})
+            seq = state["seq"]
+        notes = state["notes"]
         poses = state.get("poses", [None] * len(state["windows"]))
         windows = [Window(int(video_idx[w].min()), int(video_idx[w].max()), video_idx[w], video_idx[f], box,
                           poses=p, fps=fps_v)
@@ -599,14 +687,17 @@ class Recognizer:
         else:
             for k in range(total):
                 score(k, None)
-        scores = np.max(np.stack([w.scores for w in windows]), axis=0)
+        stacked = np.stack([w.scores for w in windows])
+        scores = stacked.mean(axis=0) if aggregate == "mean" else stacked.max(axis=0)
         # The video's own frames (for drawing): each shown with the model frame nearest in time.
         n = int(video_idx[state["num_frames"] - 1]) + 1
         nearest = np.minimum(np.floor(np.arange(n) * (fps_m / fps_v) + 0.5).astype(np.int64), state["num_frames"] - 1)
         return Prediction(classes=self.class_names, scores=scores, windows=windows, num_frames=n, fps=fps_v,
                           size=size, video=what if is_file else "", poses=pose_source, notes=notes,
-                          sequence=clips.take_frames(seq, nearest), track=state["track"][nearest],
-                          model_fps=fps_m)
+                          sequence=None if seq is None else clips.take_frames(seq, nearest),
+                          track=state["track"][nearest] if "track" in state else None, model_fps=fps_m,
+                          aggregation=aggregate, model=self.source, trained_on=self.spec.trained_on,
+                          warning=self.spec.warning)
 
     def _checked_fps(self, fps: float, what: str, notes: list[str]) -> float:
         """``fps``, or where it is missing or absurd (not in :data:`FPS_RANGE`) the model's training rate,
@@ -624,6 +715,14 @@ class Recognizer:
         within 1 % (29.97 vs 30) or the model file predates stored rates."""
         m = self.spec.fps
         return fps if m is None or abs(fps / m - 1.0) <= 0.01 else float(m)
+
+    def _centre_steps(self, hop: int | None) -> pipeline.Compose:
+        """The sample steps of a centre-crop RGB model (no poses): windows sliding over the video's frames and
+        the Kinetics centre crop; the frames are read by :func:`stream_windows`."""
+        s = self.spec
+        return pipeline.Compose([
+            pipeline.SampleWindows(s.clip_len, s.frame_stride, how="slide", hop=hop, sampling=s.sampling),
+            pipeline.SamplePoseFrames(s.clip_len, 1), pipeline.CentreBoxes(CENTRE_FRACTION)])
 
 
 def stream_windows(frames: Iterable[np.ndarray], windows: list[Window], size: int,

@@ -24,14 +24,17 @@ Decoding streams: frames go through MediaPipe one at a time and only landmarks a
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterable, Iterator
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -52,7 +55,7 @@ MAX_GAP = 15
 
 __all__ = ["MediaPipePoses", "PoseExtractor", "extract_poses", "fill_gaps", "iter_frames", "load_or_extract",
            "save_poses", "load_poses", "read_pose_cache", "content_key", "default_cache_dir", "install_command",
-           "MEDIAPIPE_PACKAGE"]
+           "MEDIAPIPE_PACKAGE", "extract_many"]
 
 
 @dataclass
@@ -100,10 +103,69 @@ def install() -> None:
         subprocess.run(cmd, check=True)
 
 
+#: MediaPipe 0.10.21's chatter on the process's stderr, which says nothing about the user's video: a
+#: protobuf-6 ``GetPrototype`` message printed (not raised) at import, TensorFlow Lite's delegate line
+#: (when a model first runs), absl's pre-init notice, two feedback-tensor warnings and a note on how
+#: MediaPipe projects its own landmarks.
+NATIVE_NOISE = ("object has no attribute 'GetPrototype'", "Created TensorFlow Lite XNNPACK delegate",
+                "All log messages before absl::InitializeLog()", "inference_feedback_manager.cc",
+                "landmark_projection_calculator.cc")
+
+
+class _NativeStderrFilter:
+    """While entered, what native code writes to file descriptor 2 is held; on exit every line but
+    :data:`NATIVE_NOISE` is written back: MediaPipe's chatter goes, its real errors (any other line)
+    stay. Used around MediaPipe's import and graph calls, and by :func:`extract_poses` over a whole video
+    (MediaPipe's threads write after a call returns): what vpnet writes meanwhile appears when it ends.
+    Filters nest (one inside another); one instance is not re-entrant."""
+
+    def __init__(self) -> None:
+        self._tmp = tempfile.TemporaryFile()
+        self._saved: int | None = None
+        self._python: Any = None
+
+    def __enter__(self) -> _NativeStderrFilter:
+        # Python-level writes through ``sys.stderr`` (pybind11 prints the protobuf message with
+        # PyErr_Print) are held too; vpnet's logging and progress bars hold their own stream object.
+        self._python, sys.stderr = sys.stderr, io.StringIO()
+        try:
+            self._python.flush()
+            self._saved = os.dup(2)
+            os.dup2(self._tmp.fileno(), 2)
+        except (OSError, ValueError):  # no real stderr (an embedding host): nothing more to filter
+            self._saved = None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        held, sys.stderr = sys.stderr.getvalue(), self._python
+        text = ""
+        if self._saved is not None:
+            os.dup2(self._saved, 2)
+            os.close(self._saved)
+            self._saved = None
+            if self._tmp.tell():
+                self._tmp.seek(0)
+                text = self._tmp.read().decode(errors="replace")
+                self._tmp.seek(0)
+                self._tmp.truncate()
+        kept = [line for line in (held + "\n" + text).splitlines()
+                if line.strip() and not any(n in line for n in NATIVE_NOISE)]
+        if kept:
+            sys.stderr.write("\n".join(kept) + "\n")
+
+    def close(self) -> None:
+        self._tmp.close()
+
+
 def _mediapipe():
     from vpnet.extras import MissingExtraError, require
 
-    mp = require("mediapipe", extra="pose", what="pose extraction (MediaPipe Pose)")
+    quiet = _NativeStderrFilter()
+    try:
+        with quiet:  # a protobuf-6 message printed at import
+            mp = require("mediapipe", extra="pose", what="pose extraction (MediaPipe Pose)")
+    finally:
+        quiet.close()
     version = getattr(mp, "__version__", "?")
     if version != MEDIAPIPE_VERSION:
         raise MissingExtraError("mediapipe", "pose", f"pose extraction needs MediaPipe {MEDIAPIPE_VERSION} "
@@ -120,21 +182,27 @@ class PoseExtractor:
 
     def __init__(self, *, min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5):
         mp = _mediapipe()
-        self._pose = mp.solutions.pose.Pose(
-            static_image_mode=False, model_complexity=MODEL_COMPLEXITY, smooth_landmarks=True,
-            min_detection_confidence=min_detection_confidence, min_tracking_confidence=min_tracking_confidence)
+        self._quiet = _NativeStderrFilter()
+        with self._quiet:
+            self._pose = mp.solutions.pose.Pose(
+                static_image_mode=False, model_complexity=MODEL_COMPLEXITY, smooth_landmarks=True,
+                min_detection_confidence=min_detection_confidence, min_tracking_confidence=min_tracking_confidence)
 
     def process(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
             raise ValueError(f"expected an (H, W, 3) uint8 RGB frame, got {frame.shape} {frame.dtype}")
-        res = self._pose.process(np.ascontiguousarray(frame))
+        with self._quiet:  # its models start on the frames that first need them, with their chatter
+            res = self._pose.process(np.ascontiguousarray(frame))
         if res.pose_world_landmarks is None or res.pose_landmarks is None:
             nan = np.full((33, 4), np.nan, dtype=np.float32)
             return nan, nan.copy()
         return _landmarks(res.pose_world_landmarks), _landmarks(res.pose_landmarks)
 
     def close(self) -> None:
-        self._pose.close()
+        with self._quiet:  # the graph is torn down here, not at some later garbage collection
+            self._pose.close()
+            self._pose = None
+        self._quiet.close()
 
     def __enter__(self) -> PoseExtractor:
         return self
@@ -201,19 +269,26 @@ def extract_poses(video: str | Path | np.ndarray | Iterable[np.ndarray], *, fps:
     """MediaPipe landmarks of every frame of ``video`` (path, frame folder, array or iterable of frames).
 
     ``fps``: for arrays and iterables (default 30; files know theirs). ``progress(i)`` is called after
-    frame ``i``. Gaps are not filled here (see :func:`fill_gaps`).
+    frame ``i``; what it writes to stderr appears when the video is done (MediaPipe's stderr chatter is
+    filtered meanwhile, see :data:`NATIVE_NOISE`). Gaps are not filled here (see :func:`fill_gaps`).
     """
     fps, source = _fps_and_source(video, fps)
     world, image = [], []
     size = None
-    with PoseExtractor() as extractor:
-        for i, frame in enumerate(iter_frames(video, threads=threads)):
-            size = (int(frame.shape[1]), int(frame.shape[0]))
-            w, im = extractor.process(frame)
-            world.append(w)
-            image.append(im)
-            if progress is not None:
-                progress(i)
+    # MediaPipe's graph threads also write their chatter after a frame's call returns: the filter spans
+    # the whole video (what vpnet itself writes meanwhile is written when it ends, not lost)
+    quiet = _NativeStderrFilter()
+    try:
+        with quiet, PoseExtractor() as extractor:
+            for i, frame in enumerate(iter_frames(video, threads=threads)):
+                size = (int(frame.shape[1]), int(frame.shape[0]))
+                w, im = extractor.process(frame)
+                world.append(w)
+                image.append(im)
+                if progress is not None:
+                    progress(i)
+    finally:
+        quiet.close()
     if size is None:
         raise DataError(source or None, "the video has no frame")
     return MediaPipePoses(np.stack(world), np.stack(image), fps=fps, size=size, source=source)
@@ -385,3 +460,31 @@ def load_or_extract(video: str | Path, *, cache_dir: str | Path | None = None, m
 def _threads() -> int:
     # MediaPipe runs on its own threads: leave FFmpeg one decoder thread per two cores.
     return max(1, (os.cpu_count() or 2) // 2)
+
+
+def extract_many(jobs: Sequence[tuple[str | Path, str | Path]], *, progress: bool = True,
+                 desc: str = "poses") -> dict[str, str]:
+    """MediaPipe Pose over many videos in this process: one start-up (the import and its model load
+    cost ~2 s, more than a short video's extraction), one progress bar over the videos. ``jobs`` are
+    (video, output .npz) pairs; each video's raw landmarks are saved there (:func:`save_poses`).
+
+    Returns ``{video: reason}`` for the videos that could not be used (no decoder opens them, nobody is
+    in any frame): nothing is written for them and the others go on.
+    """
+    from vpnet.progress import progress_bar
+
+    _mediapipe()  # the extra, before any work
+    failed: dict[str, str] = {}
+    with progress_bar(total=len(jobs), desc=desc, unit="video", enabled=progress) as bar:
+        for video, out in jobs:
+            try:
+                poses = extract_poses(video, threads=_threads())
+                if not poses.detected.any():
+                    raise DataError(video, f"no person found in any of the {poses.num_frames} frames (MediaPipe "
+                                           "Pose); is somebody fully in view?")
+                save_poses(out, poses, video=video)
+            except DataError as e:
+                failed[str(video)] = e.problem if str(e.path) == str(video) else str(e)
+                log.warning("poses: skipped %s: %s", video, failed[str(video)])
+            bar.update()
+    return failed

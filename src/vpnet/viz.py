@@ -25,7 +25,7 @@ from vpnet.skeletons import get_layout
 
 __all__ = ["plot_attention_over_time", "attention_panels", "show_attention", "joint_activations",
            "plot_joint_activations", "plot_tsne", "dynamicity", "plot_accuracy_vs_dynamicity", "plot_class_difference",
-           "body_order"]
+           "body_order", "place_labels"]
 
 
 def _figure(width: float, height: float, ncols: int = 1, nrows: int = 1):
@@ -72,15 +72,34 @@ def plot_attention_over_time(crops: np.ndarray, a_s: np.ndarray, a_t: np.ndarray
                              title: str = "") -> object:
     """Fig. 5b. ``crops`` (T, S, S, 3) uint8: a window's frames; ``a_s`` (m, n); ``a_t`` (t_c,) or None.
 
-    One panel per feature step t (its middle frame), A_S x A_T[t] (scaled by the largest step) over it.
+    One panel per feature step t (its middle frame), A_S x A_T[t] (scaled by the largest step) over it,
+    with a colour bar of that scale; under the panels, A_T per step as bars labelled with their values.
     """
+    import matplotlib.cm as cm
+    from matplotlib.colors import Normalize
+
     panels = attention_panels(crops, a_s, a_t)
-    fig, axes = _figure(2.2 * len(panels), 2.6, ncols=len(panels))
+    n = len(panels)
+    rows = 1 if a_t is None else 2
+    fig, axes = _figure(max(5.0, 2.3 * n + 2.0), 2.9 + 1.6 * (rows - 1), ncols=n, nrows=rows)
     for t, (frame, heat) in enumerate(panels):
-        show_attention(axes[0, t], frame, heat, f"t={t}" + ("" if a_t is None else f"  A_T={float(a_t[t]):.2f}"))
+        show_attention(axes[0, t], frame, heat, f"step t={t}", fontsize=10)
+    fig.colorbar(cm.ScalarMappable(Normalize(0, 1), cmap="jet"), ax=list(axes[0]), fraction=0.03, pad=0.02,
+                 label="A_S x A_T (of the largest step)")
+    if a_t is not None:
+        for ax in axes[1, 1:]:
+            ax.remove()
+        ax = fig.add_subplot(2, 1, 2) if n > 1 else axes[1, 0]
+        if n > 1:
+            axes[1, 0].remove()
+        bars = ax.bar(range(n), np.asarray(a_t, float), color="tab:orange", width=0.6)
+        ax.bar_label(bars, labels=[f"{float(v):.3f}" for v in a_t], fontsize=9)
+        ax.set_xticks(range(n), [f"t={t}" for t in range(n)], fontsize=9)
+        ax.set_ylabel("A_T", fontsize=10)
+        ax.set_ylim(0, max(float(np.max(a_t)) * 1.25, 1e-6))
+        ax.set_title("temporal attention A_T per feature step", fontsize=10)
     if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+        fig.suptitle(title, fontsize=10)
     _save(fig, out)
     return fig
 
@@ -96,6 +115,13 @@ def body_order(layout: str = "ntu25") -> list[int]:
         for prefix in group:
             order += [i for i, j in enumerate(lay.joints) if j.startswith(prefix) and i not in order]
     return order + [i for i in range(lay.num_joints) if i not in order]
+
+
+def joint_label(name: str) -> str:
+    """A joint's name for people: ``shoulder_l`` -> ``left shoulder``, ``spine_base`` -> ``spine base``."""
+    side = {"l": "left", "r": "right"}
+    base, _, last = name.rpartition("_")
+    return f"{side[last]} {base.replace('_', ' ')}" if base and last in side else name.replace("_", " ")
 
 
 def joint_activations(pose_backbone, poses: np.ndarray) -> np.ndarray:
@@ -115,14 +141,17 @@ def joint_activations(pose_backbone, poses: np.ndarray) -> np.ndarray:
 def plot_joint_activations(act: np.ndarray, out: str | Path, *, layout: str = "ntu25", title: str = "") -> object:
     """Fig. 5a: ``act`` (t_p, J) as a heat map, joints (rows) in :func:`body_order`, poses as columns."""
     order = body_order(layout)
-    names = [get_layout(layout).joints[i] for i in order]
-    fig, axes = _figure(6, 0.22 * len(order) + 1.2)
+    names = [joint_label(get_layout(layout).joints[i]) for i in order]
+    act = np.asarray(act)
+    fig, axes = _figure(max(6.0, 0.35 * act.shape[0] + 3), 0.3 * len(order) + 1.4)
     ax = axes[0, 0]
-    im = ax.imshow(np.asarray(act)[:, order].T, aspect="auto", cmap="viridis")
-    ax.set_yticks(range(len(order)), names, fontsize=6)
-    ax.set_xlabel("pose (time step)")
-    ax.set_title(title or "GCN joint activation", fontsize=9)
-    fig.colorbar(im, ax=ax)
+    im = ax.imshow(act[:, order].T, aspect="auto", cmap="viridis")
+    ax.set_yticks(range(len(order)), names, fontsize=9)
+    step = max(1, act.shape[0] // 10)  # whole poses only, at most ~10 ticks
+    ax.set_xticks(range(0, act.shape[0], step))
+    ax.set_xlabel("pose (time step)", fontsize=10)
+    ax.set_title(title or "GCN joint activation", fontsize=10)
+    fig.colorbar(im, ax=ax, label="mean |ELU(f+)| over channels")
     fig.tight_layout()
     _save(fig, out)
     return fig
@@ -140,7 +169,10 @@ def plot_tsne(features: Sequence[np.ndarray], labels: Sequence[np.ndarray], clas
         feats, labs = np.asarray(feats, np.float64), np.asarray(labs)
         keep = np.isin(labs, classes) if classes is not None else np.ones(len(labs), bool)
         feats, labs = feats[keep], labs[keep]
-        perplexity = max(2.0, min(30.0, (len(feats) - 1) / 3))
+        if len(feats) < 2:
+            raise ValueError(f"t-SNE of {title}: {len(feats)} sample(s) of the chosen classes; it needs 2 or more")
+        # scikit-learn's default 30 where there are enough samples; it must stay below their number
+        perplexity = min(30.0, max(1.0, (len(feats) - 1) / 3))
         emb = manifold.TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(feats)
         for c in np.unique(labs):
             ax.scatter(*emb[labs == c].T, s=10, label=class_names[int(c)])
@@ -170,20 +202,54 @@ def plot_accuracy_vs_dynamicity(dyn: np.ndarray, acc: np.ndarray, class_names: S
     """Fig. 6a: per-class accuracy (K,) or (R, K) for R runs against per-class dynamicity (K,)."""
     dyn = np.asarray(dyn, np.float64)
     acc = np.atleast_2d(np.asarray(acc, np.float64))
-    order = np.argsort(dyn)
-    fig, axes = _figure(7, 4)
+    fig, axes = _figure(8, 5)
     ax = axes[0, 0]
-    for row, label in zip(acc, labels):
-        ax.plot(dyn[order], 100 * row[order], marker="o", label=label)
-    for k in order:
-        ax.annotate(class_names[k], (dyn[k], 100 * acc[0, k]), fontsize=6)
-    ax.set_xlabel("dynamicity (mean Procrustes distance between consecutive poses)")
-    ax.set_ylabel("accuracy %")
-    ax.legend(fontsize=7)
-    ax.set_title(title or "accuracy vs dynamicity", fontsize=9)
+    markers = "os^Dv"
+    for i, (row, label) in enumerate(zip(acc, labels)):  # a scatter: classes are not a sequence
+        ax.scatter(dyn, 100 * row, marker=markers[i % len(markers)], s=36, label=label, zorder=3)
+    ax.set_xlabel("dynamicity (mean Procrustes distance between consecutive poses)", fontsize=10)
+    ax.set_ylabel("accuracy %", fontsize=10)
+    ax.set_ylim(-5, 110)
+    ax.legend(fontsize=9, loc="lower right")
+    ax.set_title(title or "accuracy vs dynamicity", fontsize=10)
     fig.tight_layout()
+    place_labels(ax, dyn, 100 * acc[0], list(class_names), fontsize=8)
     _save(fig, out)
     return fig
+
+
+def place_labels(ax, x: np.ndarray, y: np.ndarray, texts: Sequence[str], *, fontsize: float = 8) -> list:
+    """Label each point (x_k, y_k) with texts[k] where the label overlaps no label placed before it and
+    no point: candidate offsets around the point, nearest first, else the free one found furthest out
+    (then joined to its point by a thin line). Greedy, in display pixels; returns the Text objects."""
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    pts = ax.transData.transform(np.column_stack([x, y]))
+    taken: list = []  # Bbox of placed labels
+    out = []
+    ring = [(dx, dy) for r in (6, 14, 24, 36, 50, 66) for dx, dy in
+            ((r, r // 2), (r, -r), (-r, r // 2), (-r, -r), (0, r), (0, -r - 6), (r, 0), (-r, 0))]
+    for k in np.argsort(-np.asarray(y)):  # the top of the plot first
+        text = ax.annotate(texts[k], (x[k], y[k]), xytext=(0, 0), textcoords="offset pixels", fontsize=fontsize)
+        chosen = None
+        for dx, dy in ring:
+            text.set_position((dx, dy))
+            text.set_horizontalalignment("left" if dx > 0 else "right" if dx < 0 else "center")
+            box = text.get_window_extent(renderer).expanded(1.05, 1.1)
+            hits_point = any(box.contains(px, py) for px, py in pts)
+            if not hits_point and not any(box.overlaps(b) for b in taken) and \
+                    ax.get_window_extent(renderer).contains(box.x0, box.y0):
+                chosen = box
+                break
+        if chosen is None:
+            chosen = text.get_window_extent(renderer)
+        if abs(text.get_position()[0]) + abs(text.get_position()[1]) > 30:  # far out: a leader line
+            ax.annotate("", (x[k], y[k]), xytext=text.get_position(), textcoords="offset pixels",
+                        arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "0.5"})
+        taken.append(chosen)
+        out.append(text)
+    return out
 
 
 def read_per_class(path: str | Path) -> dict[str, float]:

@@ -1,5 +1,5 @@
-"""Bad input and faults through the real ``vpnet`` CLI: every failure is one ``error:`` line with the exit code of the
-README's table, no traceback, nothing left behind; and the rough edges (progress, workers, hints).
+"""Bad input and faults through the real ``vpnet`` CLI: every failure is one ``error:`` line with the exit code of
+docs/errors.md's table, no traceback, nothing left behind; and the rough edges (progress, workers, hints).
 
 Each test names the case of the issue it covers. Runs are pose-only on generated NTU-format skeletons
 (no video decoding) unless a case needs video, so the whole file stays a few seconds of CPU.
@@ -75,11 +75,11 @@ def trained(poses, tmp_path_factory):
 
 
 def test_exit_codes_are_one_table():
-    """The README's table is the CLI's: one place decides the code of each error class."""
+    """The documented table (docs/errors.md) is the CLI's: one place decides the code of each error class."""
     codes = {cls: code for cls, code in EXIT_CODES}
     assert codes[ConfigError] == 2 and codes[TrainingError] == 3 and codes[OutputError] == 4
     assert codes[DataError] == 1 and codes[CheckpointError] == 1 and issubclass(WeightsError, DataError)
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "errors.md").read_text()
     for code in {*codes.values(), 130, 143}:
         assert f"\n| {code} |" in readme
 

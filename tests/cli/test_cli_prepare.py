@@ -51,9 +51,9 @@ def test_prepare_a_dataset_with_a_bad_item(data, tmp_path):
     assert str(broken) in by_status["failed"]["reason"] and "cannot open video" in by_status["failed"]["reason"]
     assert by_status["left out"]["name"] == data.missing[0] and "no skeleton" in by_status["left out"]["reason"]
     assert len(list((out / "items").glob("*.safetensors"))) == n - 1
-    # Every protocol split is recorded, so training needs only the store.
-    assert sorted(p.name for p in (out / "records").iterdir()) == ["cs-test.jsonl", "cs-train.jsonl",
-                                                                    "cv-test.jsonl", "cv-train.jsonl"]
+    # Every protocol split is recorded, with its class names, so training needs only the store.
+    assert sorted(p.name for p in (out / "records").iterdir()) == [
+        "cs-test.jsonl", "cs-train.jsonl", "cs.classes.json", "cv-test.jsonl", "cv-train.jsonl", "cv.classes.json"]
     cfg = DataConfig(dataset="ntu60", protocol="cv", prepared_dir=str(out), clip_len=8, crop_size=32, t_p=4, seed=0)
     ds = build_dataset(cfg, "train", mode="train")
     names = {r.name for r in ntu.records(video_dir=data.video_dir, pose_dir=data.pose_dir, protocol="cv",

@@ -36,6 +36,11 @@ def test_splits_and_class_count_are_checked(tiny):
 def test_eval_clips_follow_the_mode():
     assert eval_clips(load_config(None, ["eval.num_clips=4", "eval.short_side=128"])) == (4, 128)
     assert eval_clips(load_config(None, ["eval.mode=single", "eval.num_clips=4"])) == (1, None)
+    # unset: the model's training crop in the paper's proportion (224 -> 256), not 256 for a 64-pixel model
+    # (64 x 256/224 = 73, rounded to the I3D's stride 32)
+    assert eval_clips(load_config(None, ["model.crop_size=64"])) == (10, 64)
+    assert eval_clips(load_config(None, ["model.crop_size=128"])) == (10, 160)
+    assert eval_clips(load_config(None, [])) == (10, 256)
 
 
 @pytest.mark.parametrize("preset, listed", [("vpn_i3d_ntu60-xsub.yaml", "NTU_RGBD_samples_with_missing_skeletons.txt"),

@@ -10,6 +10,7 @@ from omegaconf import OmegaConf
 
 from vpnet.config import MODEL_CHOICES, Config
 from vpnet.engine.config_loader import ConfigError, config_to_yaml, load_config, save_config
+from vpnet.engine.forward import eval_clips
 from vpnet.presets import list_presets
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,8 +28,8 @@ def test_every_preset_loads_with_the_paper_recipe(path):
     assert (cfg.train.epochs, cfg.train.global_batch) == (30, 16)
     assert (cfg.loss.lambda1, cfg.loss.lambda2) == (0.8, 1e-5)
     assert (cfg.model.clip_len, cfg.model.crop_size) == (64, 224)
-    assert cfg.eval.mode == "multi" and cfg.eval.short_side == 256
-    expected_tp = {"ntu60": 20, "ntu120": 20, "smarthome": 30, "nucla": 5}[cfg.data.dataset]
+    assert cfg.eval.mode == "multi" and eval_clips(cfg) == (10, 256)  # 224 x 256/224
+    expected_tp = {"ntu60": 20, "ntu120": 20, "smarthome": 30, "nucla": 5, "folders": 20}[cfg.data.dataset]
     assert cfg.model.t_p == cfg.data.t_p == expected_tp
     for key in ("video_dir", "pose_dir", "split_dir", "manifest", "prepared_dir", "feature_dir"):
         value = getattr(cfg.data, key)
@@ -47,7 +48,7 @@ def test_pose_only_presets_load_with_our_recipe(path):
 
 def test_pose_only_presets_cover_every_dataset_and_protocol():
     seen = {(c.data.dataset, c.data.protocol, c.model.pose_backbone) for c in map(load_config, OURS)}
-    assert len(OURS) == len(seen) == 16
+    assert len(OURS) == len(seen) == 17  # 16 paper protocols + own data (folders)
     assert {(d, p) for d, p, _ in seen} == {(c.data.dataset, c.data.protocol) for c in map(load_config, PRESETS)}
 
 

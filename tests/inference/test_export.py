@@ -36,20 +36,6 @@ def test_onnx_matches_pytorch(tiny_run, onnx_file):
             np.testing.assert_allclose(o, r.numpy(), atol=ATOL, rtol=RTOL, err_msg=name)
 
 
-def test_torchscript_matches_pytorch(tiny_run, tmp_path):
-    from vpnet.export import InferenceModel, export_model
-
-    path = export_model(out=tmp_path / "tiny.pt", fmt="torchscript", run=tiny_run)
-    extra = {"vpnet.json": ""}
-    scripted = torch.jit.load(str(path), _extra_files=extra)
-    assert b"\"class_names\": [\"left\", \"right\"]" in extra["vpnet.json"]
-    model, _ = load_model(run=tiny_run)
-    video, poses = torch.rand(2, 3, 8, 64, 64) * 2 - 1, torch.randn(2, 3, 4, 25) * 0.3
-    with torch.no_grad():
-        for r, o in zip(InferenceModel(model).eval()(video, poses), scripted(video, poses)):
-            torch.testing.assert_close(o, r, atol=ATOL, rtol=RTOL)
-
-
 def test_onnx_with_other_inputs_is_refused(tmp_path):
     """An ONNX model that is not a vpnet export, and one whose inputs disagree with its metadata."""
     pytest.importorskip("onnxruntime", reason="the export extra is not installed")
@@ -90,7 +76,8 @@ def test_export_cli_and_missing_extra(tiny_run, tmp_path, monkeypatch):
 
     res = CliRunner().invoke(app, ["export", "--run", str(tiny_run), "--format", "torchscript", "--out",
                                    str(tmp_path / "m.pt")], catch_exceptions=False)
-    assert res.exit_code == 0 and (tmp_path / "m.pt").is_file(), res.output
+    assert res.exit_code == 2 and "--format must be onnx" in res.output and "torch.jit is deprecated" in res.output
+    assert not (tmp_path / "m.pt").exists()
     monkeypatch.setitem(sys.modules, "onnx", None)
     res = CliRunner().invoke(app, ["export", "--run", str(tiny_run), "--format", "onnx", "--out",
                                    str(tmp_path / "m.onnx")], catch_exceptions=False)

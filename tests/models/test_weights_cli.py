@@ -92,7 +92,7 @@ def test_convert_gives_clear_errors_for_places_it_cannot_write(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("a file where a folder should be")
     result = runner.invoke(app, ["weights", "convert", str(src), str(blocker / "x.safetensors")])
-    assert result.exit_code == 4, result.output  # an output that cannot be written (README: exit codes)
+    assert result.exit_code == 4, result.output  # an output that cannot be written (docs/errors.md: exit codes)
     assert result.output.startswith(f"error: cannot write {blocker / 'x.safetensors'}: "), result.output
     assert isinstance(result.exception, SystemExit)  # handled, not a traceback
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "out", "rgb.pt"] and not list(folder.iterdir())

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from vpnet.config import Config
 
 
-#: exit code of each error class, most specific first: the one place the CLI decides them (the README's
+#: exit code of each error class, most specific first: the one place the CLI decides them (docs/errors.md's
 #: "Exit codes" table says the same). Anything else that escapes is a bug (EXIT_BUG).
 EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (ConfigError, 2),  # a config value or command-line argument (typer's usage errors are 2 too)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -17,7 +17,7 @@ VIDEO_OUT_SUFFIXES = (".mp4", ".m4v", ".mov")
 
 
 def _video_files(folder: Path) -> list[Path]:
-    from vpnet.inference import VIDEO_SUFFIXES
+    from vpnet.data.video import VIDEO_SUFFIXES
 
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
 
@@ -27,6 +27,12 @@ def predict_command(
     run: Optional[Path] = typer.Option(None, "--run", "-r", help="Run folder (its final weights)."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Weights file written by vpnet train."),
     onnx: Optional[Path] = typer.Option(None, "--onnx", help="ONNX model written by vpnet export."),
+    model: Optional[str] = typer.Option(
+        None, "--model", "-m", help="A model of the zoo by name (`vpnet weights list`). Default, when no model "
+        "option is given: kinetics400, the Kinetics-400 I3D (RGB, 400 classes, fetched on first use)."),
+    aggregate: str = typer.Option(
+        "mean", "--aggregate", help="Video score from the windows' softmax: mean (default; a distribution "
+        "summing to 1) or max (the paper's test rule; per class, from different windows)."),
     out: Optional[Path] = typer.Option(
         None, "--out", "-o", help="Result JSON (a folder when VIDEO is a folder of videos). Default: "
         "VIDEO's name with .json, in the current folder."),
@@ -45,16 +51,20 @@ def predict_command(
     device: str = typer.Option("cpu", "--device", help="torch device (PyTorch models)."),
 ) -> None:
     """Recognise the activity in your own video(s): sliding windows over the whole video, per-window
-    scores and the video's score (max over windows of the softmax). Poses come from MediaPipe (the pose
-    extra: `vpnet pose install`) unless --poses is given; they are cached in vpnet's cache folder
-    ($VPNET_CACHE/poses), keyed by the video's content. For a folder of videos, each VIDEO.EXT gives
-    OUT/VIDEO.EXT.json (and VIDEO.EXT.mp4 under --video-out): the extension stays in the name, so that
-    clip.avi and clip.mp4 get one result each."""
+    scores and the video's score (mean over windows of the softmax; --aggregate max for the paper's rule).
+    Without a model option: the Kinetics-400 I3D of the model zoo (RGB only, no poses). VPN models take
+    poses from MediaPipe (the pose extra: `vpnet pose install`) unless --poses is given; they are cached
+    in vpnet's cache folder ($VPNET_CACHE/poses), keyed by the video's content. For a folder of videos,
+    each VIDEO.EXT gives OUT/VIDEO.EXT.json (and VIDEO.EXT.mp4 under --video-out): the extension stays
+    in the name, so that clip.avi and clip.mp4 get one result each."""
     from vpnet.data.types import DataError
+    from vpnet.inference import AGGREGATES
 
     with user_errors():
-        if sum(x is not None for x in (run, checkpoint, onnx)) != 1:
-            raise typer.BadParameter("give exactly one of --run, --checkpoint, --onnx")
+        if sum(x is not None for x in (run, checkpoint, onnx, model)) > 1:
+            raise typer.BadParameter("give at most one of --run, --checkpoint, --onnx, --model")
+        if aggregate not in AGGREGATES:
+            raise typer.BadParameter(f"--aggregate must be one of {', '.join(AGGREGATES)}, got {aggregate!r}")
         check_at_least("--hop", hop, 1)
         check_at_least("--max-gap", max_gap, 0)
         if not video.exists():
@@ -93,7 +103,10 @@ def predict_command(
                 raise typer.BadParameter(f"{name} must be a frame rate in [1, 1000], got {value:g}")
         from vpnet.inference import load_recognizer
 
-        rec = load_recognizer(run=run, checkpoint=checkpoint, onnx=onnx, device=device)
+        rec = load_recognizer(run=run, checkpoint=checkpoint, onnx=onnx, model=model, device=device)
+        if poses is not None and rec.spec.crop == "centre" and not rec.spec.uses_poses:
+            raise typer.BadParameter(f"--poses: {rec.source} reads no poses (an RGB model on the whole frame); "
+                                     "drop --poses, or give a VPN model (--run, --checkpoint, --onnx, --model)")
         if poses is None and rec.spec.uses_poses:
             from vpnet.poses import _mediapipe
 
@@ -102,7 +115,7 @@ def predict_command(
         for v, json_out, vo in jobs:
             try:
                 pred = _predict_one(rec, v, json_out, vo, poses=poses, hop=hop, max_gap=max_gap, fps=fps,
-                                    pose_fps=poses_fps)
+                                    pose_fps=poses_fps, aggregate=aggregate)
             except (DataError, ValueError, OSError) as e:
                 if not many:
                     raise
@@ -111,20 +124,21 @@ def predict_command(
                 continue
             typer.echo(f"{v}: {pred.top_class} ({pred.top_score:.3f}), {len(pred.windows)} windows -> {json_out}"
                        + (f", {vo}" if vo else ""))
+            if pred.warning:
+                typer.echo(f"warning: {pred.warning}", err=True)
         if failed:
             typer.echo(f"{len(failed)} of {len(jobs)} videos failed (see above); the others are written", err=True)
             raise typer.Exit(1)
 
 
-def _predict_one(rec, video: Path, json_out: Path, video_out: Path | None, *, poses, hop, max_gap, fps=None,
-                 pose_fps=None):
+def _predict_one(rec, video: Path, json_out: Path, video_out: Path | None, *, poses, hop, max_gap, aggregate,
+                 fps=None, pose_fps=None):
     from vpnet._io import atomic_write_bytes
     from vpnet.poses import default_cache_dir
 
     pred = rec.predict(video, poses=poses, hop=hop, pose_cache=default_cache_dir(), max_gap=max_gap, fps=fps,
-                       pose_fps=pose_fps)
+                       pose_fps=pose_fps, aggregate=aggregate)
     doc = pred.to_dict()
-    doc["model"] = rec.source
     if video_out is not None:
         from vpnet.annotate import write_annotated_video
 
@@ -137,16 +151,18 @@ def _predict_one(rec, video: Path, json_out: Path, video_out: Path | None, *, po
 def export_command(
     run: Optional[Path] = typer.Option(None, "--run", "-r", help="Run folder (its final weights)."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Weights file written by vpnet train."),
-    fmt: str = typer.Option("onnx", "--format", "-f", help="onnx or torchscript."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output file (.onnx / .pt)."),
+    fmt: str = typer.Option("onnx", "--format", "-f", help="onnx (the one format: TorchScript, deprecated by "
+                            "PyTorch, was dropped)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output file (.onnx)."),
 ) -> None:
     """Export a trained recognizer: clip + poses in, class logits and attention (A_S, A_T) out, plain
     tensors at the training input size, dynamic batch. ONNX opset 18 (the export extra)."""
     with user_errors():
         if (run is None) == (checkpoint is None):
             raise typer.BadParameter("give exactly one of --run, --checkpoint")
-        if fmt not in ("onnx", "torchscript"):
-            raise typer.BadParameter(f"--format must be onnx or torchscript, got {fmt!r}")
+        if fmt != "onnx":
+            raise typer.BadParameter(f"--format must be onnx, got {fmt!r} (TorchScript export was dropped: "
+                                     "torch.jit is deprecated; vpnet predict --onnx runs the ONNX file)")
         check_writable(out, what="export", folder=False)
         check_outputs({"--out": out}, inputs=[checkpoint], runs=[run])
         check_suffix("--out", out, EXPORT_SUFFIXES[fmt])
@@ -157,7 +173,7 @@ def export_command(
 
 
 #: the file names each export format writes.
-EXPORT_SUFFIXES = {"onnx": (".onnx",), "torchscript": (".pt", ".ts")}
+EXPORT_SUFFIXES = {"onnx": (".onnx",)}
 
 pose_app = typer.Typer(help="MediaPipe pose extraction (the pose extra).", no_args_is_help=True)
 
@@ -184,18 +200,41 @@ def pose_install_command(
 
 @pose_app.command("extract")
 def pose_extract_command(
-    video: Path = typer.Argument(..., help="Video file or frame folder."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output .npz (MediaPipe 'world' and 'image', (T, 33, 4))."),
+    videos: List[Path] = typer.Argument(..., help="Video files or frame folders (any number: one process)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output .npz for one video; a folder for several "
+                             "(<name>.npz each; <name.ext>.npz where two names differ only by suffix)."),
 ) -> None:
-    """Run MediaPipe Pose on a video and save the landmarks (read by --poses and custom manifests)."""
-    with user_errors():
-        from vpnet.poses import extract_poses, fill_gaps, save_poses
+    """Run MediaPipe Pose on videos and save the landmarks (MediaPipe 'world' and 'image', (T, 33, 4)),
+    read by --poses, custom manifests and data.pose_dir. Many videos run in one process (MediaPipe
+    starts once) with a progress bar; a video that cannot be used is reported and the others go on
+    (exit code 1 then)."""
+    from vpnet.cli._errors import EXIT_ITEMS_FAILED
 
-        check_writable(out, what="pose file", folder=False)
-        check_outputs({"--out": out}, inputs=[video])
-        check_suffix("--out", out, (".npz",))
-        poses = extract_poses(video)
-        filled = fill_gaps(poses)
-        save_poses(out, poses, video=video if video.is_file() else None)
-    typer.echo(f"{video}: {poses.num_frames} frames, person in {int(poses.detected.sum())}; "
-               f"{len(filled.missing)} long gaps -> {out}")
+    with user_errors():
+        from vpnet.data.types import DataError
+        from vpnet.poses import extract_many
+
+        missing = [v for v in videos if not v.exists()]
+        if missing:
+            raise DataError(missing[0], "no such video file or frame folder")
+        if len(videos) == 1:  # one video: --out is its .npz, and a failure is the command's error
+            jobs = [(videos[0], out)]
+            check_writable(out, what="pose file", folder=False)
+        else:
+            stems = [v.stem for v in videos]
+            jobs = [(v, out / (f"{v.stem}.npz" if stems.count(v.stem) == 1 else f"{v.name}.npz")) for v in videos]
+            check_writable(out, what="pose folder")
+        check_outputs({"--out": out}, inputs=list(videos))
+        if len(jobs) == 1:
+            check_suffix("--out", out, (".npz",))
+        failed = extract_many(jobs, progress=len(jobs) > 1, desc="poses")
+        if len(jobs) == 1 and failed:
+            raise DataError(videos[0], failed[str(videos[0])])
+    for video, path in jobs:
+        if str(video) in failed:
+            typer.echo(f"skipped {video}: {failed[str(video)]}", err=True)
+        else:
+            typer.echo(f"{video} -> {path}")
+    if failed:
+        typer.echo(f"{len(failed)} of {len(jobs)} videos failed (see above); the others are written", err=True)
+        raise typer.Exit(EXIT_ITEMS_FAILED)

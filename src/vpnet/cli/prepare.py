@@ -25,12 +25,20 @@ def _parse_shard(text: str) -> tuple[int, int]:
 
 
 def _collect(cfg, store: Path, protocols: list[str] | None, splits: list[str] | None):
-    """The records of every wanted protocol split (each saved in the store), the dataset's pose
-    reader, and (name, reason) of the items the scans left out that no split uses."""
+    """The records of every wanted protocol split (each saved in the store, with the protocol's class
+    names), the dataset's pose reader, and (name, reason) of the items the scans left out that no
+    split uses. A dataset whose poses prepare extracts (``folders`` without ``data.pose_dir``) gets its
+    records' pose files in the store (:func:`vpnet.data.prepared.pose_path`).
+
+    Raises:
+        DataError: no item at all to prepare, saying why.
+    """
     import dataclasses
 
     from vpnet.data import dataset_info, dataset_records, get_dataset
-    from vpnet.data.prepared import write_records
+    from vpnet.data._readers import Records
+    from vpnet.data.prepared import pose_path, write_classes, write_records
+    from vpnet.data.types import DataError
 
     reader = get_dataset(cfg.dataset)
     missing = [f"data.{k}" for k, v in reader.paths(cfg).items() if not v and k not in reader.optional_paths]
@@ -42,13 +50,45 @@ def _collect(cfg, store: Path, protocols: list[str] | None, splits: list[str] | 
     # (a custom manifest's split column) alone
     for protocol in protocols or (reader.protocols if cfg.protocol in reader.protocols else [cfg.protocol]):
         pcfg = dataclasses.replace(raw, protocol=protocol)
-        for split in splits or dataset_info(pcfg).splits:
+        info = dataset_info(pcfg)
+        if not info.splits:
+            raise DataError(None, f"{cfg.dataset}: data.protocol={protocol} gives no split, so nothing would be "
+                                  "prepared" + (" (custom data: data.protocol names the manifest's split column, "
+                                                "e.g. data.protocol=split)" if cfg.dataset == "custom" else ""))
+        write_classes(store, protocol, info.class_names, info.splits)
+        for split in splits or info.splits:
             recs = dataset_records(pcfg, split)
+            if reader.extracts_poses:  # items without a pose file get one in the store
+                recs = Records([r if r.poses or not r.video else
+                                dataclasses.replace(r, poses=str(pose_path(store, r.name))) for r in recs],
+                               getattr(recs, "skipped", []))
             write_records(store, protocol, split, recs)
             records += recs
             left_out.update((s.name, s.reason) for s in getattr(recs, "skipped", []))
     used = {r.name for r in records}
-    return reader.read_poses, records, [(name, why) for name, why in left_out.items() if name not in used]
+    left_out = [(name, why) for name, why in left_out.items() if name not in used]
+    if not records:
+        why = "; ".join(f"{n}: {w}" for n, w in left_out[:3]) or "no split has an item"
+        raise DataError(None, f"{cfg.dataset} (protocol {cfg.protocol}): nothing to prepare ({why})")
+    return reader.read_poses, records, left_out
+
+
+def _extract_poses(store: Path, records, shard: tuple[int, int], progress: bool) -> dict[str, str]:
+    """MediaPipe poses of the records whose pose file belongs in the store and is not there yet (and
+    whose item is not prepared yet), in this process; {name: reason} of the videos that failed."""
+    from vpnet.data.prepared import item_path, shard_of
+    from vpnet.poses import extract_many
+
+    poses_dir = store / "poses"
+    todo = {r.name: r for r in records
+            if r.poses and Path(r.poses).parent == poses_dir and shard_of(r.name, shard[1]) == shard[0]
+            and not Path(r.poses).is_file() and not item_path(store, r.name).is_file()}
+    if not todo:
+        return {}
+    typer.echo(f"extracting poses of {len(todo)} videos with MediaPipe (no data.pose_dir) into {poses_dir}", err=True)
+    failed = extract_many([(r.video, r.poses) for r in todo.values()], progress=progress, desc="poses")
+    by_video = {r.video: name for name, r in todo.items()}
+    return {by_video[v]: f"pose extraction: {why}" for v, why in failed.items()}
 
 
 def prepare_command(
@@ -104,9 +144,10 @@ def prepare_command(
             read_poses, records, left_out = _collect(cfg, store, protocols, splits)
         except ValueError as e:  # DataError included: a folder or split named by the config
             raise ConfigError(str(e)) from None
+        failed = _extract_poses(store, records, (k, n), progress)
         summary = prepare(records, store, read_poses=read_poses,
                           options=options,
-                          shard=(k, n), workers=workers, left_out=left_out, progress=progress)
+                          shard=(k, n), workers=workers, left_out=left_out, failed=failed, progress=progress)
     typer.echo(f"{cfg.dataset} shard {k}/{n}: {summary.total} items; prepared {summary.done}, already done "
                f"{summary.skipped}, failed {len(summary.failed)}; {len(summary.left_out)} left out by the scan; "
                f"{len(summary.notes)} notes\nstore: {store}")

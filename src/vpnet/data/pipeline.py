@@ -197,6 +197,21 @@ class CropBoxes:
 
 
 @dataclass(frozen=True)
+class CentreBoxes:
+    """``boxes`` (K, 4): the centre square of ``fraction`` of the frame's short side, for every window;
+    224/256 is the Kinetics test crop (short side 256, centre 224), for models that read no poses."""
+
+    fraction: float = 224 / 256
+
+    def __call__(self, state: State) -> State:
+        w, h = state["frame_size"]
+        side = max(1, round(min(w, h) * self.fraction))
+        x0, y0 = (w - side) // 2, (h - side) // 2
+        box = np.array([x0, y0, x0 + side, y0 + side], dtype=np.float64)
+        return {**state, "boxes": np.tile(box, (len(state["windows"]), 1))}
+
+
+@dataclass(frozen=True)
 class ReadClips:
     """``clips`` (K, T, size, size, 3) uint8: the windows' frames cut to their boxes, read from ``source``
     (:func:`vpnet.data.video.read_clips`)."""

@@ -9,6 +9,10 @@ Layout of a store folder::
     store.json                        format version and the options it was prepared with
     items/<name>.safetensors          one file per video (name URL-quoted if it holds odd characters)
     records/<protocol>-<split>.jsonl  the SampleRecords of each protocol split that was prepared
+    records/<protocol>.classes.json   the class names and splits of that protocol (training from the
+                                      store alone needs no raw folder, manifest or classes.txt)
+    poses/<name>.npz                  poses ``vpnet prepare`` extracted with MediaPipe (data.dataset=folders
+                                      without data.pose_dir), kept so a rerun does not extract again
     report[.shard-K-of-N].jsonl       every item that could not be used (and why), per run
 
 Item file: a safetensors file (already a dependency; a documented, pickle-free container with a JSON
@@ -50,7 +54,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 from urllib.parse import quote
 
 import numpy as np
@@ -96,6 +100,27 @@ def write_records(root: str | Path, protocol: str, split: str, records: Iterable
     path = records_path(root, protocol, split)
     atomic_write_bytes(path, "".join(json.dumps(asdict(r)) + "\n" for r in records).encode())
     return path
+
+
+def pose_path(root: str | Path, name: str) -> Path:
+    """Where ``vpnet prepare`` keeps the MediaPipe poses it extracted for item ``name``."""
+    return Path(root) / "poses" / f"{quote(name, safe='')}.npz"
+
+
+def write_classes(root: str | Path, protocol: str, class_names: list[str], splits: Iterable[str]) -> Path:
+    """Save a protocol's class names and splits beside its records."""
+    path = Path(root) / "records" / f"{protocol}.classes.json"
+    atomic_write_bytes(path, (json.dumps({"classes": list(class_names), "splits": list(splits)}) + "\n").encode())
+    return path
+
+
+def read_classes(root: str | Path, protocol: str) -> tuple[list[str], tuple[str, ...]] | None:
+    """(class names, splits) that :func:`write_classes` saved, or None (a store written before it existed)."""
+    path = Path(root) / "records" / f"{protocol}.classes.json"
+    if not path.is_file():
+        return None
+    d = json.loads(path.read_text())
+    return [str(c) for c in d["classes"]], tuple(str(s) for s in d["splits"])
 
 
 def read_records(root: str | Path, protocol: str, split: str) -> list[SampleRecord]:
@@ -448,15 +473,18 @@ def _check_store_options(root: Path, opts: PrepareOptions) -> bool:
 
 def prepare(records: Iterable[SampleRecord], out: str | Path, *, read_poses: Callable[[str], PoseSequence],
             options: PrepareOptions, shard: tuple[int, int] = (0, 1), workers: int | None = None,
-            left_out: Iterable[tuple[str, str]] = (), progress: bool = True) -> PrepareSummary:
+            left_out: Iterable[tuple[str, str]] = (), failed: Mapping[str, str] | None = None,
+            progress: bool = True) -> PrepareSummary:
     """Prepare every record of shard ``shard`` = (K, N) (0 <= K < N) into the store at ``out``.
 
     Items already in the store are skipped (resume). Every item that cannot be used is reported:
     logged, and written to the report file (one JSON object per line, rewritten by each run) with
     its reason; it loses nothing else. ``left_out`` are (name, reason) of items the dataset scan
     already left out (missing files, ...): they go into the report too (status ``left out``).
-    ``workers`` processes (default: all cores; 0 or 1: in this process). ``read_poses`` must be a
-    module-level function (it is sent to the worker processes).
+    ``failed`` maps the names of items that already failed a step before this one (pose extraction)
+    to the reason: they are reported as failed and not prepared. ``workers`` processes (default: all
+    cores; 0 or 1: in this process). ``read_poses`` must be a module-level function (it is sent to the
+    worker processes).
     """
     from vpnet.progress import progress_bar
 
@@ -486,10 +514,14 @@ def prepare(records: Iterable[SampleRecord], out: str | Path, *, read_poses: Cal
                 path.unlink()
     summary.skipped = len(mine) - len(todo)
     summary.notes += redo
+    failed = dict(failed or {})
+    failed_before = [r for r in todo if r.name in failed]
+    todo = [r for r in todo if r.name not in failed]
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     workers = cpus if workers is None else workers
 
-    with open(summary.report, "w") as report, progress_bar(total=len(todo), desc=f"prepare {options.dataset}",
+    with open(summary.report, "w") as report, progress_bar(total=len(todo) + len(failed_before),
+                                                           desc=f"prepare {options.dataset}",
                                                            unit="video", enabled=progress) as bar:
         def write(entries: list[dict]) -> None:
             report.writelines(json.dumps(e) + "\n" for e in entries)
@@ -509,6 +541,8 @@ def prepare(records: Iterable[SampleRecord], out: str | Path, *, read_poses: Cal
             bar.update()
 
         write(summary.left_out + redo)
+        for rec in failed_before:
+            finished(rec, [], failed[rec.name])
         if workers <= 1:
             for rec in todo:
                 finished(rec, *_prepare_one(rec, read_poses, str(root), options, 0))

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from vpnet.data.types import PoseSequence, SampleRecord
 
 __all__ = ["DatasetReader", "DatasetInfo", "register_dataset", "get_dataset", "dataset_names", "dataset_info",
-           "dataset_records", "check_paths", "build_dataset"]
+           "dataset_records", "check_paths", "build_dataset", "training_data"]
 
 
 class DatasetReader:
@@ -47,6 +47,12 @@ class DatasetReader:
     path_keys: tuple[str, ...] = ("video_dir", "pose_dir")
     #: keys of :attr:`path_keys` that may be unset (``video_dir`` may always be, for pose-only use).
     optional_paths: tuple[str, ...] = ()
+    #: True for generated data (vpnet-ADL): models trained on it warn in every prediction.
+    generated: bool = False
+    #: True when ``vpnet prepare`` extracts the poses its items have no file for (MediaPipe, into the store).
+    extracts_poses: bool = False
+    #: the data in a few words, for ``trained_on`` (default: the name).
+    description: str = ""
 
     def paths(self, cfg: DataConfig) -> dict[str, str | None]:
         """The raw data's paths of ``cfg``, keyed by their ``DataConfig`` field (None where unset)."""
@@ -85,7 +91,7 @@ class DatasetReader:
 _BUILTIN = {
     "ntu60": "vpnet.data.ntu:NTU60", "ntu120": "vpnet.data.ntu:NTU120",
     "smarthome": "vpnet.data.smarthome:SMARTHOME", "nucla": "vpnet.data.nucla:NUCLA",
-    "custom": "vpnet.data.custom:CUSTOM", "adl": "vpnet.data.adl:ADL",
+    "custom": "vpnet.data.custom:CUSTOM", "adl": "vpnet.data.adl:ADL", "folders": "vpnet.data.folders:FOLDERS",
 }
 _REGISTERED: dict[str, DatasetReader] = {}
 
@@ -135,12 +141,34 @@ class DatasetInfo:
 
 def dataset_info(cfg: DataConfig) -> DatasetInfo:
     """:class:`DatasetInfo` of ``cfg.dataset`` under ``cfg.protocol`` (class names depend on it for
-    Smarthome, on the manifest for custom data)."""
+    Smarthome, on the manifest or the folders for own data). With a prepared store and none of the
+    raw paths, the class names and splits the store recorded (``vpnet prepare`` writes them), so that
+    own data trains from the store alone."""
     reader = get_dataset(cfg.dataset)
-    names, splits = reader.classes_and_splits(cfg)
+    stored = None
+    if cfg.prepared_dir and not any(reader.paths(cfg).values()):
+        import vpnet.data.prepared as prepared
+
+        stored = prepared.read_classes(cfg.prepared_dir, cfg.protocol)
+    names, splits = stored or reader.classes_and_splits(cfg)
     return DatasetInfo(name=cfg.dataset, num_classes=len(names), class_names=names, layout=reader.layout,
                        t_p=reader.t_p, primary_metric=reader.primary_metric, splits=splits,
                        protocols=tuple(reader.protocols))
+
+
+def training_data(cfg: DataConfig) -> tuple[str, bool]:
+    """(what a model trained with ``cfg`` was trained on, in words; whether that data was generated).
+
+    Recorded in exported models and every prediction (``trained_on``): the dataset, its protocol and,
+    for own data, where it lies (the manifest, the video folder or the prepared store)."""
+    try:
+        reader = get_dataset(cfg.dataset)
+    except ConfigError:  # a reader registered in another process
+        return f"{cfg.dataset} (protocol {cfg.protocol})", False
+    where = next((str(getattr(cfg, k)) for k in ("manifest", "video_dir", "prepared_dir", "feature_dir")
+                  if getattr(cfg, k, None)), "")
+    text = f"{reader.description or cfg.dataset} (data.dataset={cfg.dataset}, protocol {cfg.protocol}"
+    return text + (f", {where})" if where and not reader.generated else ")"), reader.generated
 
 
 def dataset_records(cfg: DataConfig, split: str) -> list[SampleRecord]:

@@ -41,6 +41,8 @@ from vpnet.data.types import DataError, VideoSource
 
 #: image suffixes a frame folder may hold.
 FRAME_SUFFIXES = (".jpg", ".jpeg", ".png")
+#: video files by suffix, for folders of videos (``vpnet predict DIR``, ``data.dataset=folders``).
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg")
 #: containers whose packet timestamps identify frames, so that seeking can be exact.
 _PTS_RELIABLE_FORMATS = ("mov", "mp4", "matroska", "webm")
 

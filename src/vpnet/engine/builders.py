@@ -31,7 +31,8 @@ def check_dataset(cfg: Config, splits: list[str] | tuple[str, ...] = (), *, labe
 
     Checks that the files the config needs exist (:func:`vpnet.data.check_paths` of :func:`loading_config`:
     the feature cache, the prepared store or the raw data, without videos for ``pose_only``), that each of
-    ``splits`` is a split of the dataset and that ``model.num_classes`` is its class count. ``labels=False``
+    ``splits`` is a split of the dataset and that ``model.num_classes`` is its class count (0: set to it
+    here, in ``cfg``). ``labels=False``
     (evaluation) accepts a custom manifest without labels, whose items are only predicted.
 
     Raises:
@@ -46,13 +47,15 @@ def check_dataset(cfg: Config, splits: list[str] | tuple[str, ...] = (), *, labe
     info = dataset_info(cfg.data)
     reader = get_dataset(cfg.data.dataset)
     for split in splits:
-        if not reader.has_split(cfg.data, split):
+        if split not in info.splits and not reader.has_split(cfg.data, split):
             raise ConfigError(f"split {split!r} is not a split of {info.name} ({', '.join(info.splits)})")
     if not reader.labelled(cfg.data):
         if labels:
             raise ConfigError("the manifest of data.manifest has no labels: it can be evaluated (predictions, no "
                               "accuracy) or predicted on, not trained on; add a 'label' column")
         return info
+    if cfg.model.num_classes == 0:  # "from the data": filled in before any model is built or config saved
+        cfg.model.num_classes = info.num_classes
     if info.num_classes != cfg.model.num_classes:
         if cfg.data.dataset == "custom" and _inferred_classes(cfg):
             # the count came from the labels in use, not from the user: the wrong number to copy blindly

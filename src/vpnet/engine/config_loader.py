@@ -67,7 +67,7 @@ MINIMUM: dict[str, float] = {
     "optim.momentum": 0.0,
     "optim.weight_decay": 0.0,
     "optim.lr_step": 1,
-    "model.num_classes": 1,
+    "model.num_classes": 0,
     "model.t_p": 1,
     "model.attention_init_std": 0.0,
     "model.embed_temperature": 1e-3,

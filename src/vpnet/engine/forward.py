@@ -20,12 +20,24 @@ from vpnet.config import Config
 __all__ = ["eval_clips", "describe_clips", "batch_size_of", "autocast", "model_inputs", "forward_clips"]
 
 
+#: the paper's test short side over its training crop (256 / 224): ``eval.short_side``'s default ratio.
+TEST_SCALE = 256 / 224
+
+
 def eval_clips(cfg: Config) -> tuple[int, int | None]:
-    """(clips per video, short side) of ``cfg.eval``: ``multi`` -> (eval.num_clips, eval.short_side),
-    ``single`` -> (1, None): one centre clip at the training crop size."""
-    if cfg.eval.mode == "multi":
+    """(clips per video, short side) of ``cfg.eval``: ``multi`` -> (eval.num_clips, eval.short_side, by
+    default ``model.crop_size`` x 256/224 rounded to the backbone's spatial stride: the model's training
+    size in the paper's proportion, 256 for 224, 64 for 64), ``single`` -> (1, None): one centre clip at
+    the training crop size."""
+    if cfg.eval.mode != "multi":
+        return 1, None
+    if cfg.eval.short_side:
         return cfg.eval.num_clips, cfg.eval.short_side
-    return 1, None
+    from vpnet.models.registry import get_backbone
+
+    strides = get_backbone(cfg.model.backbone).strides
+    stride = strides[1] if strides else 1
+    return cfg.eval.num_clips, max(stride, round(cfg.model.crop_size * TEST_SCALE / stride) * stride)
 
 
 def describe_clips(num_clips: int, short_side: int | None) -> str:

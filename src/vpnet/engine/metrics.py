@@ -78,7 +78,8 @@ def topk_correct(scores: np.ndarray, target: np.ndarray, k: int) -> np.ndarray:
 class ClassificationMetrics:
     num_samples: int
     top1: float
-    top5: float
+    #: None with 5 classes or fewer: every sample would be right (not a measurement).
+    top5: float | None
     mean_class: float
     #: (K,) accuracy per class, NaN for classes without samples.
     per_class: np.ndarray
@@ -95,7 +96,9 @@ class ClassificationMetrics:
         return float(getattr(self, name))
 
     def summary(self) -> dict[str, float]:
-        return {"top1": self.top1, "top5": self.top5, "mean_class": self.mean_class}
+        """The headline metrics (top-5 only with more than 5 classes)."""
+        out = {"top1": self.top1, "top5": self.top5, "mean_class": self.mean_class}
+        return {k: v for k, v in out.items() if v is not None}
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -129,7 +132,7 @@ def classification_metrics(
     return ClassificationMetrics(
         num_samples=n,
         top1=float(np.trace(cm) / n),
-        top5=float(topk_correct(scores, target, 5).mean()),
+        top5=float(topk_correct(scores, target, 5).mean()) if k > 5 else None,
         mean_class=float(np.nanmean(per_class)),
         per_class=per_class,
         support=support,
@@ -222,6 +225,8 @@ def format_summary(m: ClassificationMetrics, primary_metric: str) -> str:
     """One line per headline metric, the primary one marked."""
     lines = []
     for key, name in METRIC_NAMES.items():
+        if getattr(m, key) is None:  # top-5 of 5 classes or fewer
+            continue
         mark = "  <- primary metric of this protocol" if key == primary_metric else ""
         lines.append(f"{name:>24}: {100 * m.get(key):6.2f} %{mark}")
     return "\n".join(lines)

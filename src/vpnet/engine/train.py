@@ -44,6 +44,7 @@ from torch import nn
 
 from vpnet._io import RunLock, check_writable
 from vpnet.config import Config
+from vpnet.data.registry import training_data
 from vpnet.engine.builders import build_model, build_split, check_dataset, make_loader, require_items
 from vpnet.engine.checkpoint import (
     CheckpointError,
@@ -675,7 +676,7 @@ class _Trainer:
     def _weights_meta(self, metrics: dict[str, float] | None = None) -> dict[str, Any]:
         meta: dict[str, Any] = {
             "config": config_to_yaml(self.cfg), "epoch": self.state.epoch, "global_step": self.state.global_step,
-            "class_names": self.info.class_names,
+            "class_names": self.info.class_names, "trained_on": training_data(self.cfg.data)[0],
         }
         if metrics:
             meta.update({"selected_on": self.val_split, "metrics": metrics, "primary_metric": self.info.primary_metric})
