@@ -41,7 +41,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(REPO / "tests" / "cli"))
-from _bad_args import World, cases, check, make_world  # noqa: E402
+from _bad_args import FEATURE_CACHE_DAMAGES, World, cases, check, damaged_feature_cache, make_world  # noqa: E402
 
 from _results import write_section  # noqa: E402
 
@@ -180,56 +180,29 @@ def _stub() -> tuple[np.ndarray, np.ndarray]:
 def feature_cache(w: World) -> list[Case]:
     """A real feature cache written by the extractor's writer (small random maps), then damaged: the reader
     names the damage, the writer rebuilds the split."""
-    import torch
-
     from vpnet.engine.feature_store import FeatureDataset
     from vpnet.engine.features import _SplitWriter
     from vpnet.errors import VpnetError
 
     out = []
-    for damage in ("garbage done.npy", "truncated features.npy", "meta list", "names changed", "done wrong length",
-                   "missing poses.npy", "moved cache"):
-        root = Path(tempfile.mkdtemp(dir=w.root, prefix="features-"))
-        kw = dict(names=["a", "b", "c"], labels=[0, 1, 0], views=1, mode="test", dtype="float16",
-                  extra={"backbone": "i3d", "backbone_weights": None, "checkpoint": None, "short_side": None})
-        writer = _SplitWriter(root / "test", **kw)
-        for i in range(3):
-            writer.put(i, None, torch.rand(1, 8, 2, 2, 2), torch.rand(1, 3, 4, 25), np.arange(8)[None],
-                       np.zeros((1, 4)))
-        writer.finish()
+    for damage in FEATURE_CACHE_DAMAGES:
+        root, kw = damaged_feature_cache(Path(tempfile.mkdtemp(dir=w.root, prefix="features-")), damage)
         split = root / "test"
-        if damage == "garbage done.npy":
-            (split / "done.npy").write_bytes(b"garbage")
-        elif damage == "truncated features.npy":
-            data = (split / "features.npy").read_bytes()
-            (split / "features.npy").write_bytes(data[: len(data) // 2])
-        elif damage == "meta list":
-            (split / "meta.json").write_text("[1, 2]")
-        elif damage == "names changed":
-            (split / "names.json").write_text('["a", "b"]')
-        elif damage == "done wrong length":
-            np.save(split / "done.npy", np.ones(7, bool))
-        elif damage == "missing poses.npy":
-            (split / "poses.npy").unlink()
-        else:
-            moved = root.parent / (root.name + "-moved")
-            root.rename(moved)
-            root, split = moved, moved / "test"
         problems = []
         try:
             ds = FeatureDataset(root, "test", mode="test")
-            if damage != "moved cache":
+            if damage != "moved":
                 problems.append(f"damaged cache read as {len(ds)} items")
         except VpnetError as e:
-            if damage == "moved cache":
+            if damage == "moved":
                 problems.append(f"moved cache refused: {e}")
         except Exception as e:  # noqa: BLE001
             problems.append(f"traceback: {type(e).__name__}: {e}")
         try:
             again = _SplitWriter(split, **kw)
-            if damage == "moved cache" and again.todo().size:
+            if damage == "moved" and again.todo().size:
                 problems.append("moved cache not reused")
-            if damage not in ("moved cache", "names changed") and again.todo().size != 3:
+            if damage not in ("moved", "names changed") and again.todo().size != 3:
                 problems.append("damaged split not rebuilt")
         except VpnetError:
             if damage != "names changed":  # another item list: refused (another cache), by design

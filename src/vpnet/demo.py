@@ -133,12 +133,14 @@ class VariantResult:
     top1: list[float] = field(default_factory=list)  # % per seed
     run_dirs: list[Path] = field(default_factory=list)
     eval_dirs: list[Path] = field(default_factory=list)
-    #: per seed: 1 where the test video's top class is right, in the order of :attr:`BenchmarkResult.test_names`
-    correct: list[np.ndarray] = field(default_factory=list)
-    #: per seed: the test videos' softmax scores (N, K), same order
+    #: per seed: the test videos' softmax scores (N, K), in the order of :attr:`BenchmarkResult.test_names`
     scores: list[np.ndarray] = field(default_factory=list)
     #: per seed: the attention measures of :func:`attention_measures` (empty without attention)
     attention: list[dict[str, Any]] = field(default_factory=list)
+
+    def correct(self, labels: np.ndarray) -> list[np.ndarray]:
+        """Per seed: 1.0 where the test video's top class is its label ``labels`` (N,), else 0.0."""
+        return [(s.argmax(1) == labels).astype(np.float64) for s in self.scores]
 
 
 @dataclass
@@ -268,7 +270,6 @@ def run_benchmark(out: Path, cache: Path, size: DemoSize, *, weights: bool = Tru
                 test_names, test_labels = list(pred.names), np.asarray(pred.labels)
             if list(pred.names) != test_names:
                 raise RuntimeError(f"{name} seed {seed} was evaluated on other test videos than the first run")
-            res.correct.append((pred.scores.argmax(1) == test_labels).astype(np.float64))
             res.scores.append(pred.scores)
             if spec_v.model in ("l2", "l3"):
                 res.attention.append(attention_measures(run.run_dir, truth))
@@ -297,15 +298,14 @@ def _late_fusion(result: BenchmarkResult, size: DemoSize, *, choose: bool) -> No
     l1, pose = result.variants["l1"], result.variants["pose_only"]
     labels = result.test_labels
 
-    def correct(w: float) -> list[np.ndarray]:
-        return [((w * a + (1 - w) * b).argmax(1) == labels).astype(np.float64) for a, b in zip(l1.scores, pose.scores)]
+    def mix(w: float) -> VariantResult:
+        return VariantResult(scores=[w * a + (1 - w) * b for a, b in zip(l1.scores, pose.scores)])
 
     if choose:
-        w = max(FUSION_GRID, key=lambda w: (np.mean([c.mean() for c in correct(w)]), -abs(w - 0.5)))
+        w = max(FUSION_GRID, key=lambda w: (np.mean([c.mean() for c in mix(w).correct(labels)]), -abs(w - 0.5)))
         result.fusion_weight, result.fusion_source = float(w), f"chosen here, on protocol {result.protocol}"
-    fused = VariantResult()
-    fused.correct = correct(result.fusion_weight)
-    fused.top1 = [100.0 * float(c.mean()) for c in fused.correct]
+    fused = mix(result.fusion_weight)
+    fused.top1 = [100.0 * float(c.mean()) for c in fused.correct(labels)]
     result.variants[LATE_FUSION] = fused
 
 

@@ -106,8 +106,9 @@ def summary(result: BenchmarkResult, *, wall_seconds: float, size_name: str) -> 
         seeds = ([_eval_top1(d, t) for d, t in zip(v.eval_dirs, v.top1)] if v.eval_dirs else list(v.top1))
         mean, std = _mean_std(seeds)
         entry: dict[str, Any] = {"top1_mean": mean, "top1_std": std, "seeds": seeds}
-        entry["top1_object_pairs"] = (_mean_of([100.0 * float(c[objects].mean()) for c in v.correct])
-                                      if v.correct and objects.any() else None)
+        hits = v.correct(result.test_labels)
+        entry["top1_object_pairs"] = (_mean_of([100.0 * float(c[objects].mean()) for c in hits])
+                                      if hits and objects.any() else None)
         for key in _MEASURES:
             entry[key] = _mean_of([a.get(key) for a in v.attention])
         entry["attention_precision_seeds"] = [a["attention_precision"] for a in v.attention]
@@ -118,8 +119,9 @@ def summary(result: BenchmarkResult, *, wall_seconds: float, size_name: str) -> 
     comparisons = {}
     for a, b in COMPARISONS:
         va, vb = result.variants.get(a), result.variants.get(b)
-        if va is not None and vb is not None and va.correct and len(va.correct) == len(vb.correct):
-            d, lo, hi = paired_bootstrap(np.stack(va.correct), np.stack(vb.correct))
+        if va is not None and vb is not None and va.scores and len(va.scores) == len(vb.scores):
+            labels = result.test_labels
+            d, lo, hi = paired_bootstrap(np.stack(va.correct(labels)), np.stack(vb.correct(labels)))
             comparisons[f"{a}-{b}"] = {"difference": d, "ci95": [lo, hi]}
     probes = {}
     for probe in ("oracle", "fixed_map"):

@@ -42,6 +42,61 @@ class World:
                 if p.is_file() and "vpnet-cache" not in p.parts}
 
 
+def pose_run(data, root: Path, *extra: str, **overrides: object) -> list[str]:
+    """``key=value`` overrides of a tiny pose-only run (NTU-60 cs, 4 poses, one epoch, no validation) named
+    ``run`` under ``root`` on the generated skeletons ``data``; ``overrides`` spell a dot as ``__``
+    (``train__epochs=2``), ``extra`` are more ``key=value`` strings."""
+    base = {"name": "run", "output_dir": root, "data.dataset": "ntu60", "data.protocol": "cs",
+            "data.pose_dir": data.pose_dir, "data.missing_list": "null", "data.batch_size": 2,
+            "data.num_workers": 0, "model.variant": "pose_only", "model.num_classes": 60, "model.t_p": 4,
+            "train.epochs": 1, "train.global_batch": 4, "train.tensorboard": "false", "train.val_split": "null",
+            "eval.mode": "single"}
+    base.update({k.replace("__", "."): v for k, v in overrides.items()})
+    return [f"{k}={v}" for k, v in base.items()] + list(extra)
+
+
+#: the ways :func:`damaged_feature_cache` damages a feature cache.
+FEATURE_CACHE_DAMAGES = ("garbage done.npy", "truncated features.npy", "meta list", "names changed",
+                         "done wrong length", "missing poses.npy", "moved")
+
+
+def damaged_feature_cache(root: Path, damage: str) -> tuple[Path, dict]:
+    """A feature cache of three items (split ``test``) written under ``root`` by the extractor's own writer
+    with small random maps, then damaged as ``damage`` (one of :data:`FEATURE_CACHE_DAMAGES`; ``moved``
+    renames the cache folder). Returns the cache's root (the new one when moved) and the writer's keyword
+    arguments, with which ``_SplitWriter(root / "test", **kw).todo()`` says what would be extracted again."""
+    import torch
+
+    from vpnet.engine.features import _SplitWriter
+
+    kw = dict(names=["a", "b", "c"], labels=[0, 1, 0], views=1, mode="test", dtype="float16",
+              extra={"backbone": "i3d", "backbone_weights": None, "checkpoint": None, "short_side": None})
+    writer = _SplitWriter(root / "test", **kw)
+    for i in range(3):
+        writer.put(i, None, torch.rand(1, 8, 2, 2, 2), torch.rand(1, 3, 4, 25), np.arange(8)[None],
+                   np.zeros((1, 4)))
+    writer.finish()
+    split = root / "test"
+    if damage == "garbage done.npy":
+        (split / "done.npy").write_bytes(b"garbage")
+    elif damage == "truncated features.npy":
+        data = (split / "features.npy").read_bytes()
+        (split / "features.npy").write_bytes(data[: len(data) // 2])
+    elif damage == "meta list":
+        (split / "meta.json").write_text("[1, 2]")
+    elif damage == "names changed":
+        (split / "names.json").write_text('["a", "b"]')
+    elif damage == "done wrong length":
+        np.save(split / "done.npy", np.ones(7, bool))
+    elif damage == "missing poses.npy":
+        (split / "poses.npy").unlink()
+    elif damage == "moved":
+        root = root.rename(root.parent / (root.name + "-moved"))
+    else:
+        raise ValueError(f"unknown damage {damage!r}; one of {FEATURE_CACHE_DAMAGES}")
+    return root, kw
+
+
 def make_world(root: Path) -> World:
     """Inputs for the generated command lines: a pose-only run trained for one step on generated NTU
     skeletons, a 24-frame video, a per-class CSV, and damaged files (truncated weights, garbage, empty)."""
@@ -49,12 +104,7 @@ def make_world(root: Path) -> World:
 
     root.mkdir(parents=True, exist_ok=True)
     data = synthetic.make_ntu(root / "data", num_classes=2, per_class=6, frames=24, videos=False, seed=4)
-    args = {"name": "run", "output_dir": root, "data.dataset": "ntu60", "data.protocol": "cs",
-            "data.pose_dir": data.pose_dir, "data.missing_list": "null", "data.batch_size": 2,
-            "data.num_workers": 0, "model.variant": "pose_only", "model.num_classes": 60, "model.t_p": 4,
-            "train.epochs": 1, "train.global_batch": 4, "train.tensorboard": "false", "train.val_split": "null",
-            "eval.mode": "single"}
-    r = invoke(["train", *[f"{k}={v}" for k, v in args.items()]])
+    r = invoke(["train", *pose_run(data, root)])
     assert r.exit_code == 0, r.output
     video = root / "v.mp4"
     synthetic.write_video(video, [np.full((96, 128, 3), 5 * i, np.uint8) for i in range(24)])

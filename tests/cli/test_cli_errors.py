@@ -16,62 +16,19 @@ import time
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from vpnet.cli import app
 from vpnet.cli._errors import EXIT_CODES
 from vpnet.data import ntu, synthetic
 from vpnet.errors import CheckpointError, ConfigError, DataError, OutputError, TrainingError, WeightsError
 
+from ._bad_args import pose_run
+from .conftest import invoke, one_error
+
 VPNET = [sys.executable, "-m", "vpnet.cli"]
-
-
-def invoke(*args: object):
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def one_error(r, code: int, *fragments: str) -> str:
-    """The CLI result failed with ``code`` and one ``error:`` line holding ``fragments``; no traceback."""
-    out = r.output if hasattr(r, "output") else r.stdout + r.stderr
-    assert r.exit_code == code if hasattr(r, "exit_code") else r.returncode == code, out
-    assert "Traceback" not in out, out
-    if hasattr(r, "exception") and r.exception is not None:
-        assert isinstance(r.exception, SystemExit), repr(r.exception)
-    (line,) = [x for x in out.splitlines() if x.startswith("error: ")]
-    for f in fragments:
-        assert f in line, (f, line)
-    return line
 
 
 def listing(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*")}
-
-
-@pytest.fixture(scope="module")
-def poses(tmp_path_factory):
-    """Generated NTU-format skeletons (no videos): 2 classes x 6 samples, both cs splits."""
-    return synthetic.make_ntu(tmp_path_factory.mktemp("poses"), num_classes=2, per_class=6, frames=24,
-                              videos=False, seed=4)
-
-
-def pose_run(data, root: Path, **extra: object) -> list[str]:
-    """Overrides of a tiny pose-only run on ``data`` under ``root``."""
-    base = {"name": "run", "output_dir": root, "data.dataset": "ntu60", "data.protocol": "cs",
-            "data.pose_dir": data.pose_dir, "data.missing_list": "null", "data.batch_size": 2,
-            "data.num_workers": 0, "model.variant": "pose_only", "model.num_classes": 60, "model.t_p": 4,
-            "train.epochs": 1, "train.global_batch": 4, "train.tensorboard": "false", "train.val_split": "null",
-            "eval.mode": "single"}
-    base.update({k.replace("__", "."): v for k, v in extra.items()})
-    return [f"{k}={v}" for k, v in base.items()]
-
-
-@pytest.fixture(scope="module")
-def trained(poses, tmp_path_factory):
-    """A finished tiny pose-only run (for evaluate)."""
-    root = tmp_path_factory.mktemp("trained")
-    r = invoke("train", *pose_run(poses, root))
-    assert r.exit_code == 0, r.output
-    return root / "run"
 
 
 def test_exit_codes_are_one_table():

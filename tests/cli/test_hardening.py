@@ -19,55 +19,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from vpnet.cli import app
 from vpnet.cli._errors import EXIT_BUG, error_line
 from vpnet.data import synthetic
 from vpnet.errors import DataError
 
-
-def invoke(*args: object):
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def one_error(r, code: int, *fragments: str) -> str:
-    """Exit ``code``, one ``error: `` line holding ``fragments`` (log lines of work already done may precede
-    it); no traceback, no usage panel."""
-    assert r.exit_code == code, r.output
-    assert "Traceback" not in r.output and "Usage:" not in r.output and "╭" not in r.output, r.output
-    lines = [x for x in r.output.splitlines() if x.startswith("error:")]
-    assert len(lines) == 1, r.output
-    for f in fragments:
-        assert f in lines[0], (f, lines[0])
-    return lines[0]
+from ._bad_args import FEATURE_CACHE_DAMAGES, damaged_feature_cache, pose_run
+from .conftest import invoke, one_error
 
 
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-@pytest.fixture(scope="module")
-def poses(tmp_path_factory):
-    return synthetic.make_ntu(tmp_path_factory.mktemp("poses"), num_classes=2, per_class=6, frames=24,
-                              videos=False, seed=4)
-
-
-def pose_run(data, root: Path, *extra: str) -> list[str]:
-    base = {"name": "run", "output_dir": root, "data.dataset": "ntu60", "data.protocol": "cs",
-            "data.pose_dir": data.pose_dir, "data.missing_list": "null", "data.batch_size": 2,
-            "data.num_workers": 0, "model.variant": "pose_only", "model.num_classes": 60, "model.t_p": 4,
-            "train.epochs": 1, "train.global_batch": 4, "train.tensorboard": "false", "train.val_split": "null",
-            "eval.mode": "single"}
-    return [f"{k}={v}" for k, v in base.items()] + list(extra)
-
-
-@pytest.fixture(scope="module")
-def trained(poses, tmp_path_factory):
-    root = tmp_path_factory.mktemp("trained")
-    r = invoke("train", *pose_run(poses, root))
-    assert r.exit_code == 0, r.output
-    return root / "run"
 
 
 @pytest.fixture(scope="module")
@@ -442,45 +404,21 @@ def test_one_input_models_export_to_onnx(trained, poses, video, tmp_path):
     np.testing.assert_allclose(onnx_doc["scores"], torch_doc["scores"], atol=1e-4)
 
 
-@pytest.mark.parametrize("damage", ["garbage done.npy", "truncated features.npy", "meta list", "done wrong length",
-                                    "missing poses.npy", "moved"])
+@pytest.mark.parametrize("damage", [d for d in FEATURE_CACHE_DAMAGES if d != "names changed"])
 def test_damaged_feature_cache_is_named_and_rebuilt(damage, tmp_path):
     """A feature cache written by the extractor's writer, then damaged: the reader names the damage (never a
     traceback or garbage features), the writer extracts the split again; a moved cache is the same cache."""
-    import torch
-
     from vpnet.engine.feature_store import FeatureDataset
     from vpnet.engine.features import _SplitWriter
 
-    kw = dict(names=["a", "b", "c"], labels=[0, 1, 0], views=1, mode="test", dtype="float16",
-              extra={"backbone": "i3d", "backbone_weights": None, "checkpoint": None, "short_side": None})
-    root = tmp_path / "cache"
-    writer = _SplitWriter(root / "test", **kw)
-    for i in range(3):
-        writer.put(i, None, torch.rand(1, 8, 2, 2, 2), torch.rand(1, 3, 4, 25), np.arange(8)[None],
-                   np.zeros((1, 4)))
-    writer.finish()
-    split = root / "test"
-    if damage == "garbage done.npy":
-        (split / "done.npy").write_bytes(b"garbage")
-    elif damage == "truncated features.npy":
-        data = (split / "features.npy").read_bytes()
-        (split / "features.npy").write_bytes(data[: len(data) // 2])
-    elif damage == "meta list":
-        (split / "meta.json").write_text("[1, 2]")
-    elif damage == "done wrong length":
-        np.save(split / "done.npy", np.ones(7, bool))
-    elif damage == "missing poses.npy":
-        (split / "poses.npy").unlink()
-    else:
-        root = root.rename(tmp_path / "moved")
-        split = root / "test"
+    root, kw = damaged_feature_cache(tmp_path / "cache", damage)
+    if damage == "moved":
         assert len(FeatureDataset(root, "test", mode="test")) == 3
-        assert _SplitWriter(split, **kw).todo().size == 0  # nothing to extract again
+        assert _SplitWriter(root / "test", **kw).todo().size == 0  # nothing to extract again
         return
     with pytest.raises(DataError, match=r"cache/test: the feature cache is damaged .*extract-features"):
         FeatureDataset(root, "test", mode="test")
-    assert _SplitWriter(split, **kw).todo().tolist() == [0, 1, 2]  # extracted again
+    assert _SplitWriter(root / "test", **kw).todo().tolist() == [0, 1, 2]  # extracted again
 
 
 @pytest.mark.parametrize("change, fragment", [
