@@ -27,6 +27,10 @@ SAMPLINGS = ("loop", "stretch")
 POSE_NORMS = ("translation", "rotate", "rotate_scale")
 POSE_SPANS = ("auto", "window", "clip")
 OPTIMIZERS = ("sgd", "adamw")
+AMPS = ("none", "bf16", "fp16")
+#: frame rates a video or a model may declare; outside them (0: none stored, > 1000: a broken header)
+#: prediction uses the model's training rate and says so in its notes.
+FPS_RANGE = (1.0, 1000.0)
 SCHEDULES = ("step", "cosine")
 #: ModelConfig field -> its allowed values (``skeleton`` is checked by :func:`vpnet.skeletons.get_layout`,
 #: ``backbone`` by the backbone registry, :func:`vpnet.models.registry.backbone_names`).

@@ -59,6 +59,7 @@ from typing import Any
 
 import numpy as np
 
+from vpnet.config import FPS_RANGE
 from vpnet.data import clips, pipeline
 from vpnet.data.types import DataError, PoseSequence
 from vpnet.errors import InferenceError  # re-exported
@@ -79,9 +80,6 @@ GENERATED_WARNING = ("this model was trained on generated videos only ({trained_
 CENTRE_FRACTION = 224 / 256
 
 
-#: frame rates a video may declare; outside them (0: none stored, > 1000: a broken header) prediction uses
-#: the model's training rate and says so in its notes.
-FPS_RANGE = (1.0, 1000.0)
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from vpnet.config import POSE_NORMS, SAMPLINGS, VARIANTS
+from vpnet.config import AMPS, FPS_RANGE, POSE_NORMS, SAMPLINGS, VARIANTS
 from vpnet.errors import InferenceError
 
 __all__ = ["check_spec"]
+
+#: where a window's poses come from, once resolved (``data.pose_span`` ``auto`` is resolved before storing).
+POSE_SPANS = ("window", "clip")
+#: how the person is cropped: around the people's joints, or the Kinetics centre square (no poses).
+CROPS = ("people", "centre")
 
 #: the outputs a variant's model may have, in order (A_T only with spatio-temporal attention,
 #: ``model.attention``; the Table 2 ablations drop it).
@@ -75,3 +80,23 @@ def _check(spec: Any, num_logits: int | None) -> None:
         raise ValueError(f"pose_norm={spec.pose_norm!r}: not one of {', '.join(POSE_NORMS)}")
     if spec.sampling not in SAMPLINGS:
         raise ValueError(f"sampling={spec.sampling!r}: not one of {', '.join(SAMPLINGS)}")
+    if spec.pose_span not in POSE_SPANS:
+        raise ValueError(f"pose_span={spec.pose_span!r}: not one of {', '.join(POSE_SPANS)}")
+    fps = spec.fps
+    if fps is not None and (isinstance(fps, bool) or not isinstance(fps, (int, float))
+                            or not FPS_RANGE[0] <= fps <= FPS_RANGE[1]):
+        raise ValueError(f"fps={fps!r}: must be a frame rate in [{FPS_RANGE[0]:g}, {FPS_RANGE[1]:g}] or absent")
+    low_high = spec.pixel_range
+    if (len(low_high) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
+                                  for v in low_high) or low_high[0] >= low_high[1]):
+        raise ValueError(f"pixel_range={list(low_high)}: must be two finite numbers, low < high")
+    if spec.amp not in AMPS:
+        raise ValueError(f"amp={spec.amp!r}: not one of {', '.join(AMPS)}")
+    if spec.crop not in CROPS:
+        raise ValueError(f"crop={spec.crop!r}: not one of {', '.join(CROPS)}")
+    if spec.crop == "centre" and spec.uses_poses:
+        raise ValueError(f"crop='centre' but variant {spec.variant} reads poses (the centre crop is for models "
+                         "without poses)")
+    if not isinstance(spec.trained_on, str) or not isinstance(spec.generated, bool):
+        raise ValueError(f"trained_on={spec.trained_on!r}, generated={spec.generated!r}: must be a string and "
+                         "true/false")

@@ -30,6 +30,15 @@ SPEC = ModelSpec(variant="l3", skeleton="ntu25", num_joints=25, clip_len=8, crop
     ({"pose_norm": "bogus"}, "pose_norm='bogus'"),
     ({"sampling": 3}, "sampling=3"),
     ({"class_names": ()}, "class_names: must be a non-empty list"),
+    ({"pose_span": "auto"}, "pose_span='auto'"),
+    ({"fps": 0.0}, "fps=0.0: must be a frame rate in [1, 1000]"),
+    ({"fps": "30"}, "fps='30'"),
+    ({"pixel_range": (1.0, -1.0)}, "pixel_range=[1.0, -1.0]"),
+    ({"pixel_range": (0.0, float("inf"))}, "pixel_range=[0.0, inf]"),
+    ({"amp": "int4"}, "amp='int4'"),
+    ({"crop": "left"}, "crop='left'"),
+    ({"crop": "centre"}, "crop='centre' but variant l3 reads poses"),
+    ({"generated": "yes"}, "generated='yes'"),
 ])
 def test_contradictions_are_refused_naming_the_field(change, field):
     check_spec(SPEC, "m.onnx", num_logits=2)  # the unchanged description passes

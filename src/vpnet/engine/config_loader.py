@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from vpnet.config import DATA_CHOICES, MODEL_CHOICES, OPTIM_CHOICES, Config
+from vpnet.config import AMPS, DATA_CHOICES, FPS_RANGE, MODEL_CHOICES, OPTIM_CHOICES, Config
 from vpnet.errors import ConfigError  # re-exported
 from vpnet.models.registry import backbone_names, get_backbone
 
@@ -40,11 +40,11 @@ CHOICES: dict[str, tuple[str, ...]] = {
     **{f"model.{key}": values for key, values in MODEL_CHOICES.items()},
     **{f"data.{key}": values for key, values in DATA_CHOICES.items()},
     **{f"optim.{key}": values for key, values in OPTIM_CHOICES.items()},
-    "train.amp": ("none", "bf16", "fp16"),
+    "train.amp": AMPS,
     "train.init_mode": ("full", "backbone", "backbone+vpn", "pose_backbone"),
     "train.device": ("auto", "cpu", "cuda"),
     "eval.mode": ("multi", "single"),
-    "eval.amp": ("none", "bf16", "fp16"),
+    "eval.amp": AMPS,
 }
 
 #: lower bounds of numeric values (inclusive).
@@ -200,8 +200,9 @@ def _contradictions(cfg: Config) -> list[str]:
             body_frame_joints(get_layout(m.skeleton), d.pose_norm)
         except ConfigError as e:
             out.append(str(e))
-    if not 1.0 <= d.fps <= 1000.0:
-        out.append(f"data.fps={d.fps} must be the training videos' frame rate, in [1, 1000] (NTU, N-UCLA: 30)")
+    if not FPS_RANGE[0] <= d.fps <= FPS_RANGE[1]:
+        out.append(f"data.fps={d.fps} must be the training videos' frame rate, in [{FPS_RANGE[0]:g}, {FPS_RANGE[1]:g}] "
+                   "(NTU, N-UCLA: 30)")
     if m.variant == "l3" and m.embed_pose_input == "z1" and m.attention_init_std == 0:
         out.append("model.attention_init_std=0 with model.embed_pose_input=z1: the coupler's last layers start at "
                    "zero, so the pose embedding P_e = 0 and its normalisation's gradient is ~1e12 on the first "
