@@ -196,6 +196,25 @@ def test_a_store_keeps_one_set_of_options(ntu_data, tmp_path):
         prepared.prepare(recs, tmp_path, read_poses=ntu.read_poses, options=OPTS, shard=(2, 2), progress=False)
 
 
+def test_a_shard_is_prepared_by_one_process_at_a_time(ntu_data, tmp_path):
+    """A second process on the same shard of a store is refused naming the store, the shard and the live
+    owner; another shard of the same store goes ahead (sharded preparation runs in parallel)."""
+    from vpnet._io import RunLock
+    from vpnet.errors import OutputError
+
+    recs = _records(ntu_data)
+    with RunLock(tmp_path, "prepare-0-of-2.lock"):  # an open file of its own: held as another process would
+        with pytest.raises(OutputError, match=rf"store folder \(shard 0/2\) {tmp_path} is in use by another "
+                                              r"vpnet process \(pid \d+"):
+            prepared.prepare(recs, tmp_path, read_poses=ntu.read_poses, options=OPTS, shard=(0, 2), workers=0,
+                             progress=False)
+        s = prepared.prepare(recs, tmp_path, read_poses=ntu.read_poses, options=OPTS, shard=(1, 2), workers=0,
+                             progress=False)
+        assert s.done == s.total > 0
+    shard0 = [r.name for r in recs if prepared.shard_of(r.name, 2) == 0]
+    assert shard0 and not any(prepared.item_path(tmp_path, name).exists() for name in shard0)
+
+
 def test_records_round_trip(ntu_data, tmp_path):
     recs = _records(ntu_data)
     prepared.write_records(tmp_path, "cs", "train", recs)

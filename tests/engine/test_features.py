@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from vpnet._io import RunLock
 from vpnet.data import build_dataset
 from vpnet.data.types import DataError
 from vpnet.engine.checkpoint import load_state_dict, save_weights
@@ -17,6 +18,7 @@ from vpnet.engine.evaluate import evaluate
 from vpnet.engine.feature_store import FeatureDataset, from_bits, to_bits
 from vpnet.engine.features import _SplitWriter, extract_features
 from vpnet.engine.train import train
+from vpnet.errors import OutputError
 from vpnet.models import build_recognizer
 
 
@@ -75,6 +77,8 @@ def test_extract_then_train_and_evaluate_on_the_cache(tiny, tmp_path, vpnet_log)
     assert np.array_equal(np.load(out / "test" / "features.npy"), before)
     with pytest.raises(DataError, match="other settings"):
         extract_features(cfg, out, splits=["test"], dtype="float16", checkpoint=tmp_path / "l1.safetensors")
+    with RunLock(out, "extract.lock"), pytest.raises(OutputError, match=f"feature cache folder {out} is in use"):
+        extract_features(cfg, out, splits=["test"], dtype="bfloat16", checkpoint=tmp_path / "l1.safetensors")
 
     # train the VPN on the cache: same forward code after the backbone; the backbone stays frozen and
     # is the cache's (taken from its checkpoint), so the run's weights also work on video

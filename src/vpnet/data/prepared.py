@@ -60,7 +60,7 @@ from urllib.parse import quote
 import numpy as np
 
 import vpnet.data.clips as clips
-from vpnet._io import atomic_write_bytes, check_writable, write_safetensors
+from vpnet._io import RunLock, atomic_write_bytes, check_writable, write_safetensors
 from vpnet.data.types import DataError, PoseSequence, SampleRecord, VideoSource
 from vpnet.data.video import FrameCollector, check_indices
 from vpnet.errors import ConfigError, is_input_error
@@ -486,13 +486,26 @@ def prepare(records: Iterable[SampleRecord], out: str | Path, *, read_poses: Cal
     cores; 0 or 1: in this process). ``read_poses`` must be a module-level function (it is sent to the
     worker processes).
     """
-    from vpnet.progress import progress_bar
 
     k, n_shards = shard
     if not (n_shards >= 1 and 0 <= k < n_shards):
         raise ConfigError(f"shard must be K/N with 0 <= K < N, got {k}/{n_shards}")
     root = check_writable(Path(out), what="store folder")
     root.mkdir(parents=True, exist_ok=True)
+    # one process per shard: two preparing the same shard would write the same items and report
+    with RunLock(root, f"prepare-{k}-of-{n_shards}.lock", what=f"store folder (shard {k}/{n_shards})"):
+        return _prepare_shard(records, root, read_poses=read_poses, options=options, shard=shard, workers=workers,
+                              left_out=left_out, failed=failed, progress=progress)
+
+
+def _prepare_shard(records: Iterable[SampleRecord], root: Path, *, read_poses: Callable[[str], PoseSequence],
+                   options: PrepareOptions, shard: tuple[int, int], workers: int | None,
+                   left_out: Iterable[tuple[str, str]], failed: Mapping[str, str] | None,
+                   progress: bool) -> PrepareSummary:
+    """:func:`prepare`'s work, with the shard's lock held."""
+    from vpnet.progress import progress_bar
+
+    k, n_shards = shard
     rebuild = _check_store_options(root, options)
 
     unique = {r.name: r for r in records}

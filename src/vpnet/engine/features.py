@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from vpnet._io import atomic_write_bytes, check_writable
+from vpnet._io import RunLock, atomic_write_bytes, check_writable
 from vpnet.config import Config
 from vpnet.data.types import DataError
 from vpnet.engine.builders import build_model, build_split, check_dataset, loader_workers, require_items
@@ -77,12 +77,14 @@ def extract_features(
                                      build_split(cfg, split, mode="test", clips=(num_clips, short_side)))
                 for split in splits}
     ctx = init_distributed(cfg.train.device)
+    lock = None
     try:
         if ctx.distributed:
             raise ConfigError(f"feature extraction runs in one process, but {ctx.world_size} were started "
                               "(torchrun): run `vpnet extract-features` without torchrun")
         model = build_model(cfg, ctx.device, checkpoint=checkpoint, mode="backbone").eval()
         out.mkdir(parents=True, exist_ok=True)
+        lock = RunLock(out, "extract.lock", what="feature cache folder").acquire()  # one writer per cache
         results = {}
         for split in splits:
             train_mode = split == "train"
@@ -132,6 +134,8 @@ def extract_features(
                      results[split]["failed"])
         return results
     finally:
+        if lock is not None:
+            lock.release()
         shutdown(ctx)
 
 
