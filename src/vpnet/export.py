@@ -43,7 +43,8 @@ FORMATS = ("onnx",)
 #: windows of the calibration set used by default: a few clips' worth (ranges settle after ~10 windows).
 CALIBRATION_WINDOWS = 16
 
-__all__ = ["InferenceModel", "export_model", "FORMATS", "ONNX_OPSET", "cached_export", "calibration_feeds",
+__all__ = ["InferenceModel", "export_model", "FORMATS", "ONNX_OPSET", "cached_export", "on_backend",
+           "calibration_feeds",
            "quantize_int8", "CALIBRATION_WINDOWS"]
 
 
@@ -90,6 +91,20 @@ def export_model(*, out: str | Path, fmt: str, run: str | Path | None = None,
         data = quantize_int8(data, feeds, sources=sources)
     atomic_write_bytes(out, data)
     return out
+
+
+def on_backend(rec, backend: str, *, precision: str = "auto", threads: int = 0):
+    """``rec`` (a PyTorch :class:`~vpnet.inference.Recognizer`) on ``backend`` (``pytorch``: itself;
+    ``onnxruntime`` or ``openvino``: its fp32 ONNX export, made once and cached, :func:`cached_export`)."""
+    from vpnet.inference import BACKENDS, Recognizer, TorchBackend, open_exported
+
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if backend == "pytorch" or not isinstance(rec.backend, TorchBackend):
+        return rec
+    exported = open_exported(cached_export(rec.backend.net, rec.spec), backend=backend, precision=precision,
+                             threads=threads)
+    return Recognizer(exported, rec.spec, source=rec.source)
 
 
 def cached_export(net, spec, *, folder: str | Path | None = None) -> Path:

@@ -43,8 +43,14 @@ ones, :mod:`vpnet.data.pipeline`, with sliding windows):
   Kinetics test crop (short side 256, centre 224), and need no pose extraction.
 - **Provenance**: every prediction names the model and what it was trained on (``trained_on``); a model
   trained on generated data only (vpnet-ADL) puts a ``warning`` in it (and on the annotated video).
-- **Memory**: frames are decoded sequentially and cut to the crop as soon as they are decoded; only the
-  crops of the windows in progress are held, never the video.
+- **One pass** (a video file whose poses MediaPipe extracts, the default): decoded once, MediaPipe on the
+  frames the windows sample only, decoding, poses and the model overlapped in threads (:mod:`vpnet.stream`,
+  the engine of :meth:`Recognizer.stream` too); every frame's poses (``frame_poses=True``, for drawing
+  them) or poses given or cached take the two-pass path: poses first, then the frames cut to the crop as
+  they are decoded.
+- **Memory**: only the frames (or crops) of the windows in progress are held, never the video.
+- **Backends**: PyTorch (the reference), onnxruntime and OpenVINO on exported files (fp32, bf16, int8);
+  :data:`BACKENDS`.
 """
 
 from __future__ import annotations
@@ -579,10 +585,9 @@ def load_recognizer(*, run: str | Path | None = None, checkpoint: str | Path | N
     a model of the zoo by name (:mod:`vpnet.zoo`, ``vpnet weights list``); none: the zoo's default, the
     Kinetics-400 I3D (an RGB recognizer of 400 Kinetics classes, fetched and cached on first use).
 
-    ``backend`` (:data:`BACKENDS`): ``pytorch`` (the reference) or an ONNX runtime; an ONNX file runs on
-    onnxruntime unless ``openvino`` is asked for; a run folder or checkpoint on an ONNX runtime is exported
-    once to fp32 ONNX and cached (int8 files are made by ``vpnet export --int8`` with a calibration set).
-    ``precision``: see :data:`PRECISIONS`."""
+    ``backend`` (:data:`BACKENDS`): the runtime of an ONNX file (onnxruntime unless ``openvino`` is asked
+    for; int8 files are made by ``vpnet export --int8``); ``precision``: see :data:`PRECISIONS`. A PyTorch
+    model goes onto an ONNX runtime with :func:`vpnet.export.on_backend` (exported once, cached)."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     given = sum(x is not None for x in (run, checkpoint, onnx, model))
@@ -597,11 +602,9 @@ def load_recognizer(*, run: str | Path | None = None, checkpoint: str | Path | N
     else:
         net, spec = load_model(run=run, checkpoint=checkpoint)
         rec = Recognizer(TorchBackend(net, spec, device=device), spec, source=str(run or checkpoint))
-    if backend != "pytorch":  # exported once to fp32 ONNX, cached by the weights' and description's hash
-        from vpnet.export import cached_export
-
-        exported = open_exported(cached_export(rec.backend.net, rec.spec), backend=backend, precision=precision)
-        rec = Recognizer(exported, rec.spec, source=rec.source)
+    if backend != "pytorch":
+        raise ValueError(f"backend={backend!r} runs ONNX files: give onnx=, or put this PyTorch model on it with "
+                         "vpnet.export.on_backend(recognizer, backend)")
     return rec
 
 

@@ -69,8 +69,10 @@ def predict_command(
     """Recognise the activity in your own video(s): sliding windows over the whole video, per-window
     scores and the video's score (mean over windows of the softmax; --aggregate max for the paper's rule).
     Without a model option: the Kinetics-400 I3D of the model zoo (RGB only, no poses). VPN models take
-    poses from MediaPipe (the pose extra: `vpnet pose install`) unless --poses is given; they are cached
-    in vpnet's cache folder ($VPNET_CACHE/poses), keyed by the video's content. For a folder of videos,
+    poses from MediaPipe (the pose extra: `vpnet pose install`) unless --poses is given, on the frames the
+    windows sample, in one decoding pass overlapped with the model (--video-out extracts every frame's
+    poses first and caches them in $VPNET_CACHE/poses, keyed by the video's content). --live scores
+    windows as frames arrive (files, cameras, streams), one JSON line each. For a folder of videos,
     each VIDEO.EXT gives OUT/VIDEO.EXT.json (and VIDEO.EXT.mp4 under --video-out): the extension stays
     in the name, so that clip.avi and clip.mp4 get one result each."""
     from vpnet.data.types import DataError
@@ -135,10 +137,9 @@ def predict_command(
         for name, value in (("--fps", fps), ("--poses-fps", poses_fps)):
             if value is not None and not 1 <= value <= 1000:
                 raise typer.BadParameter(f"{name} must be a frame rate in [1, 1000], got {value:g}")
-        from vpnet.inference import load_recognizer
 
-        rec = load_recognizer(run=run, checkpoint=checkpoint, onnx=onnx, model=model, device=device,
-                              backend=backend or "pytorch", precision=precision)
+        rec = _recognizer(run=run, checkpoint=checkpoint, onnx=onnx, model=model, device=device, backend=backend,
+                          precision=precision)
         if poses is not None and rec.spec.crop == "centre" and not rec.spec.uses_poses:
             raise typer.BadParameter(f"--poses: {rec.source} reads no poses (an RGB model on the whole frame); "
                                      "drop --poses, or give a VPN model (--run, --checkpoint, --onnx, --model)")
@@ -166,6 +167,17 @@ def predict_command(
             raise typer.Exit(1)
 
 
+def _recognizer(*, run, checkpoint, onnx, model, device, backend, precision):
+    """The model asked for on the runtime asked for (a PyTorch model on an ONNX runtime: exported once, cached)."""
+    from vpnet.export import on_backend
+    from vpnet.inference import load_recognizer
+
+    if onnx is not None:
+        return load_recognizer(onnx=onnx, backend=backend or "onnxruntime", precision=precision)
+    rec = load_recognizer(run=run, checkpoint=checkpoint, model=model, device=device)
+    return on_backend(rec, backend or "pytorch", precision=precision)
+
+
 def _live(source: str, out: Path | None, *, run, checkpoint, onnx, model, device, backend, precision, hop, fps,
           stall_timeout, replay) -> None:
     """``predict --live``: one JSON line per window as it is scored; Ctrl-C stops with every line so far written;
@@ -173,7 +185,6 @@ def _live(source: str, out: Path | None, *, run, checkpoint, onnx, model, device
     import sys
 
     from vpnet.data.types import DataError
-    from vpnet.inference import load_recognizer
     from vpnet.stream import is_stream_url
 
     if sum(x is not None for x in (run, checkpoint, onnx, model)) > 1:
@@ -189,8 +200,8 @@ def _live(source: str, out: Path | None, *, run, checkpoint, onnx, model, device
         check_suffix("--out", out, (".jsonl", ".json", ".ndjson"))
     if onnx is None:
         check_device("--device", device)
-    rec = load_recognizer(run=run, checkpoint=checkpoint, onnx=onnx, model=model, device=device,
-                          backend=backend or "pytorch", precision=precision)
+    rec = _recognizer(run=run, checkpoint=checkpoint, onnx=onnx, model=model, device=device, backend=backend,
+                      precision=precision)
     if rec.spec.uses_poses:
         from vpnet.poses import _mediapipe
 
