@@ -74,11 +74,11 @@ def centre_rec(centre_model):
 def centre_onnx(centre_model, tmp_path_factory):
     """The tiny centre-crop model as an ONNX file, for the CLI."""
     pytest.importorskip("onnxruntime", reason="the export extra is not installed")
-    from vpnet.export import _example, onnx_bytes
+    from vpnet.export import InferenceModel, _example, onnx_bytes
 
     model, spec = centre_model
     path = tmp_path_factory.mktemp("centre") / "centre.onnx"
-    path.write_bytes(onnx_bytes(model.eval(), spec, _example(spec)))
+    path.write_bytes(onnx_bytes(InferenceModel(model).eval(), spec, _example(spec)))
     return path
 
 
