@@ -263,7 +263,18 @@ def stream_windows(frames: Iterable, *, spec, backend: Callable[[Mapping[str, np
     needs_poses = spec.uses_poses or not centre
     ratio = fps / model_fps
     n_model = None if num_frames is None else len(clips.resample_index(num_frames, fps, model_fps))
-    size_holder: list[tuple[int, int]] = []
+
+    def next_frame(i: int):
+        """(frame, arrival time) from the decoder, None when stopped; a stall is a :class:`StreamError`."""
+        since = time.monotonic()  # from when this stage waits (not while it waited on the model)
+        while True:
+            try:
+                return q_frames.get(timeout=0.1)
+            except queue.Empty:
+                if stop.is_set():
+                    return None
+                if time.monotonic() - since > stall_timeout:
+                    raise StreamError(source, f"stalled: no frame for {stall_timeout:g} s after frame {i}") from None
 
     def prepare() -> None:
         """Poses and crops: the coordinator between decoding and the model."""
@@ -286,29 +297,22 @@ def stream_windows(frames: Iterable, *, spec, backend: Callable[[Mapping[str, np
             landmarks: dict[int, tuple[np.ndarray, np.ndarray]] = {}
             last_seen: list = [None, None]  # the actor's last (world, image) landmarks and box
             k_next = j = i = 0
-            since = time.monotonic()
+            size = None
             while True:
-                try:
-                    item, arrival = q_frames.get(timeout=0.1)
-                except queue.Empty:
-                    if stop.is_set():
-                        return
-                    if time.monotonic() - since > stall_timeout:
-                        raise StreamError(source, f"stalled: no frame for {stall_timeout:g} s after frame "
-                                                  f"{i}") from None
-                    continue
-                since = time.monotonic()
+                got = next_frame(i)
+                if got is None:
+                    return
+                item, arrival = got
                 if item is _END:
                     break
                 if isinstance(item, BaseException):
                     raise item
                 frame = item
-                if not size_holder:
-                    size_holder.append((frame.width, frame.height))
-                elif (frame.width, frame.height) != size_holder[0]:
-                    w0, h0 = size_holder[0]
-                    raise StreamError(source, f"resolution changed from {w0}x{h0} to {frame.width}x{frame.height} "
-                                              f"at frame {i}")
+                if size is None:
+                    size = (frame.width, frame.height)
+                elif (frame.width, frame.height) != size:
+                    raise StreamError(source, f"resolution changed from {size[0]}x{size[1]} to {frame.width}x"
+                                              f"{frame.height} at frame {i}")
                 # the model frames this video frame is (none when resampling drops it, several when it repeats)
                 while _video_frame(j, ratio) <= i and (n_model is None or j < n_model):
                     while pending is not None and pending.min() <= j:
@@ -326,7 +330,7 @@ def stream_windows(frames: Iterable, *, spec, backend: Callable[[Mapping[str, np
                             done.append(w)
                     for w in done:
                         opened.remove(w)
-                        job = _window_inputs(w, spec, landmarks, last_seen, size_holder[0], centre, source, ratio)
+                        job = _window_inputs(w, spec, landmarks, last_seen, size, centre, source, ratio)
                         if not put(q_model, (*job, arrival)):
                             return
                         used = {_video_frame(int(f), ratio) for o in opened for f in o.pose_frames}
