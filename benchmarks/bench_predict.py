@@ -194,10 +194,11 @@ def steady(video: Path, loops: int, work: Path) -> dict:
                 n[0] += 1
                 yield f
 
-    list(rec.stream(frames(), fps=fps))  # warm-up
+    total = loops * open_frames(video)[2]
+    list(rec.stream(frames(), fps=fps, num_frames=total))  # warm-up
     n[0] = 0
     t = time.perf_counter()
-    windows = sum(1 for _ in rec.stream(frames(), fps=fps))
+    windows = sum(1 for _ in rec.stream(frames(), fps=fps, num_frames=total))  # predict's windows
     wall = time.perf_counter() - t
     return {"backend": FAST, "frames": n[0], "windows": windows, "wall_s": round(wall, 3),
             "realtime_factor": round(n[0] / fps / wall, 3)}
@@ -380,18 +381,19 @@ video frames per second of each stage's work):
         parts.append(f"""**Long input** (the video looped to {lg['frames']} frames, decoded afresh each pass, not
 paced; paper size on {lg['backend']}, windows at the training stride 2): {lg['windows']} windows in
 {lg['wall_s']:.2f} s, real-time factor **{lg['realtime_factor']:.2f}x** (no start-up, no short-clip windows
-at stride 1).""")
+at stride 1; `--only long`).""")
     for key in ("live", "live_soak"):
         lv = doc.get(key)
         if lv:
-            parts.append(f"""**Live** ({key}): `Recognizer.stream` on the video replayed at {lv['fps']:g} fps, looped
+            parts.append(f"""**Live mode**: `Recognizer.stream` on the video replayed at {lv['fps']:g} fps, looped
 for {lv['minutes']:g} min ({lv['frames']} frames, decoded afresh each pass), {lv['size'].replace('_', ' ')} model on
 {lv['backend']}; a window spans {lv['window_s']} s. Latency from the arrival of a window's last frame to its
 result: median **{lv['latency_median_s']:.3f} s**, 95th percentile {lv['latency_p95_s']:.3f} s, max
 {lv['latency_max_s']:.3f} s. Windows: {lv['windows_reported']} reported of {lv['windows_expected']} expected
 ({lv['windows_dropped']} dropped). RSS while streaming: peak {lv['peak_rss_mb']:.0f} MB (before the stream
-{lv['rss_before_stream_mb']:.0f} MB; the process's maximum, the model's export and calibration included,
-{lv['process_max_rss_mb']:.0f} MB); each minute (MB): {lv['rss_mb_each_minute']}.""")
+{lv.get('rss_before_stream_mb', float('nan')):.0f} MB; the process's maximum, the model's export and calibration
+included, {lv.get('process_max_rss_mb', float('nan')):.0f} MB)""" + (
+                f"; each minute (MB): {lv['rss_mb_each_minute']}." if lv["rss_mb_each_minute"] else "."))
     ag = doc.get("int8_agreement")
     if ag:
         ov = ag['openvino']
@@ -418,7 +420,7 @@ def main() -> None:
     ap.add_argument("--demo", type=Path, help="a `vpnet demo` output folder (int8 agreement rows)")
     ap.add_argument("--live-minutes", type=float, default=1.0)
     ap.add_argument("--live-size", choices=sorted(SIZES), default="paper_size")
-    ap.add_argument("--only", choices=["all", "speed", "live", "accuracy"], default="all")
+    ap.add_argument("--only", choices=["all", "speed", "long", "live", "accuracy"], default="all")
     args = ap.parse_args()
     torch.set_num_threads(2)
     doc = json.loads(JSON_OUT.read_text()) if JSON_OUT.is_file() else {}
@@ -429,6 +431,7 @@ def main() -> None:
             results, st, _ = sizes_rows(args.video, args.repeats, work)
             doc.update(results)
             doc["stages"] = st
+        if args.only in ("all", "speed", "long"):
             doc["paper_size_long"] = steady(args.video, 6, work)
             doc["video"] = args.video.name
         if args.only in ("all", "accuracy"):

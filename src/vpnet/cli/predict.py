@@ -88,6 +88,12 @@ def predict_command(
             raise typer.BadParameter("--onnx files run on onnxruntime or openvino, not pytorch")
         if precision != "auto" and (backend or ("onnxruntime" if onnx else "pytorch")) == "pytorch":
             raise typer.BadParameter("--precision applies to ONNX runtimes (PyTorch models use their eval.amp)")
+        if sum(x is not None for x in (run, checkpoint, onnx, model)) > 1:
+            raise typer.BadParameter("give at most one of --run, --checkpoint, --onnx, --model")
+        check_at_least("--hop", hop, 1)
+        for name, value in (("--fps", fps), ("--poses-fps", poses_fps)):
+            if value is not None and not 1 <= value <= 1000:
+                raise typer.BadParameter(f"{name} must be a frame rate in [1, 1000], got {value:g}")
         if live:
             if any(x is not None for x in (poses, video_out, poses_fps)):
                 raise typer.BadParameter("--live extracts poses as frames arrive: --poses, --poses-fps and "
@@ -97,11 +103,8 @@ def predict_command(
             return _live(source, out, run=run, checkpoint=checkpoint, onnx=onnx, model=model, device=device,
                          backend=backend, precision=precision, hop=hop, fps=fps, stall_timeout=stall_timeout,
                          replay=replay)
-        if sum(x is not None for x in (run, checkpoint, onnx, model)) > 1:
-            raise typer.BadParameter("give at most one of --run, --checkpoint, --onnx, --model")
         if aggregate not in AGGREGATES:
             raise typer.BadParameter(f"--aggregate must be one of {', '.join(AGGREGATES)}, got {aggregate!r}")
-        check_at_least("--hop", hop, 1)
         check_at_least("--max-gap", max_gap, 0)
         if not video.exists():
             raise DataError(video, "no such video file or folder")
@@ -134,10 +137,6 @@ def predict_command(
             check_device("--device", device)
         if poses is not None and not poses.is_file():
             raise DataError(poses, "pose file not found")
-        for name, value in (("--fps", fps), ("--poses-fps", poses_fps)):
-            if value is not None and not 1 <= value <= 1000:
-                raise typer.BadParameter(f"{name} must be a frame rate in [1, 1000], got {value:g}")
-
         rec = _recognizer(run=run, checkpoint=checkpoint, onnx=onnx, model=model, device=device, backend=backend,
                           precision=precision)
         if poses is not None and rec.spec.crop == "centre" and not rec.spec.uses_poses:
@@ -187,11 +186,6 @@ def _live(source: str, out: Path | None, *, run, checkpoint, onnx, model, device
     from vpnet.data.types import DataError
     from vpnet.stream import is_stream_url
 
-    if sum(x is not None for x in (run, checkpoint, onnx, model)) > 1:
-        raise typer.BadParameter("give at most one of --run, --checkpoint, --onnx, --model")
-    check_at_least("--hop", hop, 1)
-    if fps is not None and not 1 <= fps <= 1000:
-        raise typer.BadParameter(f"--fps must be a frame rate in [1, 1000], got {fps:g}")
     if not (is_stream_url(source) or source.startswith("/dev/") or Path(source).exists()):
         raise DataError(source, "no such video file, frame folder, device or stream URL")
     if out is not None:
