@@ -452,6 +452,8 @@ class OpenVinoBackend(ExportedBackend):
     choose bf16 on CPUs with AMX), ``bf16`` in bfloat16; an int8 file runs its int8 convolutions."""
 
     runtime = "openvino"
+    # OpenVINO's thread pool (TBB) lives on in the process: a process that forks afterwards (DataLoader
+    # workers) crashed now and then in the test suite (SIGSEGV), which runs OpenVINO in child processes.
 
     def __init__(self, path: str | Path, *, threads: int = 0, precision: str = "auto"):
         from vpnet.extras import require

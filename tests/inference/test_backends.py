@@ -20,31 +20,64 @@ def run_cli(*args):
     return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
 
 
-def _feeds(spec, seed=0):
+def fresh(code: str) -> dict:
+    """Run ``code`` (which prints one JSON line last) in a fresh interpreter and return that JSON. OpenVINO is
+    never loaded into the test process: its thread pool (TBB) stays alive, and later tests fork DataLoader and
+    prepare workers; a fork beside those threads crashed the suite (SIGSEGV) now and then."""
+    import subprocess
+    import textwrap
+
+    res = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def skip_without_openvino() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("openvino") is None:  # looked up, not imported (see fresh)
+        pytest.skip("the openvino extra is not installed")
+
+
+def cli_fresh(*args):
+    """``vpnet ARGS`` in a fresh interpreter (see :func:`fresh`): the CompletedProcess."""
+    import subprocess
+
+    return subprocess.run([sys.executable, "-m", "vpnet.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=300)
+
+
+MATCH = """
+import json, sys
+import numpy as np
+from vpnet.export import on_backend
+from vpnet.inference import load_recognizer
+ref = load_recognizer(run=sys.argv[1])
+fast = on_backend(ref, sys.argv[2])
+again = on_backend(load_recognizer(run=sys.argv[1]), sys.argv[2])  # the cached export, not a second one
+diffs = {}
+for seed in range(3):
     rng = np.random.default_rng(seed)
-    return {k: rng.uniform(-1, 1, shape).astype(np.float32) * (0.5 if k == "poses" else 1.0)
-            for k, shape in spec.input_shapes().items()}
+    feeds = {k: rng.uniform(-1, 1, shape).astype(np.float32) * (0.5 if k == "poses" else 1.0)
+             for k, shape in ref.spec.input_shapes().items()}
+    want, got = ref.backend(feeds), fast.backend(feeds)
+    for k in want:
+        diffs[k] = max(diffs.get(k, 0.0), float(np.abs(got[k] - want[k]).max()))
+print(json.dumps({"runtime": fast.backend.runtime, "precision": fast.backend.precision, "diffs": diffs,
+                  "same_spec": fast.spec == ref.spec, "same_file": str(again.backend.path) == str(fast.backend.path),
+                  "outputs": sorted(got)}))
+"""
 
 
 @pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
 def test_onnx_runtimes_match_pytorch(tiny_run, backend):
     """A run folder on an ONNX runtime (exported once, cached): logits and attention as PyTorch's, fp32."""
     if backend == "openvino":
-        pytest.importorskip("openvino", reason="the openvino extra is not installed")
-    from vpnet.export import on_backend
-
-    ref = load_recognizer(run=tiny_run)
-    fast = on_backend(ref, backend)
-    assert fast.backend.runtime == backend and fast.backend.precision == "fp32"
-    assert fast.spec == ref.spec
-    for seed in range(3):
-        feeds = _feeds(ref.spec, seed)
-        want, got = ref.backend(feeds), fast.backend(feeds)
-        assert set(got) == set(want) == {"logits", "a_s", "a_t"}
-        for k in want:
-            np.testing.assert_allclose(got[k], want[k], atol=1e-4, rtol=1e-4)
-    again = on_backend(load_recognizer(run=tiny_run), backend)  # the cached export, not a second one
-    assert again.backend.path == fast.backend.path
+        skip_without_openvino()
+    r = fresh(MATCH.replace("sys.argv[1]", repr(str(tiny_run))).replace("sys.argv[2]", repr(backend)))
+    assert r["runtime"] == backend and r["precision"] == "fp32" and r["same_spec"] and r["same_file"]
+    assert r["outputs"] == ["a_s", "a_t", "logits"]
+    assert max(r["diffs"].values()) < 1e-4, r["diffs"]
 
 
 def _manifest(tiny_data, tmp_path, rows, name="calib.csv"):
@@ -87,29 +120,42 @@ def test_int8_export_records_its_calibration(int8_file, tiny_run):
     assert convs > 10 and ops.count("DequantizeLinear") >= convs  # every convolution's weight and input
 
 
+AGREE = """
+import json
+import numpy as np
+from pathlib import Path
+from vpnet.inference import load_recognizer
+run, int8, backend = Path(RUN), Path(INT8), BACKEND
+data = run.parent / "data"
+ref = load_recognizer(run=run)
+q = load_recognizer(onnx=int8, backend=backend)
+agree = total = 0
+diff = 0.0
+for c in ("left", "right"):
+    for i in range(4):
+        args = dict(poses=data / f"{c}{i}.npz", hop=2)
+        a, b = ref.predict(data / f"{c}{i}.mp4", **args), q.predict(data / f"{c}{i}.mp4", **args)
+        assert len(a.windows) == len(b.windows)
+        for wa, wb in zip(a.windows, b.windows):
+            agree += int(wa.scores.argmax() == wb.scores.argmax())
+            diff = max(diff, float(np.abs(wa.scores - wb.scores).max()))
+            total += 1
+print(json.dumps({"precision": q.backend.precision, "agree": agree, "total": total, "diff": diff}))
+"""
+
+
 @pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
 def test_int8_agrees_with_fp32_on_the_top_class(int8_file, tiny_run, backend):
     """Every window of the 8 generated videos (the 2 held out included): int8 and PyTorch fp32 name the same
     class, and the scores stay close."""
     if backend == "openvino":
-        pytest.importorskip("openvino", reason="the openvino extra is not installed")
-    tiny_data = tiny_run.parent / "data"
-    ref = load_recognizer(run=tiny_run)
-    q = load_recognizer(onnx=int8_file, backend=backend)
-    assert q.backend.precision == "int8"
-    agree = total = 0
-    diffs = []
-    for c in ("left", "right"):
-        for i in range(4):
-            args = dict(poses=tiny_data / f"{c}{i}.npz", hop=2)
-            a, b = ref.predict(tiny_data / f"{c}{i}.mp4", **args), q.predict(tiny_data / f"{c}{i}.mp4", **args)
-            for wa, wb in zip(a.windows, b.windows, strict=True):
-                agree += int(wa.scores.argmax() == wb.scores.argmax())
-                diffs.append(np.abs(wa.scores - wb.scores).max())
-                total += 1
-    assert total == 8 * 4  # hop 2 over 20 frames: windows starting at 0, 2, 4 and the last one
-    assert agree == total
-    assert max(diffs) < 0.05
+        skip_without_openvino()
+    r = fresh(AGREE.replace("RUN", repr(str(tiny_run))).replace("INT8", repr(str(int8_file)))
+              .replace("BACKEND", repr(backend)))
+    assert r["precision"] == "int8"
+    assert r["total"] == 8 * 4  # hop 2 over 20 frames: windows starting at 0, 2, 4 and the last one
+    assert r["agree"] == r["total"]
+    assert r["diff"] < 0.05
 
 
 def test_calibration_that_does_not_fit_is_refused(tiny_run, tmp_path):
@@ -146,13 +192,13 @@ def test_a_missing_runtime_names_its_extra(int8_file, tiny_run, tmp_path, monkey
 
 
 def test_predict_cli_on_openvino_int8(int8_file, tiny_run, tmp_path):
-    pytest.importorskip("openvino", reason="the openvino extra is not installed")
+    skip_without_openvino()
     data = tiny_run.parent / "data"
     outs = {}
     for backend, model in (("pytorch", ["--run", tiny_run]), ("openvino", ["--onnx", int8_file])):
-        res = run_cli("predict", data / "right3.mp4", *model, "--backend", backend, "--poses", data / "right3.npz",
-                      "--out", tmp_path / f"{backend}.json")
-        assert res.exit_code == 0, res.output
+        res = cli_fresh("predict", data / "right3.mp4", *model, "--backend", backend, "--poses",
+                        data / "right3.npz", "--out", tmp_path / f"{backend}.json")
+        assert res.returncode == 0, res.stderr
         outs[backend] = json.loads((tmp_path / f"{backend}.json").read_text())
     assert outs["openvino"]["top_class"] == outs["pytorch"]["top_class"]
     np.testing.assert_allclose(outs["openvino"]["scores"], outs["pytorch"]["scores"], atol=0.05)
