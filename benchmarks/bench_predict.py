@@ -414,7 +414,8 @@ included, {lv.get('process_max_rss_mb', float('nan')):.0f} MB)""" + (
 int8 calibrated on the {ag['calibration_videos']} training videos): OpenVINO {ov['int8_vs_fp32_top1_agreement']:.1%}
 of {ov['windows']} windows agree on the top class, onnxruntime
 {ag['onnxruntime']['int8_vs_fp32_top1_agreement']:.1%}; OpenVINO fp32 vs PyTorch
-{ag['openvino']['fp32_vs_pytorch_top1_agreement']:.1%}. Run: `{ag['run']}`.""")
+{ag['openvino']['fp32_vs_pytorch_top1_agreement']:.1%}. The l3 run of `vpnet demo --size tiny --no-kinetics`
+(`--demo`: {ag['run']}).""")
     k5 = doc.get("kinetics_top5")
     if k5:
         rows = ["| backend | top-5 on ucf101_applyeyemakeup.avi |", "|---|---|"]

@@ -11,7 +11,8 @@ hand work on through small bounded queues, so the slowest stage sets the pace an
    (20 of a 64-frame window), not on every frame: the model reads no other pose, and the person box of a
    window is the box around the joints of these frames (decision, measured in ``benchmarks/RESULTS.md``:
    the boxes over all frames and over the sampled ones differ by a few pixels, and MediaPipe's cost falls
-   3.2x). When a window's last frame is in, its box and poses are made and its frames cropped.
+   2.6x on the NTU sample, 36 of its 103 frames). When a window's last frame is in, its box and poses are
+   made and its frames cropped.
 3. **the model** (any backend: PyTorch, onnxruntime, OpenVINO), one window at a time.
 
 Windows: on the model's timeline (the video resampled by frame index to the model's training rate, as
