@@ -5,6 +5,7 @@ Extras (``pip install 'vpnet[NAME]'``; ``all`` holds every one):
 - ``pose``: MediaPipe Pose for :mod:`vpnet.poses`. MediaPipe itself is installed by ``vpnet pose install``
   (see :mod:`vpnet.poses` for why it cannot be a plain requirement).
 - ``export``: onnx, onnxscript and onnxruntime for :mod:`vpnet.export` and ``vpnet predict --onnx``.
+- ``openvino``: OpenVINO for ``vpnet predict --backend openvino`` (exported ONNX files, int8 and bf16 kernels).
 - ``viz``: scikit-learn for the t-SNE figure of :mod:`vpnet.viz`.
 """
 
@@ -23,6 +24,7 @@ FIXES = {
             "(MediaPipe 0.10.21 for numpy 2 and its light dependencies; `make install` does it)",
     "export": "run `pip install 'vpnet[export]'` (onnx, onnxscript, onnxruntime)",
     "viz": "run `pip install 'vpnet[viz]'` (scikit-learn)",
+    "openvino": "run `pip install 'vpnet[openvino]'` (OpenVINO, the fastest CPU runtime: --backend openvino)",
 }
 
 

@@ -43,8 +43,14 @@ ones, :mod:`vpnet.data.pipeline`, with sliding windows):
   Kinetics test crop (short side 256, centre 224), and need no pose extraction.
 - **Provenance**: every prediction names the model and what it was trained on (``trained_on``); a model
   trained on generated data only (vpnet-ADL) puts a ``warning`` in it (and on the annotated video).
-- **Memory**: frames are decoded sequentially and cut to the crop as soon as they are decoded; only the
-  crops of the windows in progress are held, never the video.
+- **One pass** (a video file whose poses MediaPipe extracts, the default): decoded once, MediaPipe on the
+  frames the windows sample only, decoding, poses and the model overlapped in threads (:mod:`vpnet.stream`,
+  the engine of :meth:`Recognizer.stream` too); every frame's poses (``frame_poses=True``, for drawing
+  them) or poses given or cached take the two-pass path: poses first, then the frames cut to the crop as
+  they are decoded.
+- **Memory**: only the frames (or crops) of the windows in progress are held, never the video.
+- **Backends**: PyTorch (the reference), onnxruntime and OpenVINO on exported files (fp32, bf16, int8);
+  :data:`BACKENDS`.
 """
 
 from __future__ import annotations
@@ -52,10 +58,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -64,10 +70,13 @@ from vpnet.data import clips, pipeline
 from vpnet.data.types import DataError, PoseSequence
 from vpnet.errors import InferenceError  # re-exported
 
+if TYPE_CHECKING:
+    from vpnet.stream import LiveWindow
+
 log = logging.getLogger(__name__)
 
 __all__ = ["Recognizer", "Prediction", "Window", "ModelSpec", "load_recognizer", "read_pose_file",
-           "InferenceError", "AGGREGATES", "GENERATED_WARNING"]
+           "InferenceError", "AGGREGATES", "GENERATED_WARNING", "BACKENDS", "PRECISIONS", "open_exported"]
 
 ONNX_FORMAT = "vpnet.onnx.v1"
 #: how window scores become the video's: ``mean`` (the default: a distribution) or ``max`` (the paper's).
@@ -342,57 +351,157 @@ class TorchBackend:
         return {name: o.float().cpu().numpy() for name, o in zip(self.spec.outputs, outs)}
 
 
-class OnnxBackend:
-    """An exported ONNX model run by onnxruntime (CPU)."""
+#: the runtimes ``vpnet predict --backend`` chooses from: PyTorch (the reference; run folders, checkpoints, the
+#: zoo) and two runtimes of exported ONNX files (``vpnet export``), measured on this project's CPUs in
+#: ``benchmarks/RESULTS.md`` (section predict): OpenVINO is the fast one (int8 and bf16 3D convolutions),
+#: onnxruntime runs fp32 files as fast as PyTorch but its int8 3D convolutions are slower than its fp32 ones.
+BACKENDS = ("pytorch", "onnxruntime", "openvino")
+#: how an ONNX file's numbers are computed (``--precision``): ``auto`` is the file's own (fp32, or int8 for a
+#: file quantised by ``vpnet export --int8``); ``bf16`` (OpenVINO only) runs an fp32 file in bfloat16 where the
+#: CPU has it (AMX, AVX512-BF16), else fp32.
+PRECISIONS = ("auto", "fp32", "bf16")
 
-    def __init__(self, path: str | Path, *, threads: int = 0):
-        from vpnet.extras import require
 
-        ort = require("onnxruntime", extra="export", what="running ONNX models")
+class ExportedBackend:
+    """What the runtimes of an exported ONNX file share: the file's vpnet metadata (its :class:`ModelSpec` and,
+    for an int8 file, its ``quantization`` record), checked against the graph's inputs and outputs."""
+
+    runtime = ""
+
+    def __init__(self, path: str | Path):
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(f"ONNX model not found: {self.path}")
-        opts = ort.SessionOptions()
-        if threads:
-            opts.intra_op_num_threads = threads
-        try:
-            self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
-        except Exception as e:  # onnxruntime raises its own exception types for unparsable files
-            raise InferenceError(f"{self.path}: not an ONNX model onnxruntime can load ({e.__class__.__name__}: "
-                                 f"{str(e).splitlines()[0][:200]}); "
-                                 "export one with `vpnet export --format onnx`") from None
-        meta = self.session.get_modelmeta().custom_metadata_map
-        if "vpnet" not in meta:
+        self.quantization: dict[str, Any] | None = None
+
+    def _read_meta(self, meta: Mapping[str, str] | None, inputs: dict[str, list], outputs: list[str],
+                   num_logits: int | None) -> None:
+        self._inputs = inputs
+        if meta is None or "vpnet" not in meta:
             raise InferenceError(f"{self.path}: an ONNX model without vpnet's metadata (inputs "
                                  f"{self._describe_inputs()}); export the model with `vpnet export --format onnx`")
         self.spec = ModelSpec.from_json(meta["vpnet"], str(self.path))
-        self._check_inputs()
-        from vpnet.spec_checks import check_spec
-
-        logits = self.session.get_outputs()[0].shape  # (N, K): K fixed where the exporter knew it
-        check_spec(self.spec, str(self.path), num_logits=logits[-1] if logits and isinstance(logits[-1], int) else None)
-
-    def _describe_inputs(self) -> str:
-        return ", ".join(f"{i.name} {i.shape}" for i in self.session.get_inputs())
-
-    def _check_inputs(self) -> None:
+        if "vpnet.quantization" in meta:
+            self.quantization = json.loads(meta["vpnet.quantization"])
         want = self.spec.input_shapes()
-        got = {i.name: i.shape for i in self.session.get_inputs()}
-        ok = set(got) == set(want) and all(
-            len(got[k]) == len(v) and all(not isinstance(g, int) or g == w for g, w in zip(got[k][1:], v[1:]))
+        ok = set(inputs) == set(want) and all(
+            len(inputs[k]) == len(v) and all(not isinstance(g, int) or g == w for g, w in zip(inputs[k][1:], v[1:]))
             for k, v in want.items())
         if not ok:
             expected = ", ".join(f"{k} (N, {', '.join(map(str, v[1:]))})" for k, v in want.items())
             raise InferenceError(f"{self.path}: model inputs are {self._describe_inputs()}, but its vpnet metadata "
                                  f"describes {expected}; export the model again with `vpnet export`")
-        outs = [o.name for o in self.session.get_outputs()]
-        if tuple(outs) != self.spec.outputs:
-            raise InferenceError(f"{self.path}: model outputs are {outs}, expected {list(self.spec.outputs)}; "
+        if tuple(outputs) != self.spec.outputs:
+            raise InferenceError(f"{self.path}: model outputs are {outputs}, expected {list(self.spec.outputs)}; "
                                  "export the model again with `vpnet export`")
+        from vpnet.spec_checks import check_spec
+
+        check_spec(self.spec, str(self.path), num_logits=num_logits)
+
+    def _describe_inputs(self) -> str:
+        return ", ".join(f"{k} {v}" for k, v in self._inputs.items())
+
+    @property
+    def precision(self) -> str:
+        """``int8`` (a quantised file), else the precision the runtime computes in."""
+        return "int8" if self.quantization else "fp32"
+
+    def _unreadable(self, e: Exception) -> InferenceError:
+        first = (str(e).splitlines() or [""])[0][:200]
+        return InferenceError(f"{self.path}: not an ONNX model {self.runtime} can load ({e.__class__.__name__}: "
+                              f"{first}); export one with `vpnet export --format onnx`")
+
+
+class OnnxBackend(ExportedBackend):
+    """An exported ONNX model run by onnxruntime (CPU), all graph optimisations on (constant folding, node
+    fusions, NCHWc layouts)."""
+
+    runtime = "onnxruntime"
+
+    def __init__(self, path: str | Path, *, threads: int = 0, precision: str = "auto"):
+        from vpnet.extras import require
+
+        ort = require("onnxruntime", extra="export", what="running ONNX models (--backend onnxruntime)")
+        super().__init__(path)
+        if precision == "bf16":
+            raise InferenceError(f"{self.path}: onnxruntime has no bf16 CPU kernels; use --backend openvino for bf16")
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            opts.intra_op_num_threads = threads
+        try:
+            self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime raises its own exception types for unparsable files
+            raise self._unreadable(e) from None
+        logits = self.session.get_outputs()[0].shape  # (N, K): K fixed where the exporter knew it
+        self._read_meta(self.session.get_modelmeta().custom_metadata_map,
+                        {i.name: i.shape for i in self.session.get_inputs()},
+                        [o.name for o in self.session.get_outputs()],
+                        logits[-1] if logits and isinstance(logits[-1], int) else None)
 
     def __call__(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         feeds = {k: np.ascontiguousarray(inputs[k], dtype=np.float32) for k in self.spec.inputs}
         return dict(zip(self.spec.outputs, self.session.run(list(self.spec.outputs), feeds)))
+
+
+class OpenVinoBackend(ExportedBackend):
+    """An exported ONNX model compiled by OpenVINO for the CPU (the ``openvino`` extra), tuned for the latency
+    of one window. ``precision``: ``auto`` and ``fp32`` compute an fp32 file in fp32 (OpenVINO itself would
+    choose bf16 on CPUs with AMX), ``bf16`` in bfloat16; an int8 file runs its int8 convolutions."""
+
+    runtime = "openvino"
+    # OpenVINO's thread pool (TBB) lives on in the process: a process that forks afterwards (DataLoader
+    # workers) crashed now and then in the test suite (SIGSEGV), which runs OpenVINO in child processes.
+
+    def __init__(self, path: str | Path, *, threads: int = 0, precision: str = "auto"):
+        from vpnet.extras import require
+
+        ov = require("openvino", extra="openvino", what="running ONNX models with OpenVINO (--backend openvino)")
+        super().__init__(path)
+        core = ov.Core()
+        try:
+            model = core.read_model(str(self.path))
+        except Exception as e:  # OpenVINO raises RuntimeError (and its own types) for unreadable files
+            raise self._unreadable(e) from None
+        meta = ({"vpnet": model.get_rt_info(["framework", "vpnet"]).astype(str)}
+                if model.has_rt_info(["framework", "vpnet"]) else None)
+        if meta is not None and model.has_rt_info(["framework", "vpnet.quantization"]):
+            meta["vpnet.quantization"] = model.get_rt_info(["framework", "vpnet.quantization"]).astype(str)
+
+        def dims(shape) -> list:
+            return [d.get_length() if d.is_static else "N" for d in shape]
+
+        logits = model.outputs[0].get_partial_shape()
+        self._read_meta(meta, {i.get_any_name(): dims(i.get_partial_shape()) for i in model.inputs},
+                        [o.get_any_name() for o in model.outputs],
+                        logits[-1].get_length() if logits.rank.is_static and logits[-1].is_static else None)
+        self._bf16 = precision == "bf16"
+        config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "bf16" if self._bf16 else "f32"}
+        if threads:
+            config["INFERENCE_NUM_THREADS"] = threads
+        self.compiled = core.compile_model(model, "CPU", config)
+        self.request = self.compiled.create_infer_request()
+
+    @property
+    def precision(self) -> str:
+        return "int8" if self.quantization else "bf16" if self._bf16 else "fp32"
+
+    def __call__(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        feeds = {k: np.ascontiguousarray(inputs[k], dtype=np.float32) for k in self.spec.inputs}
+        res = self.request.infer(feeds)
+        return {name: np.array(res[self.compiled.output(name)]) for name in self.spec.outputs}
+
+
+def open_exported(path: str | Path, *, backend: str = "onnxruntime", precision: str = "auto",
+                  threads: int = 0) -> ExportedBackend:
+    """The runtime ``backend`` (``onnxruntime`` or ``openvino``) on the exported file ``path``."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if backend == "onnxruntime":
+        return OnnxBackend(path, threads=threads, precision=precision)
+    if backend == "openvino":
+        return OpenVinoBackend(path, threads=threads, precision=precision)
+    raise ValueError(f"an ONNX file runs on onnxruntime or openvino, not {backend!r}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -470,20 +579,33 @@ def _class_names(meta: Mapping[str, str], num_classes: int, source: str = "") ->
 
 
 def load_recognizer(*, run: str | Path | None = None, checkpoint: str | Path | None = None,
-                    onnx: str | Path | None = None, model: str | None = None, device: str = "cpu") -> Recognizer:
+                    onnx: str | Path | None = None, model: str | None = None, device: str = "cpu",
+                    backend: str = "pytorch", precision: str = "auto") -> Recognizer:
     """A :class:`Recognizer` from at most one of a run folder, a weights/checkpoint file, an ONNX file or
     a model of the zoo by name (:mod:`vpnet.zoo`, ``vpnet weights list``); none: the zoo's default, the
-    Kinetics-400 I3D (an RGB recognizer of 400 Kinetics classes, fetched and cached on first use)."""
+    Kinetics-400 I3D (an RGB recognizer of 400 Kinetics classes, fetched and cached on first use).
+
+    ``backend`` (:data:`BACKENDS`): the runtime of an ONNX file (onnxruntime unless ``openvino`` is asked
+    for; int8 files are made by ``vpnet export --int8``); ``precision``: see :data:`PRECISIONS`. A PyTorch
+    model goes onto an ONNX runtime with :func:`vpnet.export.on_backend` (exported once, cached)."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     given = sum(x is not None for x in (run, checkpoint, onnx, model))
     if given > 1:
         raise ValueError("give at most one of run=, checkpoint=, onnx= or model=")
-    if given == 0 or model is not None:
-        return load_zoo_model(model, device=device)
     if onnx is not None:
-        backend = OnnxBackend(onnx)
-        return Recognizer(backend, backend.spec, source=str(onnx))
-    model, spec = load_model(run=run, checkpoint=checkpoint)
-    return Recognizer(TorchBackend(model, spec, device=device), spec, source=str(run or checkpoint))
+        exported = open_exported(onnx, backend="onnxruntime" if backend == "pytorch" else backend,
+                                 precision=precision)
+        return Recognizer(exported, exported.spec, source=str(onnx))
+    if given == 0 or model is not None:
+        rec = load_zoo_model(model, device=device)
+    else:
+        net, spec = load_model(run=run, checkpoint=checkpoint)
+        rec = Recognizer(TorchBackend(net, spec, device=device), spec, source=str(run or checkpoint))
+    if backend != "pytorch":
+        raise ValueError(f"backend={backend!r} runs ONNX files: give onnx=, or put this PyTorch model on it with "
+                         "vpnet.export.on_backend(recognizer, backend)")
+    return rec
 
 
 def load_zoo_model(name: str | None = None, *, device: str = "cpu") -> Recognizer:
@@ -574,7 +696,7 @@ class Recognizer:
     def predict(self, video_or_frames: str | Path | np.ndarray | Iterable[np.ndarray],
                 poses: str | Path | PoseSequence | None = None, *, fps: float | None = None,
                 pose_fps: float | None = None, hop: int | None = None, pose_cache: str | Path | None = None,
-                max_gap: int | None = None, aggregate: str = "mean",
+                max_gap: int | None = None, aggregate: str = "mean", frame_poses: bool = False,
                 progress: Callable[[str, int, int], None] | None = None) -> Prediction:
         """Score a video: a file, a frame folder, or (T, H, W, 3) uint8 RGB frames (array or list).
 
@@ -590,6 +712,10 @@ class Recognizer:
                 reuses them; ``vpnet predict`` uses :func:`vpnet.poses.default_cache_dir`).
             max_gap: longest run of frames without a person that is interpolated (default 15).
             aggregate: ``mean`` (default) or ``max`` over windows of the softmax (see the module docstring).
+            frame_poses: extract the poses of every frame (for drawing them: ``--video-out``), cached in
+                ``pose_cache``, in a first pass. Otherwise a video file whose poses are not cached is read in
+                one pass (:meth:`stream`: MediaPipe on the frames the windows sample, decoding, poses and the
+                model overlapped; nothing is cached, as the poses of the other frames are never computed).
             progress: ``progress(stage, done, total)``, stage ``poses`` or ``windows``.
         """
         from vpnet import poses as mp_poses
@@ -606,6 +732,16 @@ class Recognizer:
             if bad is not None:
                 raise ValueError(f"frames must be (H, W, 3) uint8 RGB, got {bad.shape} {bad.dtype}")
         what = str(video_or_frames) if is_file else "the frames"
+        if is_file and poses is None and not frame_poses and Path(video_or_frames).is_file():
+            from vpnet import poses as mp
+
+            cached = pose_cache is not None and mp.cache_path(mp.content_key(video_or_frames), pose_cache).is_file()
+            centre = self.spec.crop == "centre" and not self.spec.uses_poses
+            if centre or not cached:  # cached poses of every frame are used as before
+                if self.spec.uses_poses:
+                    self.check_layout("ntu25", "MediaPipe (mapped onto NTU-25)")
+                return self._predict_one_pass(video_or_frames, fps=fps, hop=hop, aggregate=aggregate,
+                                              progress=progress)
         notes: list[str] = []
         if is_file:
             from vpnet.data.video import open_video
@@ -696,6 +832,98 @@ class Recognizer:
                           track=state["track"][nearest] if "track" in state else None, model_fps=fps_m,
                           aggregation=aggregate, model=self.source, trained_on=self.spec.trained_on,
                           warning=self.spec.warning)
+
+    def stream(self, source: str | Path | Iterable[np.ndarray], *, fps: float | None = None,
+               hop: int | None = None, num_frames: int | None = None, stall_timeout: float = 10.0,
+               replay: bool = False, pose_extractor: Callable[[], Any] | None = None) -> Iterator[LiveWindow]:
+        """Score windows as frames arrive: an iterator of :class:`vpnet.stream.LiveWindow`, one per window in
+        order (``start_frame``, ``end_frame``, ``latency_s``, ``scores``; ``to_dict`` gives the JSON line of
+        ``vpnet predict --live``). One decoding pass; decoding, poses (MediaPipe on the frames the windows
+        sample) and the model run in overlapped threads (see :mod:`vpnet.stream`).
+
+        Args:
+            source: a video file, a frame folder, a camera device (``/dev/video0``), a stream URL PyAV opens,
+                or an iterable of (H, W, 3) uint8 RGB frames (a generator: frames as they come).
+            fps: the source's frame rate (default: what it says; 30 for frames in memory).
+            hop: frames between window starts at the model's frame rate (default: one window span).
+            num_frames: frames an iterable will give (then the windows are ``predict``'s, the last ending on
+                the last frame, and fewer frames are an error); files declare theirs.
+            stall_timeout: seconds without a new frame after which the source has stalled.
+            replay: deliver a file's frames at its own frame rate, as a camera would.
+            pose_extractor: a factory of pose extractors (default: MediaPipe's :class:`vpnet.poses.PoseExtractor`).
+
+        Raises (after yielding every window completed before): :class:`vpnet.stream.StreamError` naming the
+        source and what happened (stalled, ended early, decoding failed, resolution changed).
+        """
+        from vpnet import stream as live
+
+        frames, what, fps_v, declared, _, _ = self._stream_source(source, fps=fps, num_frames=num_frames,
+                                                              stall_timeout=stall_timeout, replay=replay)
+        if self.spec.uses_poses and pose_extractor is None:
+            self.check_layout("ntu25", "MediaPipe (mapped onto NTU-25)")
+        yield from live.stream_windows(frames, spec=self.spec, backend=self.backend, source=what, fps=fps_v,
+                                       model_fps=self._model_fps(fps_v), num_frames=declared, hop=hop,
+                                       stall_timeout=stall_timeout, pose_extractor=pose_extractor)
+
+    def _stream_source(self, source, *, fps: float | None, num_frames: int | None = None,
+                       stall_timeout: float = 10.0, replay: bool = False):
+        """(frames, name, frame rate, frame count or None, (width, height) or None, notes) of what :meth:`stream`
+        reads."""
+        from vpnet import stream as live
+
+        if isinstance(source, (str, Path)):
+            what = str(source)
+            if Path(source).is_dir():  # a frame folder: read in order, 30 fps unless told
+                from vpnet.data.video import open_video
+                from vpnet.poses import iter_frames
+
+                folder = open_video(source, fps=fps)
+                frames, fps_src, declared, size = (iter_frames(source), float(folder.fps), folder.num_frames,
+                                                   folder.size)
+            else:
+                frames, fps_src, declared, size = live.open_frames(source, stall_timeout=stall_timeout, pace=replay)
+        else:
+            what, frames, fps_src, declared, size = "the frames", source, 30.0, num_frames, None
+        notes: list[str] = []
+        fps_v = self._checked_fps(float(fps_src if fps is None else fps), what, notes)
+        return frames, what, fps_v, declared, size, notes
+
+    def _predict_one_pass(self, video: str | Path, *, fps: float | None, hop: int | None, aggregate: str,
+                          progress: Callable[[str, int, int], None] | None) -> Prediction:
+        """:meth:`predict` of a video file whose poses MediaPipe extracts: :meth:`stream`'s one decoding pass,
+        MediaPipe on the frames the windows sample, the stages overlapped; the windows are ``predict``'s."""
+        from vpnet import stream as live
+        from vpnet.poses import MEDIAPIPE_VERSION
+
+        frames, what, fps_v, declared, size, notes = self._stream_source(video, fps=fps)
+        fps_m = self._model_fps(fps_v)
+        n_model = len(clips.resample_index(declared, fps_v, fps_m))
+        if fps_m != fps_v:
+            notes.append(f"resampled from {fps_v:g} to the model's {fps_m:g} fps by frame index: "
+                         f"{n_model} of the video's {declared} frames used")
+        total = len(clips.sliding_windows(n_model, self.spec.clip_len, stride=self.spec.frame_stride, hop=hop,
+                                          sampling=self.spec.sampling))
+        windows: list[Window] = []
+        for w in live.stream_windows(frames, spec=self.spec, backend=self.backend, source=what, fps=fps_v,
+                                     model_fps=fps_m, num_frames=declared, hop=hop):
+            if progress:
+                progress("windows", w.index + 1, total)
+            if w.scores is None:
+                notes.append(f"frames {w.start_frame}-{w.end_frame}: {w.note}")
+                continue
+            windows.append(Window(w.start_frame, w.end_frame, w.frames, w.pose_frames, w.box, scores=w.scores,
+                                  a_s=w.a_s, a_t=w.a_t, poses=w.poses, fps=fps_v))
+        if not windows:
+            raise DataError(video, f"no person found in the {total} windows' pose frames (MediaPipe Pose); is "
+                                   "somebody fully in view?")
+        stacked = np.stack([w.scores for w in windows])
+        scores = stacked.mean(axis=0) if aggregate == "mean" else stacked.max(axis=0)
+        centre = self.spec.crop == "centre" and not self.spec.uses_poses
+        return Prediction(classes=self.class_names, scores=scores, windows=windows, num_frames=declared, fps=fps_v,
+                          size=size, video=what, notes=notes, model_fps=fps_m, aggregation=aggregate,
+                          poses="" if centre else f"MediaPipe Pose {MEDIAPIPE_VERSION} (model_complexity=1) on "
+                                                  "the frames the windows sample",
+                          model=self.source, trained_on=self.spec.trained_on, warning=self.spec.warning)
 
     def _checked_fps(self, fps: float, what: str, notes: list[str]) -> float:
         """``fps``, or where it is missing or absurd (not in :data:`FPS_RANGE`) the model's training rate,

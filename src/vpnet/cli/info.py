@@ -12,7 +12,7 @@ from typing import Any
 import typer
 
 PACKAGES = ("vpnet", "torch", "numpy", "av", "opencv-python-headless", "safetensors", "omegaconf", "typer",
-            "tqdm", "platformdirs", "matplotlib", "tensorboard")
+            "tqdm", "platformdirs", "matplotlib", "tensorboard", "onnxruntime", "openvino")
 
 
 def environment() -> dict[str, Any]:

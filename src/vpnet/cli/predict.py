@@ -23,7 +23,8 @@ def _video_files(folder: Path) -> list[Path]:
 
 
 def predict_command(
-    video: Path = typer.Argument(..., help="A video file, a frame folder, or a folder of video files."),
+    source: str = typer.Argument(..., metavar="VIDEO", help="A video file, a frame folder, or a folder of video "
+                                 "files; with --live also a camera device (/dev/video0) or a stream URL."),
     run: Optional[Path] = typer.Option(None, "--run", "-r", help="Run folder (its final weights)."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Weights file written by vpnet train."),
     onnx: Optional[Path] = typer.Option(None, "--onnx", help="ONNX model written by vpnet export."),
@@ -49,23 +50,61 @@ def predict_command(
         None, "--poses-fps", help="Frame rate of the --poses file (default: the video's; frame i is video frame i)."),
     max_gap: int = typer.Option(15, "--max-gap", help="Longest run of frames without a person that is interpolated."),
     device: str = typer.Option("cpu", "--device", help="torch device (PyTorch models)."),
+    backend: Optional[str] = typer.Option(
+        None, "--backend", help="Inference runtime: pytorch (the reference; default for --run, --checkpoint, "
+        "--model), onnxruntime (default for --onnx) or openvino (the fastest on CPUs; the openvino extra). A "
+        "PyTorch model on an ONNX runtime is exported once (fp32) and cached; int8 files: vpnet export --int8."),
+    precision: str = typer.Option(
+        "auto", "--precision", help="ONNX runtimes: auto (the file's: fp32, or int8 for an --int8 export), fp32, "
+                                    "or bf16 (openvino, on CPUs with bfloat16)."),
+    live: bool = typer.Option(
+        False, "--live", help="Score windows as frames arrive from VIDEO (a file, a camera device such as "
+        "/dev/video0, or a stream URL PyAV opens): one JSON line per window (start_frame, end_frame, latency_s, "
+        "top_class, score, scores) to stdout or --out; Ctrl-C stops with everything so far written."),
+    replay: bool = typer.Option(
+        False, "--replay", help="--live on a file: deliver its frames at its own frame rate, as a camera would."),
+    stall_timeout: float = typer.Option(
+        10.0, "--stall-timeout", help="--live: seconds without a new frame after which the source counts as stalled."),
 ) -> None:
     """Recognise the activity in your own video(s): sliding windows over the whole video, per-window
     scores and the video's score (mean over windows of the softmax; --aggregate max for the paper's rule).
     Without a model option: the Kinetics-400 I3D of the model zoo (RGB only, no poses). VPN models take
-    poses from MediaPipe (the pose extra: `vpnet pose install`) unless --poses is given; they are cached
-    in vpnet's cache folder ($VPNET_CACHE/poses), keyed by the video's content. For a folder of videos,
+    poses from MediaPipe (the pose extra: `vpnet pose install`) unless --poses is given, on the frames the
+    windows sample, in one decoding pass overlapped with the model (--video-out extracts every frame's
+    poses first and caches them in $VPNET_CACHE/poses, keyed by the video's content). --live scores
+    windows as frames arrive (files, cameras, streams), one JSON line each. For a folder of videos,
     each VIDEO.EXT gives OUT/VIDEO.EXT.json (and VIDEO.EXT.mp4 under --video-out): the extension stays
     in the name, so that clip.avi and clip.mp4 get one result each."""
     from vpnet.data.types import DataError
-    from vpnet.inference import AGGREGATES
+    from vpnet.inference import AGGREGATES, BACKENDS, PRECISIONS
 
+    video = Path(source)
     with user_errors():
+        if backend is not None and backend not in BACKENDS:
+            raise typer.BadParameter(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        if precision not in PRECISIONS:
+            raise typer.BadParameter(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        if backend == "pytorch" and onnx is not None:
+            raise typer.BadParameter("--onnx files run on onnxruntime or openvino, not pytorch")
+        if precision != "auto" and (backend or ("onnxruntime" if onnx else "pytorch")) == "pytorch":
+            raise typer.BadParameter("--precision applies to ONNX runtimes (PyTorch models use their eval.amp)")
         if sum(x is not None for x in (run, checkpoint, onnx, model)) > 1:
             raise typer.BadParameter("give at most one of --run, --checkpoint, --onnx, --model")
+        check_at_least("--hop", hop, 1)
+        for name, value in (("--fps", fps), ("--poses-fps", poses_fps)):
+            if value is not None and not 1 <= value <= 1000:
+                raise typer.BadParameter(f"{name} must be a frame rate in [1, 1000], got {value:g}")
+        if live:
+            if any(x is not None for x in (poses, video_out, poses_fps)):
+                raise typer.BadParameter("--live extracts poses as frames arrive: --poses, --poses-fps and "
+                                         "--video-out are for whole files")
+            if stall_timeout <= 0:
+                raise typer.BadParameter(f"--stall-timeout must be > 0, got {stall_timeout:g}")
+            return _live(source, out, run=run, checkpoint=checkpoint, onnx=onnx, model=model, device=device,
+                         backend=backend, precision=precision, hop=hop, fps=fps, stall_timeout=stall_timeout,
+                         replay=replay)
         if aggregate not in AGGREGATES:
             raise typer.BadParameter(f"--aggregate must be one of {', '.join(AGGREGATES)}, got {aggregate!r}")
-        check_at_least("--hop", hop, 1)
         check_at_least("--max-gap", max_gap, 0)
         if not video.exists():
             raise DataError(video, "no such video file or folder")
@@ -98,12 +137,8 @@ def predict_command(
             check_device("--device", device)
         if poses is not None and not poses.is_file():
             raise DataError(poses, "pose file not found")
-        for name, value in (("--fps", fps), ("--poses-fps", poses_fps)):
-            if value is not None and not 1 <= value <= 1000:
-                raise typer.BadParameter(f"{name} must be a frame rate in [1, 1000], got {value:g}")
-        from vpnet.inference import load_recognizer
-
-        rec = load_recognizer(run=run, checkpoint=checkpoint, onnx=onnx, model=model, device=device)
+        rec = _recognizer(run=run, checkpoint=checkpoint, onnx=onnx, model=model, device=device, backend=backend,
+                          precision=precision)
         if poses is not None and rec.spec.crop == "centre" and not rec.spec.uses_poses:
             raise typer.BadParameter(f"--poses: {rec.source} reads no poses (an RGB model on the whole frame); "
                                      "drop --poses, or give a VPN model (--run, --checkpoint, --onnx, --model)")
@@ -131,13 +166,64 @@ def predict_command(
             raise typer.Exit(1)
 
 
+def _recognizer(*, run, checkpoint, onnx, model, device, backend, precision):
+    """The model asked for on the runtime asked for (a PyTorch model on an ONNX runtime: exported once, cached)."""
+    from vpnet.export import on_backend
+    from vpnet.inference import load_recognizer
+
+    if onnx is not None:
+        return load_recognizer(onnx=onnx, backend=backend or "onnxruntime", precision=precision)
+    rec = load_recognizer(run=run, checkpoint=checkpoint, model=model, device=device)
+    return on_backend(rec, backend or "pytorch", precision=precision)
+
+
+def _live(source: str, out: Path | None, *, run, checkpoint, onnx, model, device, backend, precision, hop, fps,
+          stall_timeout, replay) -> None:
+    """``predict --live``: one JSON line per window as it is scored; Ctrl-C stops with every line so far written;
+    a source that stalls, ends early or changes resolution: the windows so far, then one error line."""
+    import sys
+
+    from vpnet.data.types import DataError
+    from vpnet.stream import is_stream_url
+
+    if not (is_stream_url(source) or source.startswith("/dev/") or Path(source).exists()):
+        raise DataError(source, "no such video file, frame folder, device or stream URL")
+    if out is not None:
+        check_writable(out, what="result lines", folder=False)
+        check_outputs({"--out": out}, inputs=[Path(source), checkpoint, onnx], runs=[run])
+        check_suffix("--out", out, (".jsonl", ".json", ".ndjson"))
+    if onnx is None:
+        check_device("--device", device)
+    rec = _recognizer(run=run, checkpoint=checkpoint, onnx=onnx, model=model, device=device, backend=backend,
+                      precision=precision)
+    if rec.spec.uses_poses:
+        from vpnet.poses import _mediapipe
+
+        _mediapipe()  # the pose extra, before any work
+    sink = out.open("w") if out is not None else sys.stdout
+    count = 0
+    try:
+        for window in rec.stream(source, fps=fps, hop=hop, stall_timeout=stall_timeout, replay=replay):
+            sink.write(json.dumps(window.to_dict(rec.class_names)) + "\n")
+            sink.flush()  # a line per window, as it is scored
+            count += 1
+    except KeyboardInterrupt:
+        typer.echo(f"{source}: stopped by Ctrl-C after {count} windows, all written"
+                   + (f" to {out}" if out else ""), err=True)
+        raise typer.Exit(130) from None
+    finally:
+        if out is not None:
+            sink.close()
+    typer.echo(f"{source}: {count} windows" + (f" -> {out}" if out else ""), err=True)
+
+
 def _predict_one(rec, video: Path, json_out: Path, video_out: Path | None, *, poses, hop, max_gap, aggregate,
                  fps=None, pose_fps=None):
     from vpnet._io import atomic_write_bytes
     from vpnet.poses import default_cache_dir
 
     pred = rec.predict(video, poses=poses, hop=hop, pose_cache=default_cache_dir(), max_gap=max_gap, fps=fps,
-                       pose_fps=pose_fps, aggregate=aggregate)
+                       pose_fps=pose_fps, aggregate=aggregate, frame_poses=video_out is not None)
     doc = pred.to_dict()
     if video_out is not None:
         from vpnet.annotate import write_annotated_video
@@ -154,22 +240,40 @@ def export_command(
     fmt: str = typer.Option("onnx", "--format", "-f", help="onnx (the one format: TorchScript, deprecated by "
                             "PyTorch, was dropped)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output file (.onnx)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="A model of the zoo by name instead."),
+    int8: bool = typer.Option(False, "--int8", help="Quantise the convolutions to int8 (static; needs "
+                              "--calibration). Runs fastest on --backend openvino."),
+    calibration: Optional[Path] = typer.Option(
+        None, "--calibration", help="--int8: clips to calibrate on: a manifest .csv (video, poses, label), a "
+        "folder of videos (pose files of the same name beside them, else MediaPipe), one video, or a .npz of "
+        "model inputs. A set that does not fit the model is refused."),
+    calibration_windows: int = typer.Option(16, "--calibration-windows", help="--int8: windows calibrated on."),
 ) -> None:
     """Export a trained recognizer: clip + poses in, class logits and attention (A_S, A_T) out, plain
-    tensors at the training input size, dynamic batch. ONNX opset 18 (the export extra)."""
+    tensors at the training input size, dynamic batch. ONNX opset 18 (the export extra). --int8 writes a
+    statically quantised file that records its calibration clips."""
     with user_errors():
-        if (run is None) == (checkpoint is None):
-            raise typer.BadParameter("give exactly one of --run, --checkpoint")
+        if sum(x is not None for x in (run, checkpoint, model)) != 1:
+            raise typer.BadParameter("give exactly one of --run, --checkpoint, --model")
+        if int8 and calibration is None:
+            raise typer.BadParameter("--int8 needs --calibration (a few clips the model's activations are "
+                                     "measured on)")
+        if calibration is not None and not int8:
+            raise typer.BadParameter("--calibration is for --int8")
+        check_at_least("--calibration-windows", calibration_windows, 1)
+        if calibration is not None and not calibration.exists():
+            raise FileNotFoundError(f"calibration set not found: {calibration}")
         if fmt != "onnx":
             raise typer.BadParameter(f"--format must be onnx, got {fmt!r} (TorchScript export was dropped: "
                                      "torch.jit is deprecated; vpnet predict --onnx runs the ONNX file)")
         check_writable(out, what="export", folder=False)
-        check_outputs({"--out": out}, inputs=[checkpoint], runs=[run])
+        check_outputs({"--out": out}, inputs=[checkpoint, calibration], runs=[run])
         check_suffix("--out", out, EXPORT_SUFFIXES[fmt])
         from vpnet.export import export_model
 
-        path = export_model(out=out, fmt=fmt, run=run, checkpoint=checkpoint)
-    typer.echo(f"exported {fmt}: {path}")
+        path = export_model(out=out, fmt=fmt, run=run, checkpoint=checkpoint, model=model, int8=int8,
+                            calibration=calibration, calibration_windows=calibration_windows)
+    typer.echo(f"exported {fmt}{' (int8)' if int8 else ''}: {path}")
 
 
 #: the file names each export format writes.
