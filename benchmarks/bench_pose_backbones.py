@@ -59,6 +59,11 @@ VAL_ROWS: list[tuple[str, str, str, list[str]]] = [
      ["model.t_p=20", "train.epochs=30", "data.pose_stream=bone"]),
     ("ctr_aug", "ctrgcn, t_p 20, 30 epochs, + rotation 15 deg and scale 0.1", "ctrgcn",
      ["model.t_p=20", "train.epochs=30", "data.pose_rotate=15", "data.pose_scale=0.1"]),
+    ("ctr_b16", "ctrgcn, t_p 20, 30 epochs, batch 16", "ctrgcn",
+     ["model.t_p=20", "train.epochs=30", "data.batch_size=16", "train.global_batch=16"]),
+    ("ctr_lr3", "ctrgcn, t_p 20, 30 epochs, lr 3e-3", "ctrgcn", ["model.t_p=20", "train.epochs=30", "optim.lr=0.003"]),
+    ("stgcnpp_e30", "stgcnpp, t_p 20, 30 epochs", "ctrgcn",
+     ["model.t_p=20", "train.epochs=30", "model.pose_backbone=stgcnpp"]),
 ]
 
 
