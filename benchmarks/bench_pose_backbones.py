@@ -59,6 +59,10 @@ VAL_ROWS: list[tuple[str, str, str, list[str]]] = [
      ["model.t_p=20", "train.epochs=30", "data.pose_stream=bone"]),
     ("ctr_aug", "ctrgcn, t_p 20, 30 epochs, + rotation 15 deg and scale 0.1", "ctrgcn",
      ["model.t_p=20", "train.epochs=30", "data.pose_rotate=15", "data.pose_scale=0.1"]),
+    ("ctr_lr3_e40", "ctrgcn, t_p 20, 40 epochs, lr 3e-3", "ctrgcn",
+     ["model.t_p=20", "train.epochs=40", "optim.lr=0.003"]),
+    ("stgcnpp_lr3_e40", "stgcnpp, t_p 20, 40 epochs, lr 3e-3", "ctrgcn",
+     ["model.t_p=20", "train.epochs=40", "optim.lr=0.003", "model.pose_backbone=stgcnpp"]),
     ("ctr_b16", "ctrgcn, t_p 20, 30 epochs, batch 16", "ctrgcn",
      ["model.t_p=20", "train.epochs=30", "data.batch_size=16", "train.global_batch=16"]),
     ("ctr_lr3", "ctrgcn, t_p 20, 30 epochs, lr 3e-3", "ctrgcn", ["model.t_p=20", "train.epochs=30", "optim.lr=0.003"]),
@@ -275,7 +279,8 @@ def write(data: Path, work: Path) -> None:
     vd = work / "val_poses"
     val = {}
     for key, what, backbone, ov in VAL_ROWS:
-        path = work / "results" / f"val_{key}_{config_key(preset(backbone), [f'data.pose_dir={vd}', 'data.protocol=v2', 'train.seed=0', *ov])}.json"
+        ov = [f"data.pose_dir={vd}", "data.protocol=v2", "train.seed=0", *ov]
+        path = work / "results" / f"val_{key}_{config_key(preset(backbone), ov)}.json"
         if path.exists():
             val[key] = (what, json.loads(path.read_text()))
     if val:
@@ -287,8 +292,8 @@ def write(data: Path, work: Path) -> None:
     runs = test_runs(data, work, None, BACKBONES, STREAMS, [0, 1, 2], run=False)
     if runs:
         lines += ["**Test protocol** V^3_{1,2} (train views 1-2, 535 clips; test view 3, 219 clips): top-1 %, mean ± "
-                  "std over seeds; fusion = `vpnet evaluate --ensemble` of the seed's stream runs, equal weights; train s: "
-                  "median `vpnet train` wall time of one run (2 threads, under the team's CPU lock).", "",
+                  "std over seeds; fusion = `vpnet evaluate --ensemble` of the seed's stream runs, equal weights; "
+                  "train s: median `vpnet train` wall time of one run (2 threads, under the team's CPU lock).", "",
                   "| backbone | joint | bone | joint motion | bone motion | joint + bone | 4-stream fusion | train s |",
                   "|---|---|---|---|---|---|---|---|"]
         for b in BACKBONES:

@@ -160,3 +160,33 @@ def test_config_errors_name_the_backbone_the_stream_and_the_layout():
     # what can work loads: joints of mediapipe33 with the paper's GCN, a short t_p with ctrgcn
     assert load_config(None, ["model.skeleton=mediapipe33"]).model.skeleton == "mediapipe33"
     assert load_config(None, ["model.pose_backbone=ctrgcn", "model.t_p=2"]).model.t_p == 2
+
+
+@pytest.mark.parametrize("stream", ["joint", "bone_motion"])
+def test_short_clips_are_padded_by_the_sampling_then_scored_finitely(tmp_path, stream):
+    """N-UCLA has clips of 1-16 frames: the sampler repeats their poses to t_p (never zeros), and every stream of
+    ctrgcn scores them with finite logits."""
+    import json
+
+    from vpnet.config import DataConfig
+    from vpnet.data.registry import build_dataset
+
+    rng = np.random.default_rng(0)
+    for name, frames in (("a01_s01_e00_v01", 1), ("a02_s01_e00_v01", 3), ("a03_s01_e00_v01", 40)):
+        sk = rng.uniform(-0.3, 0.3, (1, 20, 3)) + [0.4, 0.0, 3.0] + rng.normal(0, 0.02, (frames, 20, 3))
+        (tmp_path / f"{name}.json").write_text(json.dumps({"file_name": name, "skeletons": sk.tolist()}))
+    data = DataConfig(dataset="nucla", protocol="v3", pose_dir=str(tmp_path), t_p=24, clip_len=64, crop_size=224,
+                      seed=0, pose_span="clip",
+                      sampling="stretch", pose_stream=stream)
+    ds = build_dataset(data, "train", mode="test", num_clips=2, load_video=False)
+    model = build_recognizer(ModelConfig(variant="pose_only", pose_backbone="ctrgcn", skeleton="ucla20", t_p=24,
+                                         num_classes=10), pose_stream=stream).eval()
+    for i in range(len(ds)):
+        poses = ds.load(i)["poses"]  # (clips, 3, t_p, J)
+        frames = ds.load(i)["meta"]["pose_frames"]
+        assert poses.shape == (2, 3, 24, 20) and torch.isfinite(poses).all()
+        distinct = len(np.unique(frames))
+        if distinct == 1:  # one frame repeated t_p times: every pose equal, not zero-filled
+            assert torch.equal(poses[:, :, :1].expand_as(poses), poses)
+        with torch.no_grad():
+            assert torch.isfinite(model(None, poses).logits).all()

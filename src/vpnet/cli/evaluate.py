@@ -80,7 +80,8 @@ def _ensemble(sources: List[str], weights: Optional[str], out: Optional[Path], s
             try:
                 w = [float(x) for x in weights.split(",")]
             except ValueError:
-                raise typer.BadParameter(f"comma-separated numbers, got {weights!r}", param_hint="'--weights'") from None
+                raise typer.BadParameter(f"comma-separated numbers, got {weights!r}",
+                                         param_hint="'--weights'") from None
             if len(w) != len(sources):
                 raise typer.BadParameter(f"{len(w)} weights for {len(sources)} runs", param_hint="'--weights'")
         if out is not None:
