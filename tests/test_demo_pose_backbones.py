@@ -1,4 +1,4 @@
-"""``vpnet demo`` with a modern pose backbone: VPN (``l3``) takes ``model.pose_backbone=ctrgcn`` unchanged,
+"""``vpnet demo`` with a modern pose backbone: VPN (``l3``) takes ``model.pose_backbone=stgcnpp`` unchanged,
 end to end on the tiny demo (generated videos, random-init I3D, offline)."""
 
 from __future__ import annotations
@@ -13,21 +13,21 @@ from vpnet.cli import app
 from vpnet.demo import SIZES, recipe_key
 
 
-def test_tiny_demo_with_ctrgcn_pose_backbone(tmp_path):
+def test_tiny_demo_with_the_stgcnpp_pose_backbone(tmp_path):
     out = tmp_path / "out"
     r = CliRunner().invoke(app, ["demo", "--size", "tiny", "--no-kinetics", "--out", str(out), "--workers", "2",
-                                 "--variants", "pose_only,l3", "model.pose_backbone=ctrgcn"])
+                                 "--variants", "pose_only,l3", "model.pose_backbone=stgcnpp"])
     assert r.exit_code == 0, r.output
     summary = json.loads((out / "report" / "summary.json").read_text())
-    assert list(summary["variants"]) == ["pose_only", "l3"] and summary["overrides"] == ["model.pose_backbone=ctrgcn"]
-    assert summary["recipe"] == recipe_key(SIZES["tiny"], ["model.pose_backbone=ctrgcn"]) != recipe_key(SIZES["tiny"])
+    assert list(summary["variants"]) == ["pose_only", "l3"] and summary["overrides"] == ["model.pose_backbone=stgcnpp"]
+    assert summary["recipe"] == recipe_key(SIZES["tiny"], ["model.pose_backbone=stgcnpp"]) != recipe_key(SIZES["tiny"])
     for variant in ("pose_only", "l3"):
         for seed, top1 in enumerate(summary["variants"][variant]["seeds"]):
             run = out / "runs" / f"{variant}-seed{seed}"
-            assert "pose_backbone: ctrgcn" in (run / "config.yaml").read_text()
+            assert "pose_backbone: stgcnpp" in (run / "config.yaml").read_text()
             written = json.loads(next((run / "eval").glob("*/results.json")).read_text())
             assert top1 == pytest.approx(100 * written["top1"], abs=1e-9)
-    # the l3 model keeps its weights: the CTR-GCN blocks feed VPN's coupler
+    # the l3 model keeps its weights: the graph network's blocks feed VPN's coupler
     with safe_open(str(out / "runs" / "l3-seed0" / "final.safetensors"), "pt") as f:
         keys = set(f.keys())
     assert "pose_backbone.blocks.0.gcn.a" in keys and any(k.startswith("vpn.coupler.") for k in keys)

@@ -72,8 +72,8 @@ class ModelConfig:
     #: number of poses per clip (NTU 20, Smarthome 30, N-UCLA 5).
     t_p: int = 20
     #: a pose backbone of :mod:`vpnet.models.registry`: ``gcn`` (the paper's, Table 2 "ours"), ``lstm`` (the
-    #: Separable STA baseline of Table 2), ``ctrgcn`` (a compact CTR-GCN, not in the paper: channel-wise
-    #: refined graphs and multi-scale temporal convolutions; the pose-only presets' strongest) or
+    #: Separable STA baseline of Table 2), and graph networks not in the paper (:mod:`vpnet.models.ctrgcn`):
+    #: ``stgcnpp`` (ST-GCN++-like, the ``pose_stgcnpp_*`` presets'), ``ctrgcn`` (a compact CTR-GCN) and
     #: ``ctrgcn_large`` (CTR-GCN's published width and depth, for GPUs).
     pose_backbone: str = "gcn"
     #: graph of eq. (1): ``paper`` (beta for every non-bone pair) or ``sparse`` (authors' code).

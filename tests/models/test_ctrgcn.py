@@ -190,3 +190,19 @@ def test_short_clips_are_padded_by_the_sampling_then_scored_finitely(tmp_path, s
             assert torch.equal(poses[:, :, :1].expand_as(poses), poses)
         with torch.no_grad():
             assert torch.isfinite(model(None, poses).logits).all()
+
+
+@pytest.mark.parametrize("backbone", ["ctrgcn", "stgcnpp"])
+def test_vpn_takes_a_modern_pose_backbone_unchanged(backbone):
+    """l3 (the full VPN) with the graph network as its pose backbone: its h* drives the coupler's A_S and A_T."""
+    torch.manual_seed(0)
+    cfg = ModelConfig(variant="l3", backbone="i3d", pose_backbone=backbone, skeleton="ntu25", t_p=8, clip_len=32,
+                      crop_size=64, num_classes=4)
+    model = build_recognizer(cfg, pose_stream="bone").eval()
+    video, poses = torch.rand(2, 3, 32, 64, 64) * 2 - 1, torch.randn(2, 3, 8, 25)
+    with torch.no_grad():
+        out = model(video, poses)
+        other = model(video, poses + torch.randn_like(poses))
+    assert out.logits.shape == (2, 4) and out.a_s.shape == (2, 2, 2) and out.a_t.shape[0] == 2
+    assert torch.isfinite(out.logits).all() and torch.isfinite(out.l_e).all()
+    assert not torch.allclose(out.a_s, other.a_s)  # the attention follows the poses through the new backbone
