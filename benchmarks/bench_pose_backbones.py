@@ -11,7 +11,7 @@ Stages (``--stage``):
 - ``test``: backbones x streams x seeds on the test protocol; ``--backbones``, ``--streams``, ``--seeds``.
 - ``speed``: clips/s of training (AdamW steps, batch 32) and inference (batch 32), parameters and GFLOPs per
   clip of each registered pose backbone at the N-UCLA preset's shape, and what bf16 autocast,
-  channels-last and torch.compile do to the training speed of ``stgcnpp`` and ``ctrgcn``.
+  channels-last and torch.compile do to the training speed of ``stgcnpp``.
 - ``write``: render the section of benchmarks/RESULTS.md from the cached results.
 
 Every run is cached as JSON under ``--work`` keyed by its resolved config, so a sweep resumes. With
@@ -162,7 +162,7 @@ def _fmt(values: list[float]) -> str:
 
 
 def speed(t_p: int = 20, joints: int = 20, batch: int = 32) -> list[dict]:
-    """Per backbone: parameters, GFLOPs per clip (forward), train and inference clips/s; then ctrgcn's training
+    """Per backbone: parameters, GFLOPs per clip (forward), train and inference clips/s; then stgcnpp's training
     under bf16 autocast, channels-last and torch.compile."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
@@ -225,7 +225,7 @@ def speed(t_p: int = 20, joints: int = 20, batch: int = 32) -> list[dict]:
     tricks = {"fp32": {}, "bf16 autocast": {"amp": True}, "channels-last": {"channels_last": True},
               "torch.compile": {"compile": True}}
     for what, kw in tricks.items():
-        rows.append({"backbone": "ctrgcn", "trick": what, "train_cps": train_rate(model_of("ctrgcn"), **kw)})
+        rows.append({"backbone": "stgcnpp", "trick": what, "train_cps": train_rate(model_of("stgcnpp"), **kw)})
     return rows
 
 
@@ -312,7 +312,7 @@ def write(data: Path, work: Path) -> None:
                   f"{r['infer_cps']:.0f} |" for r in rows if "trick" not in r]
         tricks = [r for r in rows if "trick" in r]
         if tricks:
-            lines += ["", "`ctrgcn` training clips/s: " + ", ".join(
+            lines += ["", "`stgcnpp` training clips/s (same shape, batch 32): " + ", ".join(
                 f"{r['trick']} {r['train_cps']:.0f}" for r in tricks) + "."]
         lines.append("")
     body = "\n".join(lines)
