@@ -12,6 +12,8 @@ Stages (``--stage``):
 - ``speed``: clips/s of training (AdamW steps, batch 32) and inference (batch 32), parameters and GFLOPs per
   clip of each registered pose backbone at the N-UCLA preset's shape, and what bf16 autocast,
   channels-last and torch.compile do to the training speed of ``stgcnpp``.
+- ``demo``: ``vpnet demo --size small --variants pose_only,l3 model.pose_backbone=stgcnpp`` (``--demo-seeds``
+  seeds), VPN with the new pose backbone end to end on vpnet-ADL; its report is read by ``write``.
 - ``write``: render the section of benchmarks/RESULTS.md from the cached results.
 
 Every run is cached as JSON under ``--work`` keyed by its resolved config, so a sweep resumes. With
@@ -44,6 +46,8 @@ BACKBONES = ("stgcnpp", "gcn", "lstm")
 #: the 4-stream fusion weights (joint, bone, joint motion, bone motion): ST-GCN++'s published 2:2:1:1, fixed
 #: in advance (not chosen on the test view)
 FUSION_WEIGHTS = (2.0, 2.0, 1.0, 1.0)
+#: the pose backbone of the demo rows
+DEMO_BACKBONE = "stgcnpp"
 
 
 def preset(backbone: str) -> Path:
@@ -234,7 +238,8 @@ def main() -> None:
     ap.add_argument("--one", help=argparse.SUPPRESS)
     ap.add_argument("--data", type=Path, help="folder of N-UCLA skeleton JSON files")
     ap.add_argument("--work", type=Path, help="cache of runs and results")
-    ap.add_argument("--stage", choices=("val", "test", "speed", "write"), default="write")
+    ap.add_argument("--stage", choices=("val", "test", "speed", "demo", "write"), default="write")
+    ap.add_argument("--demo-seeds", type=int, default=3)
     ap.add_argument("--rows", help="val: comma-separated row keys (default all)")
     ap.add_argument("--backbones", default=",".join(BACKBONES))
     ap.add_argument("--streams", default=",".join(STREAMS))
@@ -255,6 +260,10 @@ def main() -> None:
             print(f"{key}: {100 * rec['top1']:.1f} % ({rec['train_s']} s)")
     elif args.stage == "test":
         test_runs(args.data, args.work, args.lock, backbones, streams, seeds, run=True)
+    elif args.stage == "demo":
+        cmd = [sys.executable, "-m", "vpnet", "demo", "--size", "small", "--variants", "pose_only,l3", "--seeds",
+               str(args.demo_seeds), "--out", str(args.work / "demo"), f"model.pose_backbone={DEMO_BACKBONE}"]
+        subprocess.run(["flock", str(args.lock), *cmd] if args.lock else cmd, check=True)
     elif args.stage == "speed":
         if args.lock and os.environ.get("BENCH_LOCKED") != "1":
             env = {**os.environ, "BENCH_LOCKED": "1"}
@@ -314,6 +323,22 @@ def write(data: Path, work: Path) -> None:
         if tricks:
             lines += ["", "`stgcnpp` training clips/s (same shape, batch 32): " + ", ".join(
                 f"{r['trick']} {r['train_cps']:.0f}" for r in tricks) + "."]
+        lines.append("")
+    demo = work / "demo" / "report" / "summary.json"
+    if demo.exists():
+        d = json.loads(demo.read_text())
+        v = d["variants"]
+        lines += [f"**VPN with `model.pose_backbone={DEMO_BACKBONE}`** on the built-in benchmark (`vpnet demo --size "
+                  f"{d['size']} --variants pose_only,l3 model.pose_backbone={DEMO_BACKBONE}`: vpnet-ADL, the demo's "
+                  f"recipe otherwise, {len(v['pose_only']['seeds'])} seed(s); wall time {d['wall_seconds']:.0f} s). "
+                  "The GCN's figures are the demo section's.", "",
+                  "| variant | top-1 % (mean ± std) | per seed | L_e matched / shuffled |", "|---|---|---|---|"]
+        for name in ("pose_only", "l3"):
+            e = v[name]
+            std = f" ± {e['top1_std']:.1f}" if e.get("top1_std") is not None else ""
+            le = ("-" if e.get("l_e_matched") is None else f"{e['l_e_matched']:.2f} / {e['l_e_shuffled']:.2f}")
+            seeds = ", ".join(f"{x:.1f}" for x in e["seeds"])
+            lines.append(f"| `{name}` | {e['top1_mean']:.1f}{std} | {seeds} | {le} |")
         lines.append("")
     body = "\n".join(lines)
     print(body)
