@@ -319,14 +319,21 @@ def write(data: Path, work: Path) -> None:
         rows = json.loads(sp.read_text())
         lines += ["**Speed** at the N-UCLA shape (t_p 20, 20 joints, batch 32, 2 threads, under the CPU lock): "
                   "`benchmarks/bench_pose_backbones.py --stage speed`.", "",
-                  "| backbone | parameters (M) | GFLOPs / clip (forward) | train clips/s | inference clips/s |",
+                  "| backbone | parameters (M) | GFLOPs / clip (forward, 2 per multiply-add) | train clips/s "
+                  "| inference clips/s |",
                   "|---|---|---|---|---|"]
         lines += [f"| `{r['backbone']}` | {r['params_m']:.2f} | {r['gflops']:.3f} | {r['train_cps']:.0f} | "
                   f"{r['infer_cps']:.0f} |" for r in rows if "trick" not in r]
         tricks = [r for r in rows if "trick" in r]
         if tricks:
+            first = next(r["train_cps"] for r in rows if r["backbone"] == "stgcnpp" and "trick" not in r)
             lines += ["", "`stgcnpp` training clips/s (same shape, batch 32): " + ", ".join(
-                f"{r['trick']} {r['train_cps']:.0f}" for r in tricks) + "."]
+                f"{r['trick']} {r['train_cps']:.0f}" for r in tricks)
+                + f" (the same fp32 model measured {first:.0f} in the table above: differences under ~15 % are this "
+                "machine's noise; torch.compile's figure "
+                "excludes its compilation, about a minute). The presets train in fp32: bf16 gains no more than the "
+                "noise (and bf16 training on CPU gave NaN gradients before, `train.amp`), compile gains nothing once "
+                "its compilation is paid, channels-last is slower."]
         lines.append("")
     demo = work / "demo" / "report" / "summary.json"
     if demo.exists():
