@@ -316,8 +316,9 @@ def write(data: Path, work: Path) -> None:
         lines += ["", "Rows marked (1 seed) had one seed for lack of CPU time. The GCN preset's joint stream measured "
                   "80.2 ± 1.5 % over 3 seeds in the section \"Pose stream on real N-UCLA skeletons\" (two runs at a "
                   "time, one thread each). What the streams show: the 4-stream fusion is where most of the gain "
-                  "is, for every backbone, and the paper's GCN (one seed) fuses at least as well as the graph network on these 219 "
-                  "clips; the graph network's single streams are the stronger on joints and joint motion."]
+                  "is, for every backbone, and the paper's GCN (one seed) fuses at least as well as the graph "
+                  "network on these 219 clips; the graph network's single streams are the stronger on joints and "
+                  "joint motion."]
         lines.append("")
     sp = work / "speed.json"
     if sp.exists():
