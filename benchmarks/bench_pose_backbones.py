@@ -348,11 +348,11 @@ def write(data: Path, work: Path) -> None:
         lines += [f"**VPN with `model.pose_backbone={DEMO_BACKBONE}`** on the built-in benchmark (`vpnet demo --size "
                   f"{d['size']} --variants pose_only,l3 model.pose_backbone={DEMO_BACKBONE}`: vpnet-ADL, the demo's "
                   f"recipe otherwise, {len(v['pose_only']['seeds'])} seed(s); wall time {d['wall_seconds']:.0f} s). "
-                  "The GCN's figures are the demo section's.", "",
+                  "Compare with the GCN's rows in the demo section (3 seeds).", "",
                   "| variant | top-1 % (mean ± std) | per seed | L_e matched / shuffled |", "|---|---|---|---|"]
         for name in ("pose_only", "l3"):
             e = v[name]
-            std = f" ± {e['top1_std']:.1f}" if e.get("top1_std") is not None else ""
+            std = f" ± {e['top1_std']:.1f}" if len(e["seeds"]) > 1 and e.get("top1_std") is not None else ""
             le = ("-" if e.get("l_e_matched") is None else f"{e['l_e_matched']:.2f} / {e['l_e_shuffled']:.2f}")
             seeds = ", ".join(f"{x:.1f}" for x in e["seeds"])
             lines.append(f"| `{name}` | {e['top1_mean']:.1f}{std} | {seeds} | {le} |")
