@@ -70,3 +70,24 @@ def test_nucla_sampling_follows_the_modality():
             assert cfg.data.fps == 30
         if "smarthome" in name.stem:
             assert load_config(name).data.fps == 20
+
+
+def test_stgcnpp_presets_follow_a_published_design_and_say_its_figure():
+    """The 8 pose_stgcnpp presets: ours (no VPN paper row), each with the published 4-stream figure of the design it
+    follows where there is one (ST-GCN++ on NTU; CTR-GCN, the same block family, on N-UCLA)."""
+    from vpnet.engine.config_loader import load_config
+
+    names = sorted(n for n in ENTRIES if n.startswith("pose_stgcnpp_"))
+    assert len(names) == 8
+    for name in names:
+        cfg = load_config(CONFIGS / f"{name}.yaml")
+        assert cfg.model.pose_backbone == "stgcnpp" and cfg.model.variant == "pose_only", name
+        assert ENTRIES[name].paper is None
+    assert ENTRIES["pose_stgcnpp_ntu60-xsub"].reference.value == 92.1
+    assert ENTRIES["pose_stgcnpp_ntu120-xset"].reference.value == 89.8
+    assert ENTRIES["pose_stgcnpp_nucla-v3"].reference.value == 96.5
+    assert "CTR-GCN" in ENTRIES["pose_stgcnpp_nucla-v3"].reference.table
+    assert ENTRIES["pose_stgcnpp_smarthome-cs"].reference is None
+    result = CliRunner().invoke(app, ["info", "--presets"])
+    row = next(line for line in result.output.splitlines() if line.startswith("pose_stgcnpp_ntu60-xsub "))
+    assert "92.1 % top-1" in row and "ST-GCN++" in row

@@ -15,7 +15,6 @@ from typing import Optional
 # engine's config checks import these.
 VARIANTS = ("l1", "l2", "l3", "pose_only")
 PIXEL_NORMS = ("none", "hara_activitynet", "hara_kinetics")
-POSE_BACKBONES = ("gcn", "lstm")
 ADJACENCIES = ("paper", "sparse")
 COUPLERS = ("coupled", "separable")
 ATTENTIONS = ("spatiotemporal", "spatial")
@@ -26,6 +25,7 @@ EMBED_POSE_INPUTS = ("z1", "a_s")
 SAMPLINGS = ("loop", "stretch")
 POSE_NORMS = ("translation", "rotate", "rotate_scale")
 POSE_SPANS = ("auto", "window", "clip")
+POSE_STREAMS = ("joint", "bone", "joint_motion", "bone_motion")
 OPTIMIZERS = ("sgd", "adamw")
 AMPS = ("none", "bf16", "fp16")
 #: frame rates a video or a model may declare; outside them (0: none stored, > 1000: a broken header)
@@ -33,15 +33,17 @@ AMPS = ("none", "bf16", "fp16")
 FPS_RANGE = (1.0, 1000.0)
 SCHEDULES = ("step", "cosine")
 #: ModelConfig field -> its allowed values (``skeleton`` is checked by :func:`vpnet.skeletons.get_layout`,
-#: ``backbone`` by the backbone registry, :func:`vpnet.models.registry.backbone_names`).
+#: ``backbone`` and ``pose_backbone`` by the backbone registries, :func:`vpnet.models.registry.backbone_names`
+#: and :func:`vpnet.models.registry.pose_backbone_names`).
 MODEL_CHOICES: dict[str, tuple[str, ...]] = {
-    "variant": VARIANTS, "pixel_norm": PIXEL_NORMS, "pose_backbone": POSE_BACKBONES,
+    "variant": VARIANTS, "pixel_norm": PIXEL_NORMS,
     "adjacency": ADJACENCIES, "coupler": COUPLERS, "attention": ATTENTIONS, "embedding_loss": EMBEDDING_LOSSES,
     "embed_pose_input": EMBED_POSE_INPUTS, "attention_source": ATTENTION_SOURCES,
     "spatial_attention": SPATIAL_ATTENTIONS,
 }
 #: DataConfig and OptimConfig fields -> their allowed values.
-DATA_CHOICES: dict[str, tuple[str, ...]] = {"sampling": SAMPLINGS, "pose_norm": POSE_NORMS, "pose_span": POSE_SPANS}
+DATA_CHOICES: dict[str, tuple[str, ...]] = {"sampling": SAMPLINGS, "pose_norm": POSE_NORMS, "pose_span": POSE_SPANS,
+                                            "pose_stream": POSE_STREAMS}
 OPTIM_CHOICES: dict[str, tuple[str, ...]] = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES}
 
 
@@ -73,7 +75,10 @@ class ModelConfig:
     skeleton: str = "ntu25"
     #: number of poses per clip (NTU 20, Smarthome 30, N-UCLA 5).
     t_p: int = 20
-    #: Table 2: ``gcn`` (ours) or ``lstm`` (the Separable STA baseline).
+    #: a pose backbone of :mod:`vpnet.models.registry`: ``gcn`` (the paper's, Table 2 "ours"), ``lstm`` (the
+    #: Separable STA baseline of Table 2), and graph networks not in the paper (:mod:`vpnet.models.ctrgcn`):
+    #: ``stgcnpp`` (ST-GCN++-like, the ``pose_stgcnpp_*`` presets'), ``ctrgcn`` (a compact CTR-GCN) and
+    #: ``ctrgcn_large`` (CTR-GCN's published width and depth, for GPUs).
     pose_backbone: str = "gcn"
     #: graph of eq. (1): ``paper`` (beta for every non-bone pair) or ``sparse`` (authors' code).
     adjacency: str = "paper"
@@ -177,6 +182,12 @@ class DataConfig:
     #: sampled pose), ``rotate`` (also rotated about the vertical axis to the body frame of the first
     #: pose: hips on the x axis), ``rotate_scale`` (also divided by the torso length).
     pose_norm: str = "translation"
+    #: what the pose backbone reads (after normalisation and augmentation, inside the model, so the model's
+    #: input stays the joints everywhere: VPN's coupler, predict, export): ``joint`` positions, ``bone``
+    #: vectors (joint minus its parent in the layout's bone tree, :func:`vpnet.skeletons.bone_parents`),
+    #: ``joint_motion`` or ``bone_motion`` (the difference between consecutive sampled poses, zero after
+    #: the last). Several runs, one per stream, are fused by ``vpnet evaluate --ensemble``.
+    pose_stream: str = "joint"
     #: training augmentation of the poses (all 0: none, the paper's): rotation about the vertical axis
     #: up to +-``pose_rotate`` degrees, scale by up to +-``pose_scale``, Gaussian joint jitter of std
     #: ``pose_jitter`` (poses' unit), and a random temporal crop keeping at least 1 - ``pose_crop`` of

@@ -158,6 +158,8 @@ class BenchmarkResult:
     #: weight of l1 in the late fusion, and where it came from
     fusion_weight: float = 0.5
     fusion_source: str = ""
+    #: the config overrides every run took (``vpnet demo ... model.pose_backbone=ctrgcn``); part of the recipe key
+    overrides: tuple[str, ...] = ()
 
 
 def _config(size: DemoSize, store: Path, features: Path | None, variant: str, seed: int, run_root: Path,
@@ -185,7 +187,7 @@ def _config(size: DemoSize, store: Path, features: Path | None, variant: str, se
     return load_config(None, overrides)
 
 
-def recipe_key(size: DemoSize) -> str:
+def recipe_key(size: DemoSize, overrides: Sequence[str] = ()) -> str:
     """A fingerprint of everything a demo result depends on besides the seed: the generator's version and
     sizes and the resolved config of a run (paths left out). Reports carry it, so that a benchmark
     reading a report can tell it was made with the present recipe."""
@@ -193,7 +195,8 @@ def recipe_key(size: DemoSize) -> str:
 
     from vpnet.engine.config_loader import config_to_yaml
 
-    cfg = config_to_yaml(_config(size, Path("STORE"), Path("FEATURES"), "l3", 0, Path("RUNS"), "kinetics400"))
+    cfg = config_to_yaml(_config(size, Path("STORE"), Path("FEATURES"), "l3", 0, Path("RUNS"), "kinetics400",
+                                 overrides))
     return hashlib.sha256(f"{ADLSpec(per_class=size.per_class).key()}\n{size!r}\n{cfg}".encode()).hexdigest()[:16]
 
 
@@ -277,7 +280,8 @@ def run_benchmark(out: Path, cache: Path, size: DemoSize, *, weights: bool = Tru
     result = BenchmarkResult(variants=results, attention_grid=(t_c, m, m), classes=list(data.class_names),
                              data_root=data_root, store=store, feature_dir=feat_dir, base_config=base,
                              protocol=protocol, test_names=test_names, test_labels=test_labels,
-                             fusion_weight=size.fusion_weight, fusion_source="DemoSize.fusion_weight")
+                             fusion_weight=size.fusion_weight, fusion_source="DemoSize.fusion_weight",
+                             overrides=tuple(overrides))
     if LATE_FUSION in variants:
         _late_fusion(result, size, choose=protocol != "cs")
     # the l3 runs keep their weights (the model to predict with); the others' go

@@ -534,7 +534,7 @@ def load_model(*, run: str | Path | None = None, checkpoint: str | Path | None =
     names = _class_names(meta, model_cfg.num_classes, str(checkpoint))
     from vpnet.models import build_recognizer
 
-    model = build_recognizer(dataclasses.replace(model_cfg, backbone_weights=None))
+    model = build_recognizer(dataclasses.replace(model_cfg, backbone_weights=None), pose_stream=data_cfg.pose_stream)
     apply_state_dict(model, state, mode="exact", source=str(checkpoint))
     model.eval()
     legacy_notice(str(checkpoint), list(legacy))

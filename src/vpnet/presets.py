@@ -1,7 +1,8 @@
 """The presets under ``configs/`` and what each reproduces (``configs/metafile.yaml``), as data.
 
 ``metafile.yaml`` maps every preset to the paper's table, row, column, metric and value it reproduces
-(``paper: null`` for our own baselines, which no paper row constrains). :func:`read_metafile` checks the
+(``paper: null`` for our own baselines, which no paper row constrains), and a model of ours that follows a
+published design to that design's published figure (``reference``). :func:`read_metafile` checks the
 file against the presets that exist, both ways, so neither can drift. Torch-free.
 """
 
@@ -36,6 +37,9 @@ class PresetEntry:
     config: str
     #: what the paper reports for this setting; None for a baseline of ours.
     paper: PaperResult | None
+    #: for a model of ours that follows a published design (``pose_ctrgcn_*``): that design's published figure
+    #: on this dataset and protocol (``table`` names the publication); None where it reports none.
+    reference: PaperResult | None = None
 
 
 def find_configs_dir(start: str | Path | None = None) -> Path:
@@ -82,16 +86,20 @@ def read_metafile(configs_dir: str | Path) -> list[PresetEntry]:
     out = []
     for name, preset in presets.items():
         entry = entries[name] or {}
-        paper = entry.get("paper")
-        try:
-            result = None if paper is None else PaperResult(**paper)
-        except TypeError as e:
-            raise ConfigError(f"{path}: {name}.paper: {e}") from None
-        if result is not None and result.metric not in ("top1", "mean_class"):
-            raise ConfigError(f"{path}: {name}.paper.metric must be top1 or mean_class, got {result.metric!r}")
+        result, reference = (_result(path, name, key, entry.get(key)) for key in ("paper", "reference"))
         config = entry.get("config", "")
         if Path(config).name != preset.name:
             raise ConfigError(
                 f"{path}: {name}.config is {config!r}, but the preset is {preset.relative_to(root.parent)}")
-        out.append(PresetEntry(name=name, config=config, paper=result))
+        out.append(PresetEntry(name=name, config=config, paper=result, reference=reference))
     return out
+
+
+def _result(path: Path, name: str, key: str, value: Any) -> PaperResult | None:
+    try:
+        result = None if value is None else PaperResult(**value)
+    except TypeError as e:
+        raise ConfigError(f"{path}: {name}.{key}: {e}") from None
+    if result is not None and result.metric not in ("top1", "mean_class"):
+        raise ConfigError(f"{path}: {name}.{key}.metric must be top1 or mean_class, got {result.metric!r}")
+    return result

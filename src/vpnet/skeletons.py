@@ -42,6 +42,9 @@ class Layout:
     center: tuple[int, ...]
     #: the six long-range links of the authors' code, used by ``adjacency="sparse"``.
     extra_links: tuple[tuple[int, int], ...] = field(default=())
+    #: the joint the bone tree hangs from (:func:`bone_parents`): its bone vector is zero; -1: none
+    #: (an input-only layout whose bones do not join every joint).
+    root: int = -1
 
     @property
     def num_joints(self) -> int:
@@ -55,7 +58,7 @@ class Layout:
 
 
 def _layout(name: str, joints: list[str], bones: list[tuple[str, str]], center: list[str],
-            extra: list[tuple[str, str]] = ()) -> Layout:
+            extra: list[tuple[str, str]] = (), root: str | None = None) -> Layout:
     idx = {j: i for i, j in enumerate(joints)}
     return Layout(
         name=name,
@@ -63,6 +66,7 @@ def _layout(name: str, joints: list[str], bones: list[tuple[str, str]], center: 
         bones=tuple((idx[a], idx[b]) for a, b in bones),
         center=tuple(idx[c] for c in center),
         extra_links=tuple((idx[a], idx[b]) for a, b in extra),
+        root=-1 if root is None else idx[root],
     )
 
 
@@ -89,6 +93,7 @@ NTU25 = _layout(
      ("handtip_l", "thumb_l"), ("thumb_l", "hand_l"), ("handtip_r", "thumb_r"), ("thumb_r", "hand_r")],
     center=["spine_mid"],
     extra=_EXTRA,
+    root="spine_mid",
 )
 
 # LCR-Net++ 13 joints, Toyota Smarthome order. No spine joints: the centre is the mean of the
@@ -103,6 +108,7 @@ LCRNET13 = _layout(
      ("shoulder_r", "hip_r"), ("shoulder_l", "hip_l"), ("head", "shoulder_r"), ("head", "shoulder_l")],
     center=["hip_r", "hip_l", "shoulder_r", "shoulder_l"],
     extra=[(a.replace("hand", "wrist"), b.replace("hand", "wrist")) for a, b in _EXTRA],
+    root="head",  # the one joint on the body's midline
 )
 
 # Kinect v1, 20 joints (Northwestern-UCLA), 1-based: 1 hip centre, 2 spine, 3 shoulder centre,
@@ -122,6 +128,7 @@ UCLA20 = _layout(
      ("knee_r", "ankle_r"), ("ankle_r", "foot_r")],
     center=["spine"],
     extra=_EXTRA,
+    root="spine",
 )
 
 # MediaPipe Pose landmarks (33), in the model's order. Input format only.
@@ -179,6 +186,65 @@ def normalized_adjacency(e: np.ndarray) -> np.ndarray:
         raise ValueError("adjacency has a joint with non-positive degree; weights must be >= 0")
     inv_sqrt = 1.0 / np.sqrt(d)
     return inv_sqrt[:, None] * a * inv_sqrt[None, :]
+
+
+def bone_depths(layout: Layout) -> np.ndarray:
+    """(J,) int: each joint's number of bones from ``layout.root`` (breadth first over the bones).
+
+    ConfigError for a layout without a root or with joints no bone path reaches: such a layout has no
+    bone vectors and no graph partition (``data.pose_stream=bone``, ``model.pose_backbone=ctrgcn``)."""
+    if layout.root < 0:
+        raise ConfigError(f"skeleton layout {layout.name} has no bone tree (no root joint): it is an input format "
+                          "only; map it onto ntu25 (see mediapipe_to_ntu25)")
+    depth = np.full(layout.num_joints, -1)
+    depth[layout.root] = 0
+    frontier = [layout.root]
+    while frontier:
+        nxt = []
+        for i in frontier:
+            for a, b in layout.bones:
+                for u, v in ((a, b), (b, a)):
+                    if u == i and depth[v] < 0:
+                        depth[v] = depth[i] + 1
+                        nxt.append(v)
+        frontier = nxt
+    unreached = [layout.joints[j] for j in np.flatnonzero(depth < 0)]
+    if unreached:
+        raise ConfigError(f"skeleton layout {layout.name}: no bone path joins {', '.join(unreached)} to the root "
+                          f"{layout.joints[layout.root]}")
+    return depth
+
+
+def bone_parents(layout: Layout | str) -> np.ndarray:
+    """(J,) int: each joint's parent in the bone tree rooted at ``layout.root`` (the root is its own
+    parent, so its bone vector joint - parent is zero). Bones whose two ends are equally far from the root
+    (a cycle: lcrnet13's hips and shoulders) are not tree bones. ConfigError as :func:`bone_depths`."""
+    lay = get_layout(layout) if isinstance(layout, str) else layout
+    depth = bone_depths(lay)
+    parents = np.arange(lay.num_joints)
+    for a, b in lay.bones:  # the first bone that reaches a joint from one step nearer the root
+        for child, parent in ((a, b), (b, a)):
+            if depth[child] == depth[parent] + 1 and parents[child] == child and child != lay.root:
+                parents[child] = parent
+    return parents
+
+
+def graph_partition(layout: Layout | str) -> np.ndarray:
+    """(3, J, J) float32: the spatial partition of ST-GCN (Yan et al. 2018) that ST-GCN++ and CTR-GCN
+    start from: the joint itself, its neighbours nearer the root (centripetal) and those farther from it
+    (centrifugal). Row ``i`` of each subset holds the weights joint i gathers its neighbours with,
+    normalised to sum to 1 (``out[i] = sum_j A[i, j] x[j]``). A bone between joints equally far from the
+    root joins them in the centripetal subset both ways. ConfigError as :func:`bone_depths`."""
+    lay = get_layout(layout) if isinstance(layout, str) else layout
+    depth = bone_depths(lay)
+    n = lay.num_joints
+    a = np.zeros((3, n, n))
+    a[0] = np.eye(n)
+    for i, j in lay.bones:
+        for u, v in ((i, j), (j, i)):  # u gathers from v
+            a[1 if depth[v] <= depth[u] else 2, u, v] = 1.0
+    rows = a.sum(axis=2, keepdims=True)
+    return (a / np.where(rows > 0, rows, 1.0)).astype(np.float32)
 
 
 def _mediapipe_to_ntu25_matrix() -> np.ndarray:

@@ -7,6 +7,7 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -73,6 +74,10 @@ def test_prepare_train_evaluate_end_to_end(ntu, tmp_path):
     assert (out / "confusion.png").stat().st_size > 1000
     preds = list(csv.DictReader(open(out / "predictions.csv")))
     assert len(preds) == 6 and {p["label_name"] for p in preds} == {"drink water", "eat meal/snack"}
+    with np.load(out / "scores.npz", allow_pickle=False) as z:  # what `vpnet evaluate --ensemble` fuses
+        assert z["scores"].shape == (6, 60) and list(z["names"]) == [p["name"] for p in preds]
+        assert [int(i) for i in z["scores"].argmax(1)] == [int(p["prediction"]) for p in preds]
+        np.testing.assert_allclose(z["scores"].max(1), [float(p["score"]) for p in preds], atol=1e-6)
 
     r = invoke("evaluate", "--run", run, "--mode", "single", "--checkpoint", "best")
     assert r.exit_code == 0, r.output

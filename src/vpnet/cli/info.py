@@ -120,12 +120,18 @@ def _print_presets(as_json: bool) -> None:
         entries = read_metafile(find_configs_dir())
     if as_json:
         typer.echo(json.dumps([{"name": e.name, "config": e.config,
-                                "paper": None if e.paper is None else vars(e.paper)} for e in entries], indent=2))
+                                "paper": None if e.paper is None else vars(e.paper),
+                                "reference": None if e.reference is None else vars(e.reference)}
+                               for e in entries], indent=2))
         return
     width = max(len(e.name) for e in entries)
     for e in entries:
         p = e.paper
-        if p is None:
+        r = e.reference
+        if p is None and r is not None:
+            metric = "mean per-class" if r.metric == "mean_class" else "top-1"
+            what = f"(ours; the design it follows: {r.value:.1f} % {metric}  {r.table}, {r.row}, {r.column})"
+        elif p is None:
             what = "(our baseline: no paper number)"
         else:
             metric = "mean per-class" if p.metric == "mean_class" else "top-1"

@@ -60,6 +60,9 @@ def attention_command(
         model, spec = load_model(run=run, checkpoint=checkpoint)
         if model.vpn is None:
             raise typer.BadParameter(f"variant {spec.variant} has no attention (use an l2 or l3 model)")
+        if joints_out is not None and not hasattr(model.pose_backbone, "graph_conv"):
+            raise typer.BadParameter(f"the joint activations are the GCN's eq. (1); this model's pose backbone is "
+                                     f"{type(model.pose_backbone).__name__}", param_hint="'--joints-out'")
         rec = Recognizer(TorchBackend(model, spec), spec, source=str(run or checkpoint))
         from vpnet.poses import default_cache_dir
 
@@ -71,7 +74,11 @@ def attention_command(
         plot_attention_over_time(crops, win.a_s, win.a_t, out, title=f"frames {win.start_frame}-{win.end_frame}: "
                                  f"{spec.class_names[k]} {win.scores[k]:.2f}")
         if joints_out is not None:
-            act = joint_activations(model.pose_backbone, win.poses)
+            import torch
+
+            with torch.no_grad():  # what the GCN reads: the poses in the model's stream (data.pose_stream)
+                seen = model.pose_stream(torch.as_tensor(win.poses)[None])[0].numpy()
+            act = joint_activations(model.pose_backbone, seen)
             plot_joint_activations(act, joints_out, layout=spec.skeleton)
     typer.echo(f"written {out}" + (f" and {joints_out}" if joints_out else ""))
 

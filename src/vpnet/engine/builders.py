@@ -158,7 +158,7 @@ def build_model(
     takes_backbone = checkpoint is not None and "backbone." in INIT_PREFIXES.get(mode, ("backbone.",))
     model_cfg = dataclasses.replace(cfg.model, backbone_weights=None) if takes_backbone else cfg.model
     try:
-        model = build_recognizer(model_cfg)
+        model = build_recognizer(model_cfg, pose_stream=cfg.data.pose_stream)
     except DataError:  # an unreadable weights file: names the file
         raise
     except ValueError as e:  # a model.* value: clip_len vs the strides, a skeleton, a weights name or path

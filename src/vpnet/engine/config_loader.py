@@ -29,7 +29,7 @@ from typing import Any
 
 from vpnet.config import AMPS, DATA_CHOICES, FPS_RANGE, MODEL_CHOICES, OPTIM_CHOICES, Config
 from vpnet.errors import ConfigError  # re-exported
-from vpnet.models.registry import backbone_names, get_backbone
+from vpnet.models.registry import backbone_names, get_backbone, get_pose_backbone, pose_backbone_names
 
 #: the key that names the files a YAML file is composed on.
 BASE_KEY = "_base_"
@@ -147,6 +147,9 @@ def check_values(cfg: Config) -> None:
             problems.append(f"{key}={value!r} is not one of: {', '.join(choices)}")
     if cfg.model.backbone not in backbone_names():
         problems.append(f"model.backbone={cfg.model.backbone!r} is not one of: {', '.join(backbone_names())}")
+    if cfg.model.pose_backbone not in pose_backbone_names():
+        problems.append(f"model.pose_backbone={cfg.model.pose_backbone!r} is not one of: "
+                        f"{', '.join(pose_backbone_names())}")
     for key, low in MINIMUM.items():
         value = get_key(cfg, key)
         if value is not None and value < low:
@@ -190,16 +193,8 @@ def _contradictions(cfg: Config) -> list[str]:
     if m.attention_source != "pose" and m.variant != "l2":
         out.append(f"model.attention_source={m.attention_source} is a probe of the attention network, for "
                    f"model.variant=l2 only (got {m.variant}): the embedding of l3 reads the pose's z1")
-    if m.variant != "l1" and m.pose_backbone == "gcn" and m.t_p < 4:
-        out.append(f"model.t_p={m.t_p}: the GCN pose backbone pools time twice by 2, so it needs t_p >= 4")
     if m.variant != "l1":
-        from vpnet.data.clips import body_frame_joints
-        from vpnet.skeletons import get_layout
-
-        try:
-            body_frame_joints(get_layout(m.skeleton), d.pose_norm)
-        except ConfigError as e:
-            out.append(str(e))
+        out += _pose_contradictions(cfg)
     if not FPS_RANGE[0] <= d.fps <= FPS_RANGE[1]:
         out.append(f"data.fps={d.fps} must be the training videos' frame rate, in [{FPS_RANGE[0]:g}, {FPS_RANGE[1]:g}] "
                    "(NTU, N-UCLA: 30)")
@@ -216,6 +211,37 @@ def _contradictions(cfg: Config) -> list[str]:
     if d.dataset == "custom" and not (d.manifest or d.split_dir or d.prepared_dir or d.feature_dir):
         out.append("data.dataset=custom needs data.manifest (a CSV/JSON file listing video,poses,label) or "
                    "data.split_dir holding manifest.csv (or a store: data.prepared_dir / data.feature_dir)")
+    return out
+
+
+def _pose_contradictions(cfg: Config) -> list[str]:
+    """The pose backbone, stream and normalisation against the skeleton layout."""
+    from vpnet.data.clips import body_frame_joints
+    from vpnet.skeletons import bone_depths, get_layout
+
+    m, d = cfg.model, cfg.data
+    out = []
+    pose = get_pose_backbone(m.pose_backbone)
+    if m.t_p < pose.min_t_p:
+        out.append(f"model.t_p={m.t_p}: model.pose_backbone={m.pose_backbone} needs t_p >= {pose.min_t_p}"
+                   + (" (it pools time twice by 2)" if m.pose_backbone == "gcn" else ""))
+    try:
+        layout = get_layout(m.skeleton)
+    except ConfigError as e:
+        return [*out, str(e)]
+    try:
+        body_frame_joints(layout, d.pose_norm)
+    except ConfigError as e:
+        out.append(str(e))
+    needs = [f"model.pose_backbone={m.pose_backbone}"] if pose.needs_bone_tree else []
+    if d.pose_stream.startswith("bone"):
+        needs.append(f"data.pose_stream={d.pose_stream}")
+    if needs:
+        try:
+            bone_depths(layout)
+        except ConfigError as e:
+            out.append(f"{' and '.join(needs)} cannot work with model.skeleton={m.skeleton}: it needs a bone tree "
+                       f"over every joint, and {e}")
     return out
 
 

@@ -8,7 +8,8 @@ primary metric (mean per-class accuracy for Smarthome, top-1 elsewhere).
 
 Files in the output folder (default ``<run>/eval/<split>-<mode>/``): ``results.json``,
 ``confusion.csv``, ``confusion.png``, ``per_class.csv``, ``predictions.csv`` (per video: label,
-prediction, its score, the label's score).
+prediction, its score, the label's score) and ``scores.npz`` (every video's scores over all classes, what
+``vpnet evaluate --ensemble`` fuses: :func:`save_scores`).
 """
 
 from __future__ import annotations
@@ -145,7 +146,7 @@ def describe_items(items: dict[str, Any]) -> str:
 
 
 #: the files evaluate writes into its output folder (:func:`vpnet.engine.metrics.write_metrics`, predictions).
-OUTPUT_FILES = ("results.json", "confusion.csv", "confusion.png", "per_class.csv", "predictions.csv")
+OUTPUT_FILES = ("results.json", "confusion.csv", "confusion.png", "per_class.csv", "predictions.csv", "scores.npz")
 
 #: names of a run folder's weights files that ``checkpoint=`` accepts in place of a path.
 RUN_WEIGHTS = ("final", "best")
@@ -242,12 +243,31 @@ def evaluate(
             results = write_metrics(out, metrics, primary_metric=info.primary_metric, extra=extra,
                                     title=f"{info.name} {cfg.data.protocol} {split} ({mode})")
             _write_predictions(out / "predictions.csv", pred, info.class_names)
+            save_scores(out / "scores.npz", pred, info.class_names, primary_metric=info.primary_metric,
+                        dataset=info.name, protocol=cfg.data.protocol, split=split)
             log.info("%s %s (%s): %s %.2f %% (primary), top-1 %.2f %%, mean per-class %.2f %%; written to %s",
                      info.name, split, mode, info.primary_metric, 100 * metrics.get(info.primary_metric),
                      100 * metrics.top1, 100 * metrics.mean_class, out)
         return EvalResult(metrics, info.primary_metric, out, results, pred, items)
     finally:
         shutdown(ctx)
+
+
+def save_scores(path: Path, pred: Predictions, class_names: list[str], *, primary_metric: str, dataset: str,
+                protocol: str, split: str) -> None:
+    """``scores.npz``: ``scores`` (N, K) float32 (each video's max over clips of the softmax), ``labels`` (N,),
+    ``names`` (N,) and ``class_names`` (K,) as unicode arrays, and the protocol; no pickles
+    (:func:`vpnet.engine.ensemble.load_scores` reads it with ``allow_pickle=False``)."""
+    import io
+
+    from vpnet._io import atomic_write_bytes
+
+    buf = io.BytesIO()
+    np.savez(buf, scores=pred.scores.astype(np.float32), labels=pred.labels.astype(np.int64),
+             names=np.array(pred.names, dtype=str), class_names=np.array(class_names, dtype=str),
+             primary_metric=np.array(primary_metric), dataset=np.array(dataset), protocol=np.array(protocol),
+             split=np.array(split))
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def _write_predictions(path: Path, pred: Predictions, class_names: list[str]) -> None:

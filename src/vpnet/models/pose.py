@@ -12,7 +12,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["GCNPoseBackbone", "LSTMPoseBackbone"]
+from vpnet.config import ModelConfig
+from vpnet.skeletons import Layout, adjacency, normalized_adjacency
+
+__all__ = ["GCNPoseBackbone", "LSTMPoseBackbone", "gcn", "lstm"]
 
 
 class GCNPoseBackbone(nn.Module):
@@ -86,3 +89,14 @@ class LSTMPoseBackbone(nn.Module):
         seq = poses.permute(0, 2, 3, 1).reshape(n, self.t_p, self.num_joints * self.in_channels)
         _, (h, _) = self.lstm(seq)
         return h[-1]
+
+
+def gcn(*, layout: Layout, cfg: ModelConfig) -> GCNPoseBackbone:
+    """The paper's GCN on ``layout``'s graph (``model.adjacency``, ``alpha``, ``beta``)."""
+    e = adjacency(layout, alpha=cfg.alpha, beta=cfg.beta, mode=cfg.adjacency)
+    return GCNPoseBackbone(adjacency=normalized_adjacency(e), t_p=cfg.t_p)
+
+
+def lstm(*, layout: Layout, cfg: ModelConfig) -> LSTMPoseBackbone:
+    """The Separable STA LSTM over ``layout``'s joints."""
+    return LSTMPoseBackbone(num_joints=layout.num_joints, t_p=cfg.t_p)

@@ -1,5 +1,5 @@
-"""Visual backbones by name (``model.backbone``): the registry that config validation, the model builder
-and ``vpnet weights convert`` all read.
+"""Backbones by name: visual (``model.backbone``) and pose (``model.pose_backbone``); the registries that
+config validation, the model builder and ``vpnet weights convert`` read.
 
 A backbone is a module with ``forward_features(x)`` -> f (N, C, t_c, m, n) and ``forward(x)`` -> logits,
 and class attributes ``out_channels`` (C), ``temporal_stride`` (T / t_c) and ``spatial_stride`` (H / m).
@@ -17,7 +17,8 @@ from typing import Any
 
 from vpnet.errors import ConfigError
 
-__all__ = ["BackboneSpec", "register_backbone", "get_backbone", "backbone_names"]
+__all__ = ["BackboneSpec", "register_backbone", "get_backbone", "backbone_names", "PoseBackboneSpec",
+           "register_pose_backbone", "get_pose_backbone", "pose_backbone_names"]
 
 
 @dataclass(frozen=True)
@@ -82,3 +83,69 @@ register_backbone(BackboneSpec(
     "resnext101", "vpnet.models.resnext3d:resnext3d_101", pixel_norms=("none", "hara_activitynet", "hara_kinetics"),
     head_bias="fc.bias", strides=(16, 32),
     description="3D ResNeXt-101 32x4d (Hara et al. 2018), last stage: 2048 x T/16 x H/32 x W/32"))
+
+
+# ---------------------------------------------------------------------------------------------
+# pose backbones
+
+
+@dataclass(frozen=True)
+class PoseBackboneSpec:
+    """How to build one pose backbone: a module poses (N, 3, t_p, J) -> h* (N, ``out_features``) with
+    attributes ``out_features``, ``t_p`` and ``num_joints``; VPN's coupler and the ``pose_only`` head read h*.
+    Its builder is ``(*, layout: vpnet.skeletons.Layout, cfg: vpnet.config.ModelConfig) -> nn.Module``."""
+
+    #: the ``model.pose_backbone`` value.
+    name: str
+    builder: str | Callable[..., Any]
+    #: the smallest ``model.t_p`` it is built for (checked when a config is loaded).
+    min_t_p: int = 1
+    #: it reads the layout's bone tree (:func:`vpnet.skeletons.graph_partition`): a layout without one is a
+    #: config error naming both.
+    needs_bone_tree: bool = False
+    description: str = ""
+
+    def build(self, *, layout: Any, cfg: Any) -> Any:
+        fn = self.builder
+        if isinstance(fn, str):
+            module, _, attr = fn.partition(":")
+            fn = getattr(importlib.import_module(module), attr)
+        return fn(layout=layout, cfg=cfg)
+
+
+_POSE_REGISTRY: dict[str, PoseBackboneSpec] = {}
+
+
+def register_pose_backbone(spec: PoseBackboneSpec) -> PoseBackboneSpec:
+    """Make ``spec`` buildable as ``model.pose_backbone=<spec.name>``; returns it."""
+    if spec.name in _POSE_REGISTRY and _POSE_REGISTRY[spec.name] != spec:
+        raise ConfigError(f"pose backbone {spec.name!r} is registered already")
+    _POSE_REGISTRY[spec.name] = spec
+    return spec
+
+
+def get_pose_backbone(name: str) -> PoseBackboneSpec:
+    try:
+        return _POSE_REGISTRY[name]
+    except KeyError:
+        raise ConfigError(f"model.pose_backbone must be one of {', '.join(_POSE_REGISTRY)}; got {name!r}") from None
+
+
+def pose_backbone_names() -> tuple[str, ...]:
+    return tuple(_POSE_REGISTRY)
+
+
+register_pose_backbone(PoseBackboneSpec(
+    "gcn", "vpnet.models.pose:gcn", min_t_p=4,
+    description="the paper's GCN (fig. 4(I)(A)): one graph conv per time step, three 2D convs, an MLP"))
+register_pose_backbone(PoseBackboneSpec(
+    "lstm", "vpnet.models.pose:lstm", description="3-layer LSTM over the poses (Table 2's Separable STA)"))
+register_pose_backbone(PoseBackboneSpec(
+    "ctrgcn", "vpnet.models.ctrgcn:ctrgcn", needs_bone_tree=True,
+    description="compact CTR-GCN (Chen et al. 2021): 6 blocks 32-128, refined graphs, multi-scale temporal convs"))
+register_pose_backbone(PoseBackboneSpec(
+    "ctrgcn_large", "vpnet.models.ctrgcn:ctrgcn_large", needs_bone_tree=True,
+    description="CTR-GCN at its published size: 10 blocks 64-256 (GPU)"))
+register_pose_backbone(PoseBackboneSpec(
+    "stgcnpp", "vpnet.models.ctrgcn:stgcnpp", needs_bone_tree=True,
+    description="ST-GCN++-like (Duan et al. 2022): ctrgcn's 6 blocks with one learned graph per subset"))

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from vpnet.config import ATTENTIONS, EMBED_POSE_INPUTS, MODEL_CHOICES, VARIANTS, ModelConfig
 from vpnet.models.attention import SpatioTemporalCoupler
 from vpnet.models.embedding import SpatialEmbedding
-from vpnet.models.registry import get_backbone
+from vpnet.models.registry import get_backbone, get_pose_backbone
 
 __all__ = ["VPN", "VPNOutput", "VPNRecognizer", "InferenceModel", "ClassifierHead", "build_recognizer",
            "build_backbone", "VARIANTS"]
@@ -124,11 +124,13 @@ class VPNRecognizer(nn.Module):
 
     def __init__(self, *, variant: str, backbone: nn.Module | None, pose_backbone: nn.Module | None,
                  vpn: VPN | None, head: ClassifierHead, clip_len: int, t_c: int, m: int, n: int,
-                 t_p: int, num_joints: int):
+                 t_p: int, num_joints: int, pose_stream: nn.Module | None = None):
         super().__init__()
         self.variant = variant
         self.backbone = backbone
         self.pose_backbone = pose_backbone
+        #: joint positions -> what the pose backbone reads (``data.pose_stream``); no state-dict entries
+        self.pose_stream = pose_stream if pose_stream is not None else nn.Identity()
         self.vpn = vpn
         self.head = head
         self.clip_len, self.t_c, self.m, self.n = clip_len, t_c, m, n
@@ -241,7 +243,7 @@ class VPNRecognizer(nn.Module):
         if self.uses_video:
             f = features.to(_dtype_of(self.head)) if features is not None else self._features(video)
         if self.uses_poses:
-            h = self.pose_backbone(poses.to(_dtype_of(self.pose_backbone)))
+            h = self.pose_backbone(self.pose_stream(poses.to(_dtype_of(self.pose_backbone))))
         if self.vpn is None:
             return VPNOutput(logits=self.head(f if f is not None else h))
         layer = self.vpn(f, h, a_s if self.vpn.coupler.source == "given" else None)
@@ -262,10 +264,11 @@ def build_backbone(name: str, *, weights: str | None = None, bn_momentum: float 
     return get_backbone(name).build(weights=weights, num_classes=0, bn_momentum=bn_momentum, pixel_norm=pixel_norm)
 
 
-def build_recognizer(cfg: ModelConfig) -> VPNRecognizer:
-    """The recognizer a :class:`~vpnet.config.ModelConfig` describes (variant, backbone, switches)."""
-    from vpnet.models.pose import GCNPoseBackbone, LSTMPoseBackbone
-    from vpnet.skeletons import adjacency, get_layout, normalized_adjacency
+def build_recognizer(cfg: ModelConfig, *, pose_stream: str = "joint") -> VPNRecognizer:
+    """The recognizer a :class:`~vpnet.config.ModelConfig` describes (variant, backbone, switches);
+    ``pose_stream`` (``data.pose_stream``): what its pose backbone reads (:class:`~vpnet.models.streams.PoseStream`)."""
+    from vpnet.models.streams import PoseStream
+    from vpnet.skeletons import bone_parents, get_layout
 
     for field, choices in MODEL_CHOICES.items():
         if getattr(cfg, field) not in choices:
@@ -284,13 +287,10 @@ def build_recognizer(cfg: ModelConfig) -> VPNRecognizer:
         t_c, m = cfg.clip_len // ts, cfg.crop_size // ss
         n = m
 
-    pose_backbone = None
+    pose_backbone = stream = None
     if cfg.variant != "l1" and cfg.attention_source == "pose":
-        if cfg.pose_backbone == "gcn":
-            e = adjacency(layout, alpha=cfg.alpha, beta=cfg.beta, mode=cfg.adjacency)
-            pose_backbone = GCNPoseBackbone(adjacency=normalized_adjacency(e), t_p=cfg.t_p)
-        else:
-            pose_backbone = LSTMPoseBackbone(num_joints=layout.num_joints, t_p=cfg.t_p)
+        pose_backbone = get_pose_backbone(cfg.pose_backbone).build(layout=layout, cfg=cfg)
+        stream = PoseStream(pose_stream, bone_parents(layout) if pose_stream.startswith("bone") else None)
 
     vpn = None
     if cfg.variant in ("l2", "l3"):
@@ -306,7 +306,8 @@ def build_recognizer(cfg: ModelConfig) -> VPNRecognizer:
     head_in = pose_backbone.out_features if cfg.variant == "pose_only" else backbone.out_channels
     head = ClassifierHead(head_in, cfg.num_classes, dropout=cfg.dropout)
     return VPNRecognizer(variant=cfg.variant, backbone=backbone, pose_backbone=pose_backbone, vpn=vpn, head=head,
-                         clip_len=cfg.clip_len, t_c=t_c, m=m, n=n, t_p=cfg.t_p, num_joints=layout.num_joints)
+                         clip_len=cfg.clip_len, t_c=t_c, m=m, n=n, t_p=cfg.t_p, num_joints=layout.num_joints,
+                         pose_stream=stream)
 
 
 class InferenceModel(nn.Module):
