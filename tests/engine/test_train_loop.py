@@ -122,8 +122,8 @@ def test_nonfinite_gradients_are_skipped_and_counted(tiny, monkeypatch, vpnet_lo
 
     real = vpnet.models.build_recognizer
 
-    def build_with_a_nan_gradient(model_cfg):  # bf16 on CPU does this now and then
-        model = real(model_cfg)
+    def build_with_a_nan_gradient(model_cfg, **kw):  # bf16 on CPU does this now and then
+        model = real(model_cfg, **kw)
         calls = {"n": 0}
 
         def poison(grad):
