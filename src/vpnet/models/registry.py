@@ -21,6 +21,14 @@ __all__ = ["BackboneSpec", "register_backbone", "get_backbone", "backbone_names"
            "register_pose_backbone", "get_pose_backbone", "pose_backbone_names"]
 
 
+def _resolve(builder: str | Callable[..., Any]) -> Callable[..., Any]:
+    """A builder given as ``"module:function"`` imported now (first build), or the callable itself."""
+    if isinstance(builder, str):
+        module, _, attr = builder.partition(":")
+        return getattr(importlib.import_module(module), attr)
+    return builder
+
+
 @dataclass(frozen=True)
 class BackboneSpec:
     """How to build one visual backbone."""
@@ -46,10 +54,7 @@ class BackboneSpec:
         if pixel_norm not in self.pixel_norms:
             raise ConfigError(f"model.pixel_norm={pixel_norm} does not fit backbone {self.name}: its weights "
                               f"take model.pixel_norm={' or '.join(self.pixel_norms)}")
-        fn = self.builder
-        if isinstance(fn, str):
-            module, _, attr = fn.partition(":")
-            fn = getattr(importlib.import_module(module), attr)
+        fn = _resolve(self.builder)
         extra = {"pixel_norm": pixel_norm} if len(self.pixel_norms) > 1 else {}
         return fn(weights=weights, num_classes=num_classes, bn_momentum=bn_momentum, **extra)
 
@@ -106,11 +111,7 @@ class PoseBackboneSpec:
     description: str = ""
 
     def build(self, *, layout: Any, cfg: Any) -> Any:
-        fn = self.builder
-        if isinstance(fn, str):
-            module, _, attr = fn.partition(":")
-            fn = getattr(importlib.import_module(module), attr)
-        return fn(layout=layout, cfg=cfg)
+        return _resolve(self.builder)(layout=layout, cfg=cfg)
 
 
 _POSE_REGISTRY: dict[str, PoseBackboneSpec] = {}
