@@ -429,10 +429,7 @@ def _window_inputs(w: _Open, spec, landmarks: dict, last_seen: list, size: tuple
     feeds: dict[str, np.ndarray] = {}
     box = None
     if centre:
-        wd, ht = size
-        side = max(1, round(min(wd, ht) * (224 / 256)))
-        x0, y0 = (wd - side) // 2, (ht - side) // 2
-        box = np.array([x0, y0, x0 + side, y0 + side], dtype=np.float64)
+        box = clips.centre_box(size)
     else:
         marks = [landmarks.get(int(f)) for f in pose_frames]
         found = [m for m in marks if m is not None and np.isfinite(m[0]).all()]

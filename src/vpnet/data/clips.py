@@ -528,3 +528,12 @@ def to_model_range(frames: np.ndarray) -> np.ndarray:
     out *= np.float32(1 / 127.5)
     out -= np.float32(1.0)
     return out
+
+
+def centre_box(size: tuple[int, int], fraction: float = 224 / 256) -> np.ndarray:
+    """(4,) x0, y0, x1, y1: the centre square of ``fraction`` of a (width, height) frame's short side;
+    224/256 is the Kinetics test crop (short side 256, centre 224)."""
+    w, h = size
+    side = max(1, round(min(w, h) * fraction))
+    x0, y0 = (w - side) // 2, (h - side) // 2
+    return np.array([x0, y0, x0 + side, y0 + side], dtype=np.float64)

@@ -204,10 +204,7 @@ class CentreBoxes:
     fraction: float = 224 / 256
 
     def __call__(self, state: State) -> State:
-        w, h = state["frame_size"]
-        side = max(1, round(min(w, h) * self.fraction))
-        x0, y0 = (w - side) // 2, (h - side) // 2
-        box = np.array([x0, y0, x0 + side, y0 + side], dtype=np.float64)
+        box = clips.centre_box(state["frame_size"], self.fraction)
         return {**state, "boxes": np.tile(box, (len(state["windows"]), 1))}
 
 
