@@ -41,9 +41,10 @@ def test_pose_only_presets_load_with_our_recipe(path):
     cfg = load_config(path)
     assert cfg.name == path.stem and cfg.model.variant == "pose_only"
     assert cfg.model.pose_backbone == path.stem.split("_")[1]
-    # the graph network's lr and epochs: chosen on N-UCLA's validation split (_base_/models/pose_stgcnpp.yaml)
-    lr, epochs = (3e-3, 40) if cfg.model.pose_backbone == "stgcnpp" else (1e-3, 60)
+    # the graph network's lr, epochs and batch: chosen on N-UCLA's validation split (_base_/models/pose_stgcnpp.yaml)
+    lr, epochs, batch = (3e-3, 40, 16) if cfg.model.pose_backbone == "stgcnpp" else (1e-3, 60, 32)
     assert (cfg.optim.optimizer, cfg.optim.schedule, cfg.optim.lr, cfg.train.epochs) == ("adamw", "cosine", lr, epochs)
+    assert cfg.data.batch_size == cfg.train.global_batch == batch
     assert (cfg.model.t_p, cfg.data.pose_norm, cfg.data.pose_span, cfg.train.val_split) == (20, "rotate", "auto", None)
     assert (cfg.data.pose_rotate, cfg.data.pose_scale, cfg.data.pose_jitter, cfg.data.pose_crop) == (0, 0, 0.01, 0)
 

@@ -219,7 +219,9 @@ def test_ctrl_c_writes_every_window_so_far(centre_onnx, tmp_path):
     """SIGINT during a live run (a file replayed at its frame rate): exit 130, every line written whole, the
     last message counting them."""
     video = tmp_path / "long.mp4"
-    write_video(video, moving(300))  # 10 s at 30 fps
+    # 30 s at 30 fps: a replay that falls behind (a slow first window on a loaded machine) catches up at full
+    # speed, so a short video could end before the signal arrives
+    write_video(video, moving(900))
     out = tmp_path / "r.jsonl"
     proc = subprocess.Popen([sys.executable, "-m", "vpnet.cli", "predict", str(video), "--live", "--replay",
                              "--onnx", str(centre_onnx), "--out", str(out)], stdout=subprocess.PIPE,
@@ -234,7 +236,7 @@ def test_ctrl_c_writes_every_window_so_far(centre_onnx, tmp_path):
         proc.kill()
     assert proc.returncode == 130, err
     lines = [json.loads(line) for line in out.read_text().splitlines()]
-    assert 2 <= len(lines) < 20  # stopped before the end (20 windows), all written
+    assert 2 <= len(lines) < 60  # stopped before the end (60 windows), all written
     assert [d["start_frame"] for d in lines] == [15 * k for k in range(len(lines))]
     assert all(FIELDS <= set(d) for d in lines)
     assert f"stopped by Ctrl-C after {len(lines)} windows, all written to {out}" in err
