@@ -432,15 +432,15 @@ def _window_inputs(w: _Open, spec, landmarks: dict, last_seen: list, size: tuple
         box = clips.centre_box(size)
     else:
         marks = [landmarks.get(int(f)) for f in pose_frames]
-        found = [m for m in marks if m is not None and np.isfinite(m[0]).all()]
+        marks = [m if m is not None and np.isfinite(m[0]).all() else None for m in marks]  # a person seen, or None
+        found = [m for m in marks if m is not None]
         if not found and last_seen[0] is None:
             result.note = "no person seen yet: not scored"
             return result, None
         if found:
-            world = np.stack([m[0] if m is not None and np.isfinite(m[0]).all() else np.full((33, 4), np.nan)
-                              for m in marks]).astype(np.float32)
-            image = np.stack([m[1] if m is not None and np.isfinite(m[0]).all() else np.full((33, 4), np.nan)
-                              for m in marks]).astype(np.float32)
+            unseen = np.full((33, 4), np.nan)
+            world, image = (np.stack([unseen if m is None else m[k] for m in marks]).astype(np.float32)
+                            for k in (0, 1))
             last_seen[0] = (found[-1][0][None], found[-1][1][None])
         else:
             world, image = last_seen[0]

@@ -29,6 +29,30 @@ def _resolve(builder: str | Callable[..., Any]) -> Callable[..., Any]:
     return builder
 
 
+class _Registry:
+    """Specs by name for one config key (``model.backbone``, ``model.pose_backbone``): register, get, names."""
+
+    def __init__(self, key: str, what: str):
+        self.key, self.what = key, what
+        self._specs: dict[str, Any] = {}
+
+    def register(self, spec: Any) -> Any:
+        """Make ``spec`` buildable under its name; a different spec of the same name is an error."""
+        if spec.name in self._specs and self._specs[spec.name] != spec:
+            raise ConfigError(f"{self.what} {spec.name!r} is registered already")
+        self._specs[spec.name] = spec
+        return spec
+
+    def get(self, name: str) -> Any:
+        try:
+            return self._specs[name]
+        except KeyError:
+            raise ConfigError(f"{self.key} must be one of {', '.join(self._specs)}; got {name!r}") from None
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(self._specs)
+
+
 @dataclass(frozen=True)
 class BackboneSpec:
     """How to build one visual backbone."""
@@ -59,26 +83,20 @@ class BackboneSpec:
         return fn(weights=weights, num_classes=num_classes, bn_momentum=bn_momentum, **extra)
 
 
-_REGISTRY: dict[str, BackboneSpec] = {}
+_BACKBONES = _Registry("model.backbone", "backbone")
 
 
 def register_backbone(spec: BackboneSpec) -> BackboneSpec:
     """Make ``spec`` buildable as ``model.backbone=<spec.name>``; returns it."""
-    if spec.name in _REGISTRY and _REGISTRY[spec.name] != spec:
-        raise ConfigError(f"backbone {spec.name!r} is registered already")
-    _REGISTRY[spec.name] = spec
-    return spec
+    return _BACKBONES.register(spec)
 
 
 def get_backbone(name: str) -> BackboneSpec:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ConfigError(f"model.backbone must be one of {', '.join(_REGISTRY)}; got {name!r}") from None
+    return _BACKBONES.get(name)
 
 
 def backbone_names() -> tuple[str, ...]:
-    return tuple(_REGISTRY)
+    return _BACKBONES.names()
 
 
 register_backbone(BackboneSpec(
@@ -114,26 +132,20 @@ class PoseBackboneSpec:
         return _resolve(self.builder)(layout=layout, cfg=cfg)
 
 
-_POSE_REGISTRY: dict[str, PoseBackboneSpec] = {}
+_POSE_BACKBONES = _Registry("model.pose_backbone", "pose backbone")
 
 
 def register_pose_backbone(spec: PoseBackboneSpec) -> PoseBackboneSpec:
     """Make ``spec`` buildable as ``model.pose_backbone=<spec.name>``; returns it."""
-    if spec.name in _POSE_REGISTRY and _POSE_REGISTRY[spec.name] != spec:
-        raise ConfigError(f"pose backbone {spec.name!r} is registered already")
-    _POSE_REGISTRY[spec.name] = spec
-    return spec
+    return _POSE_BACKBONES.register(spec)
 
 
 def get_pose_backbone(name: str) -> PoseBackboneSpec:
-    try:
-        return _POSE_REGISTRY[name]
-    except KeyError:
-        raise ConfigError(f"model.pose_backbone must be one of {', '.join(_POSE_REGISTRY)}; got {name!r}") from None
+    return _POSE_BACKBONES.get(name)
 
 
 def pose_backbone_names() -> tuple[str, ...]:
-    return tuple(_POSE_REGISTRY)
+    return _POSE_BACKBONES.names()
 
 
 register_pose_backbone(PoseBackboneSpec(
